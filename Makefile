@@ -1,0 +1,56 @@
+# The two commands a newcomer needs: `make dev` and `make test`. Both create .venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/*/requirements.txt | cksum | cut -d' ' -f1)
+
+.PHONY: venv dev test lint typecheck unit integration e2e openapi bench sam-check clean
+
+$(STAMP): requirements-dev.txt layers/common/requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+dev: venv  ## run the whole template locally on http://127.0.0.1:3000 with a demo tenant
+	$(BIN)/python -m localcloud $(DEV_ARGS)
+
+test: venv lint typecheck  ## lint, type-check and run every test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/python -m pytest tests/unit
+
+integration: venv
+	$(BIN)/python -m pytest tests/integration
+
+e2e: venv
+	$(BIN)/python -m pytest tests/e2e
+
+openapi: venv  ## regenerate shared/openapi.json from the FastAPI apps
+	$(BIN)/python -m localcloud.openapi
+
+bench: venv  ## print cold-start, warm-call and DynamoDB-request figures
+	$(BIN)/python -m benchmarks.cold_start
+	$(BIN)/python -m benchmarks.warm_calls
+
+# sam build / sam validate run from their own virtualenv: aws-sam-cli pins its own boto3.
+.venv-sam/bin/sam:
+	$(PYTHON) -m venv .venv-sam
+	.venv-sam/bin/python -m pip install --quiet aws-sam-cli==1.170.0
+
+sam-check: .venv-sam/bin/sam  ## sam validate --lint and an offline sam build (no container)
+	AWS_DEFAULT_REGION=us-east-1 .venv-sam/bin/sam validate --lint
+	PATH="$(CURDIR)/.venv-sam/bin:$$PATH" .venv-sam/bin/sam build --build-dir .aws-sam/build
+
+clean:
+	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,57 @@
+"""Auth endpoint family: signup, login and API keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Response
+
+from shared.auth import service
+from shared.auth.principal import Principal
+from shared.auth.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    LoginRequest,
+    SignupRequest,
+    SignupResponse,
+    TokenResponse,
+)
+from shared.web import create_app, make_lambda_handler, require_scope
+
+app = create_app("CryptoOrchestrator auth", "Tenants, logins and API keys.")
+Admin = Annotated[Principal, Depends(require_scope("admin"))]
+KeyId = Annotated[str, Path(max_length=64, pattern=r"^key_[0-9a-z]{26}$")]
+
+
+@app.post("/auth/signup", status_code=201, tags=["auth"], openapi_extra={"security": []})
+async def signup(body: SignupRequest) -> SignupResponse:
+    """Create a tenant and its owner user."""
+    return service.signup(body)
+
+
+@app.post("/auth/login", tags=["auth"], openapi_extra={"security": []})
+async def login(body: LoginRequest) -> TokenResponse:
+    """Exchange email and password for a short-lived access token (JWT)."""
+    return service.login(body)
+
+
+@app.post("/api-keys", status_code=201, tags=["api keys"])
+async def create_api_key(body: ApiKeyCreate, caller: Admin) -> ApiKeyCreated:
+    """Issue an API key. The key is in this response only; it is stored as a hash."""
+    return service.create_api_key(caller, body)
+
+
+@app.get("/api-keys", tags=["api keys"])
+async def list_api_keys(caller: Admin) -> ApiKeyList:
+    return service.list_api_keys(caller)
+
+
+@app.delete("/api-keys/{key_id}", status_code=204, tags=["api keys"])
+async def revoke_api_key(key_id: KeyId, caller: Admin) -> Response:
+    """Revoke a key; it fails authorization from the next request on."""
+    service.revoke_api_key(caller, key_id)
+    return Response(status_code=204)
+
+
+lambda_handler = make_lambda_handler(app)

@@ -1,0 +1,20 @@
+"""Scheduled sweep of the events outbox: publishes any domain event its writer did not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.events.publisher import relay_unpublished
+from shared.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    relayed = relay_unpublished()
+    if relayed:
+        logger.info("relayed outbox events", extra={"count": relayed})
+    return {"relayed": relayed}

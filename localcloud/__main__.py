@@ -1,0 +1,81 @@
+"""`python -m localcloud` (what `make dev` runs): the whole template on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from localcloud.cloud import LocalCloud
+from localcloud.seed import seed_demo
+
+
+def _banner(cloud: LocalCloud, demo_key: str | None, bot_id: str | None) -> str:
+    lines = [
+        "",
+        "CryptoOrchestrator local cloud is running (Ctrl-C to stop).",
+        f"  API            {cloud.api_url}",
+        f"  AWS endpoint   {cloud.aws_endpoint}   (AWS_ENDPOINT_URL for boto3 / the aws CLI)",
+        f"  Functions      {', '.join(sorted(cloud.functions))}",
+        f"  SQS pollers    {len(cloud.pollers)}; schedules x{cloud.speed:g} speed",
+    ]
+    if demo_key:
+        lines += [
+            "  Demo login     demo@cryptoorchestrator.local / demo-password-123",
+            f"  Demo API key   {demo_key}",
+            "",
+            "Try:",
+            f"  curl -s {cloud.api_url}/health",
+            f"  curl -s -H 'X-Api-Key: {demo_key}' {cloud.api_url}/bots",
+            f"  curl -s -X POST -H 'X-Api-Key: {demo_key}' -H 'Idempotency-Key: try-1' "
+            "-H 'Content-Type: application/json' "
+            "-d '{\"name\": \"eth dca\", \"symbol\": \"ETH/USDT\", \"strategy\": {\"type\": \"dca\", "
+            "\"params\": {\"interval\": \"1h\", \"order_notional\": 25}}, \"risk\": {\"max_position_notional\": "
+            f"500, \"max_daily_loss\": 50, \"max_open_orders\": 1}}}}' {cloud.api_url}/bots",
+        ]
+        if bot_id:
+            lines.append(f"  curl -s -X POST -H 'X-Api-Key: {demo_key}' {cloud.api_url}/bots/{bot_id}/pause")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="localcloud", description=__doc__)
+    parser.add_argument("--port", type=int, default=3000, help="API port (0 picks a free one)")
+    parser.add_argument("--aws-port", type=int, default=0, help="embedded AWS endpoint port (0: free)")
+    parser.add_argument("--speed", type=float, default=1.0, help="schedule clock speed-up factor")
+    parser.add_argument("--no-seed", action="store_true", help="do not create the demo tenant")
+    parser.add_argument("--quiet", action="store_true", help="no per-request access log")
+    parser.add_argument("--state-file", type=Path, help="write endpoints and demo credentials as JSON")
+    args = parser.parse_args(argv)
+
+    cloud = LocalCloud(port=args.port, aws_port=args.aws_port, speed=args.speed, quiet=args.quiet)
+    cloud.start()
+    demo = None if args.no_seed else seed_demo()
+
+    if args.state_file:
+        args.state_file.parent.mkdir(parents=True, exist_ok=True)
+        args.state_file.write_text(json.dumps({
+            "api_url": cloud.api_url,
+            "aws_endpoint": cloud.aws_endpoint,
+            "stack_name": cloud.stack_name,
+            "demo": None if demo is None else demo.__dict__,
+        }))
+    print(_banner(cloud, demo.api_key if demo else None, demo.bot_id if demo else None), flush=True)
+
+    def shutdown(signum: int, frame: FrameType | None) -> None:
+        cloud.request_stop()
+
+    signal.signal(signal.SIGINT, shutdown)
+    signal.signal(signal.SIGTERM, shutdown)
+    cloud.wait()
+    print("stopping local cloud...", flush=True)
+    cloud.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Assembles the local cloud: embedded AWS endpoint, resources from the template, gateway,
+SQS pollers and schedule clock."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.server import ThreadedMotoServer
+
+from localcloud.functions import FunctionSpec, discover_functions
+from localcloud.gateway import Gateway, make_http_server
+from localcloud.pollers import SqsPoller, sqs_pollers
+from localcloud.provision import ACCOUNT_ID, provision
+from localcloud.schedules import ScheduleClock, template_schedules
+from localcloud.template import Resolver, load_template
+
+REGION = "us-east-1"
+
+# Local-only environment, on top of what the template sets per function.
+LOCAL_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+    "POWERTOOLS_SERVICE_NAME": "localcloud",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_DEV": "false",
+}
+
+
+@dataclass
+class LocalCloud:
+    port: int = 3000
+    aws_port: int = 0
+    host: str = "127.0.0.1"
+    speed: float = 1.0
+    stack_name: str = "co-local"
+    quiet: bool = False
+    parameters: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._moto: ThreadedMotoServer | None = None
+        self._http: Any = None
+        self.functions: dict[str, FunctionSpec] = {}
+        self.pollers: list[SqsPoller] = []
+        self.clock: ScheduleClock | None = None
+        self.aws_endpoint = ""
+        self.api_url = ""
+
+    def start(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.aws_endpoint = f"http://{host}:{port}"
+        os.environ.update(LOCAL_ENVIRONMENT)
+        os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint
+
+        resolver = Resolver(load_template(), REGION, ACCOUNT_ID, self.stack_name, dict(self.parameters))
+        provision(resolver, self.aws_endpoint)
+        self.functions = discover_functions(resolver)
+        # One process hosts every function: their variables are merged (they agree on every name
+        # but the service name, which the local environment sets once).
+        for function in self.functions.values():
+            for key, value in function.environment.items():
+                if key != "POWERTOOLS_SERVICE_NAME":
+                    os.environ[key] = value
+
+        gateway = Gateway(resolver, self.functions)
+        self._http = make_http_server(gateway, self.host, self.port, quiet=self.quiet)
+        self.port = self._http.server_address[1]
+        self.api_url = f"http://{self.host}:{self.port}/{gateway.stage}"
+        threading.Thread(target=self._http.serve_forever, name="gateway", daemon=True).start()
+
+        self.pollers = sqs_pollers(resolver, self.functions, self.aws_endpoint, self._stop)
+        for poller in self.pollers:
+            poller.start()
+        self.clock = ScheduleClock(template_schedules(self.functions), self._stop, self.speed)
+        self.clock.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+        for poller in self.pollers:
+            poller.join(timeout=5)
+        if self.clock is not None:
+            self.clock.join(timeout=5)
+        if self._moto is not None:
+            self._moto.stop()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def wait(self) -> None:
+        self._stop.wait()

@@ -1,0 +1,96 @@
+"""The template's functions, loaded in-process and invoked the way Lambda would invoke them."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from localcloud.template import Resolver, handler_module, resources_of_type
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass
+class FakeLambdaContext:
+    """The attributes of Lambda's context object that our code and powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/local"
+    log_stream_name: str = "local"
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class FunctionSpec:
+    logical_id: str
+    physical_name: str
+    module: str
+    handler_name: str
+    timeout: int
+    memory: int
+    environment: dict[str, str]
+    events: dict[str, dict[str, Any]]
+    _handler: Handler | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def handler(self) -> Handler:
+        if self._handler is None:
+            module = importlib.import_module(self.module)
+            self._handler = getattr(module, self.handler_name)
+        return self._handler
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        """One invocation at a time per function, like one warm Lambda instance."""
+        handler = self.handler()
+        ensure_event_loop()
+        with self._lock:
+            context = FakeLambdaContext(self.physical_name, self.memory, self.timeout)
+            return handler(event, context)
+
+
+def ensure_event_loop() -> None:
+    """Lambda calls handlers on its main thread, where Mangum finds an event loop; the local
+    cloud calls them from worker threads, which need one of their own."""
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+def discover_functions(resolver: Resolver) -> dict[str, FunctionSpec]:
+    template = resolver.template
+    defaults = template.get("Globals", {}).get("Function", {})
+    specs = {}
+    for logical_id, resource in resources_of_type(template, "AWS::Serverless::Function").items():
+        props = resource["Properties"]
+        module, handler_name = handler_module(template, logical_id)
+        env = dict(resolver.resolve(defaults.get("Environment", {}).get("Variables", {})))
+        env.update(resolver.resolve(props.get("Environment", {}).get("Variables", {})))
+        specs[logical_id] = FunctionSpec(
+            logical_id=logical_id,
+            physical_name=resolver.ref(logical_id),
+            module=module,
+            handler_name=handler_name,
+            timeout=int(props.get("Timeout", defaults.get("Timeout", 3))),
+            memory=int(props.get("MemorySize", defaults.get("MemorySize", 128))),
+            environment={k: str(v) for k, v in env.items()},
+            events=props.get("Events", {}),
+        )
+    return specs

@@ -1,0 +1,1 @@
+"""Authentication: users and passwords, JWTs, API keys, and the principal every request carries."""

@@ -1,0 +1,89 @@
+"""Request and response shapes for signup, login and API keys."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+def _normalize_email(value: str) -> str:
+    value = value.strip().lower()
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise ValueError("not a valid email address")
+    return value
+
+
+Email = Annotated[str, AfterValidator(_normalize_email)]
+Password = Annotated[str, StringConstraints(min_length=12, max_length=128)]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                                               pattern=r"^[^\x00-\x1f\x7f]+$")]
+ScopeName = Literal["read", "trade", "admin"]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=1024)
+
+
+class SignupRequest(_Request):
+    email: Email
+    password: Password
+    tenant_name: DisplayName | None = Field(default=None, description="Defaults to the email's domain.")
+
+
+class TenantOut(BaseModel):
+    id: str
+    name: str
+    plan: str
+    created_at: str
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    role: str
+
+
+class SignupResponse(BaseModel):
+    tenant: TenantOut
+    user: UserOut
+
+
+class LoginRequest(_Request):
+    email: Email
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+
+
+def _read_only() -> list[ScopeName]:
+    return ["read"]
+
+
+class ApiKeyCreate(_Request):
+    name: DisplayName
+    scopes: list[ScopeName] = Field(default_factory=_read_only, min_length=1, max_length=3)
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    scopes: list[str]
+    created_at: str
+    last_used_at: str | None
+    revoked_at: str | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The API key. Shown only in this response; store it now.")
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyOut]

@@ -1,0 +1,184 @@
+"""Signup, login, API key issue and revocation, and credential checks for the authorizer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from shared.auth import api_keys, passwords, tokens
+from shared.auth.api_keys import ApiKeyRecord
+from shared.auth.principal import Principal
+from shared.auth.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    ApiKeyOut,
+    LoginRequest,
+    SignupRequest,
+    SignupResponse,
+    TenantOut,
+    TokenResponse,
+    UserOut,
+)
+from shared.auth.users import UserRecord, find_user
+from shared.clock import isoformat, utc_now
+from shared.config import get_settings
+from shared.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized
+from shared.events import catalog
+from shared.events.envelope import new_event
+from shared.events.recording import commit_with_events
+from shared.ids import new_id
+from shared.observability import logger
+from shared.persistence import cancellation_codes
+from shared.tenants.models import TenantRecord
+
+SOURCE = "cryptoorchestrator.auth"
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+def signup(request: SignupRequest) -> SignupResponse:
+    """Create a tenant and its owner user in one transaction; the email must be new."""
+    now = utc_now()
+    tenant = TenantRecord(
+        tenant_id=new_id("ten"),
+        name=request.tenant_name or request.email.split("@", 1)[1],
+        plan="free",
+        created_at=now,
+    )
+    user = UserRecord(
+        email=request.email,
+        user_id=new_id("usr"),
+        tenant_id=tenant.tenant_id,
+        password_hash=passwords.hash_password(request.password),
+        role="owner",
+        created_at=now,
+    )
+    event = new_event("tenant.created", tenant_id=tenant.tenant_id, source=SOURCE,
+                      data=catalog.TenantCreatedData(tenant_id=tenant.tenant_id, name=tenant.name,
+                                                     plan=tenant.plan))
+
+    def stage(tx: TransactWrite) -> None:
+        tx.save(user, condition=UserRecord.email.does_not_exist())
+        tx.save(tenant, condition=TenantRecord.tenant_id.does_not_exist())
+
+    try:
+        commit_with_events(stage, [event])
+    except TransactWriteError as exc:
+        if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
+            raise Conflict("an account with this email already exists", code="email_taken") from exc
+        raise
+    return SignupResponse(
+        tenant=TenantOut(id=tenant.tenant_id, name=tenant.name, plan=tenant.plan,
+                         created_at=isoformat(tenant.created_at)),
+        user=UserOut(id=user.user_id, email=user.email, role=user.role),
+    )
+
+
+def _invalid_credentials() -> Unauthorized:
+    return Unauthorized("invalid email or password", code="invalid_credentials")
+
+
+def login(request: LoginRequest) -> TokenResponse:
+    """Check a password; after `login_max_failures` misses the account locks for a while (429)."""
+    settings = get_settings()
+    user = find_user(request.email)
+    if user is None:
+        passwords.burn_verification_time(request.password)
+        raise _invalid_credentials()
+    now = utc_now()
+    if user.locked_until is not None and user.locked_until > now:
+        retry_after = int((user.locked_until - now).total_seconds()) + 1
+        raise RateLimited("too many failed logins; try again later", retry_after_seconds=retry_after,
+                          code="login_locked")
+    if not passwords.verify_password(request.password, user.password_hash):
+        user.update(actions=[UserRecord.failed_logins.add(1)])
+        if user.failed_logins >= settings.login_max_failures:
+            lockout = timedelta(seconds=settings.login_lockout_seconds)
+            user.update(actions=[UserRecord.locked_until.set(now + lockout), UserRecord.failed_logins.set(0)])
+            logger.info("login locked after repeated failures", extra={"user_id": user.user_id})
+            raise RateLimited("too many failed logins; try again later",
+                              retry_after_seconds=settings.login_lockout_seconds, code="login_locked")
+        raise _invalid_credentials()
+    if user.failed_logins or user.locked_until is not None:
+        user.update(actions=[UserRecord.failed_logins.set(0), UserRecord.locked_until.remove()])
+    issued = tokens.issue_access_token(user_id=user.user_id, tenant_id=user.tenant_id)
+    return TokenResponse(access_token=issued.token, expires_in=issued.expires_in)
+
+
+def _key_out(record: ApiKeyRecord) -> ApiKeyOut:
+    return ApiKeyOut(
+        id=record.key_id,
+        name=record.name,
+        scopes=sorted(record.scopes),
+        created_at=isoformat(record.created_at),
+        last_used_at=isoformat(record.last_used_at) if record.last_used_at else None,
+        revoked_at=isoformat(record.revoked_at) if record.revoked_at else None,
+    )
+
+
+def create_api_key(caller: Principal, request: ApiKeyCreate) -> ApiKeyCreated:
+    """Issue a key with at most the caller's own scopes; the plaintext is returned only here."""
+    wanted = set(request.scopes)
+    if not wanted <= caller.scopes:
+        raise Forbidden("a key cannot have scopes its creator lacks",
+                        details={"missing_scopes": sorted(wanted - caller.scopes)})
+    generated = api_keys.generate_api_key()
+    record = ApiKeyRecord(
+        tenant_id=caller.tenant_id,
+        key_id=generated.key_id,
+        name=request.name,
+        scopes=wanted,
+        secret_hash=generated.secret_hash,
+        created_by=caller.principal_id,
+        created_at=utc_now(),
+    )
+    event = new_event("api_key.created", tenant_id=caller.tenant_id, source=SOURCE,
+                      data=catalog.ApiKeyData(key_id=record.key_id, name=record.name, scopes=sorted(wanted)))
+    commit_with_events(lambda tx: tx.save(record, condition=ApiKeyRecord.key_id.does_not_exist()), [event])
+    return ApiKeyCreated(**_key_out(record).model_dump(), key=generated.plaintext)
+
+
+def list_api_keys(caller: Principal) -> ApiKeyList:
+    return ApiKeyList(items=[_key_out(r) for r in api_keys.list_keys(caller.tenant_id)])
+
+
+def revoke_api_key(caller: Principal, key_id: str) -> None:
+    """Revoked keys keep their row (audit) and fail authorization from the next request on."""
+    record = api_keys.get_key(caller.tenant_id, key_id)
+    if record is None or record.revoked_at is not None:
+        raise NotFound("no such API key", details={"id": key_id})
+    event = new_event("api_key.revoked", tenant_id=caller.tenant_id, source=SOURCE,
+                      data=catalog.ApiKeyData(key_id=record.key_id, name=record.name,
+                                              scopes=sorted(record.scopes)))
+
+    def stage(tx: TransactWrite) -> None:
+        tx.update(record, actions=[ApiKeyRecord.revoked_at.set(utc_now())],
+                  condition=ApiKeyRecord.revoked_at.does_not_exist())
+
+    try:
+        commit_with_events(stage, [event])
+    except TransactWriteError as exc:
+        if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
+            raise NotFound("no such API key", details={"id": key_id}) from exc
+        raise
+
+
+def authenticate_api_key(plaintext: str) -> Principal:
+    record = api_keys.find_key(plaintext)
+    if record is None:
+        raise Unauthorized("invalid API key")
+    now = utc_now()
+    if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
+        try:
+            record.update(actions=[ApiKeyRecord.last_used_at.set(now)],
+                          condition=ApiKeyRecord.revoked_at.does_not_exist())
+        except Exception:  # bookkeeping only: never fail a request over last_used_at
+            logger.warning("could not record API key use", extra={"key_id": record.key_id})
+    return Principal(tenant_id=record.tenant_id, principal_id=f"key:{record.key_id}",
+                     scopes=frozenset(record.scopes))
+
+
+def authenticate_bearer_token(token: str) -> Principal:
+    return tokens.verify_access_token(token)

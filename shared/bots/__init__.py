@@ -1,0 +1,1 @@
+"""Bots: configuration, lifecycle state machine and storage."""

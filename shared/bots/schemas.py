@@ -1,0 +1,78 @@
+"""Request and response shapes of the bots API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from shared.bots.lifecycle import BotStatus
+from shared.strategies.params import Amount, StrategyConfig
+
+BotName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                                           pattern=r"^[^\x00-\x1f\x7f]+$")]
+# ccxt unified symbols: BASE/QUOTE, optionally :SETTLE for derivatives.
+Symbol = Annotated[str, StringConstraints(min_length=3, max_length=32,
+                                          pattern=r"^[A-Z0-9]{1,12}/[A-Z0-9]{1,12}(:[A-Z0-9]{1,12})?$")]
+ExchangeAccountId = Annotated[str, StringConstraints(min_length=1, max_length=64,
+                                                     pattern=r"^(paper|acct_[0-9a-z]{26})$")]
+
+PAPER_ACCOUNT_ID = "paper"
+
+
+class RiskLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+    max_position_notional: Amount = Field(description="Largest position, in quote currency.")
+    max_daily_loss: Amount = Field(description="Realized loss per UTC day (quote) that halts trading.")
+    max_open_orders: int = Field(ge=1, le=100)
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class BotCreate(_Request):
+    name: BotName
+    exchange_account_id: ExchangeAccountId = PAPER_ACCOUNT_ID
+    symbol: Symbol
+    strategy: StrategyConfig
+    risk: RiskLimits
+
+
+class BotUpdate(_Request):
+    """Partial update. `status` and `tenant_id` are not fields: use start/stop, and the tenant is
+    never the client's to choose."""
+
+    name: BotName | None = None
+    exchange_account_id: ExchangeAccountId | None = None
+    symbol: Symbol | None = None
+    strategy: StrategyConfig | None = None
+    risk: RiskLimits | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("at least one field must be given")
+        for field in self.model_fields_set:
+            if getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        return self
+
+
+class BotOut(BaseModel):
+    id: str
+    name: str
+    exchange_account_id: str
+    symbol: str
+    strategy: dict[str, Any]
+    risk: dict[str, Any]
+    status: BotStatus
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class BotList(BaseModel):
+    items: list[BotOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` to get the next page; null at the end.")

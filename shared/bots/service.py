@@ -1,0 +1,182 @@
+"""Bot use cases: create, read, list, change, delete, and move through the lifecycle.
+
+Every change is one conditional, version-checked transaction that also records its domain event.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from shared.auth.principal import Principal
+from shared.bots import lifecycle
+from shared.bots.lifecycle import BotAction, BotStatus
+from shared.bots.models import BotRecord, get_bot, list_bots
+from shared.bots.schemas import PAPER_ACCOUNT_ID, BotCreate, BotList, BotOut, BotUpdate
+from shared.clock import isoformat, utc_now
+from shared.errors import Conflict, NotFound
+from shared.events import catalog
+from shared.events.envelope import DomainEvent, new_event
+from shared.events.recording import commit_with_events
+from shared.idempotency import run_once
+from shared.ids import new_id
+from shared.pagination import decode_cursor, encode_cursor
+from shared.persistence import cancellation_codes
+
+SOURCE = "cryptoorchestrator.bots"
+CURSOR_KIND = "bots"
+TRADING_FIELDS = frozenset({"exchange_account_id", "symbol", "strategy"})
+
+
+def _not_found(bot_id: str) -> NotFound:
+    # The same answer whether the bot does not exist or belongs to another tenant.
+    return NotFound("no such bot", details={"id": bot_id})
+
+
+def to_out(record: BotRecord) -> BotOut:
+    return BotOut(
+        id=record.bot_id,
+        name=record.name,
+        exchange_account_id=record.exchange_account_id,
+        symbol=record.symbol,
+        strategy=json.loads(record.strategy_json),
+        risk=json.loads(record.risk_json),
+        status=BotStatus(record.status),
+        version=int(record.version or 0),
+        created_at=isoformat(record.created_at),
+        updated_at=isoformat(record.updated_at),
+    )
+
+
+def _event(event_type: str, record: BotRecord, *, previous: str | None = None,
+           changed: list[str] | None = None) -> DomainEvent:
+    data = catalog.BotData(
+        bot_id=record.bot_id, name=record.name, symbol=record.symbol,
+        exchange_account_id=record.exchange_account_id, strategy_type=record.strategy_type,
+        status=BotStatus(record.status).value, previous_status=previous, changed_fields=changed,
+    )
+    return new_event(event_type, tenant_id=record.tenant_id, source=SOURCE, data=data)
+
+
+def _ensure_exchange_account(tenant_id: str, account_id: str) -> None:
+    """Only the built-in paper account exists until exchange accounts can be registered."""
+    if account_id != PAPER_ACCOUNT_ID:
+        raise NotFound("no such exchange account", code="exchange_account_not_found",
+                       details={"exchange_account_id": account_id})
+
+
+def _commit(record: BotRecord, event: DomainEvent, *, delete: bool = False, new: bool = False) -> None:
+    def stage(tx: TransactWrite) -> None:
+        if delete:
+            tx.delete(record)
+        elif new:
+            tx.save(record, condition=BotRecord.bot_id.does_not_exist())
+        else:
+            tx.save(record)  # version-checked: fails if someone else changed or deleted it
+
+    try:
+        commit_with_events(stage, [event])
+    except TransactWriteError as exc:
+        if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
+            raise Conflict("the bot was changed by another request; reload and retry",
+                           code="concurrent_modification", details={"id": record.bot_id}) from exc
+        raise
+
+
+def create_bot(caller: Principal, request: BotCreate, idempotency_key: str) -> BotOut:
+    """Create a stopped bot, at most once per Idempotency-Key."""
+
+    def create() -> dict[str, Any]:
+        _ensure_exchange_account(caller.tenant_id, request.exchange_account_id)
+        now = utc_now()
+        record = BotRecord(
+            tenant_id=caller.tenant_id,
+            bot_id=new_id("bot"),
+            name=request.name,
+            exchange_account_id=request.exchange_account_id,
+            symbol=request.symbol,
+            strategy_type=request.strategy.type,
+            strategy_json=request.strategy.model_dump_json(),
+            risk_json=request.risk.model_dump_json(),
+            status=BotStatus.STOPPED.value,
+            created_at=now,
+            updated_at=now,
+        )
+        _commit(record, _event("bot.created", record), new=True)
+        return to_out(record).model_dump(mode="json")
+
+    result = run_once("bots.create", tenant_id=caller.tenant_id, idempotency_key=idempotency_key,
+                      payload=request.model_dump(mode="json"), action=create)
+    return BotOut.model_validate(result)
+
+
+def read_bot(caller: Principal, bot_id: str) -> BotOut:
+    record = get_bot(caller.tenant_id, bot_id)
+    if record is None:
+        raise _not_found(bot_id)
+    return to_out(record)
+
+
+def list_tenant_bots(caller: Principal, *, limit: int, cursor: str | None) -> BotList:
+    after = decode_cursor(CURSOR_KIND, cursor) if cursor else None
+    rows, more = list_bots(caller.tenant_id, limit=limit, after=after)
+    next_cursor = encode_cursor(CURSOR_KIND, rows[-1].bot_id) if more and rows else None
+    return BotList(items=[to_out(r) for r in rows], next_cursor=next_cursor)
+
+
+def update_bot(caller: Principal, bot_id: str, request: BotUpdate) -> BotOut:
+    record = get_bot(caller.tenant_id, bot_id)
+    if record is None:
+        raise _not_found(bot_id)
+    proposed: dict[str, str] = {}
+    if request.name is not None:
+        proposed["name"] = request.name
+    if request.exchange_account_id is not None:
+        proposed["exchange_account_id"] = request.exchange_account_id
+    if request.symbol is not None:
+        proposed["symbol"] = request.symbol
+    if request.strategy is not None:
+        proposed["strategy_json"] = request.strategy.model_dump_json()
+        proposed["strategy_type"] = request.strategy.type
+    if request.risk is not None:
+        proposed["risk_json"] = request.risk.model_dump_json()
+    changed = sorted(
+        {name.removesuffix("_json").removesuffix("_type") for name, value in proposed.items()
+         if getattr(record, name) != value}
+    )
+    if not changed:
+        return to_out(record)
+    if TRADING_FIELDS & set(changed) and not lifecycle.may_change_trading_config(BotStatus(record.status)):
+        raise Conflict("pause or stop the bot before changing its strategy, symbol or account",
+                       code="bot_running", details={"id": bot_id, "fields": sorted(TRADING_FIELDS & set(changed))})
+    if "exchange_account_id" in changed:
+        _ensure_exchange_account(caller.tenant_id, proposed["exchange_account_id"])
+    for name, value in proposed.items():
+        setattr(record, name, value)
+    record.updated_at = utc_now()
+    _commit(record, _event("bot.updated", record, changed=changed))
+    return to_out(record)
+
+
+def delete_bot(caller: Principal, bot_id: str) -> None:
+    record = get_bot(caller.tenant_id, bot_id)
+    if record is None:
+        raise _not_found(bot_id)
+    if not lifecycle.may_delete(BotStatus(record.status)):
+        raise Conflict("stop the bot before deleting it", code="bot_not_stopped",
+                       details={"id": bot_id, "status": record.status})
+    _commit(record, _event("bot.deleted", record), delete=True)
+
+
+def change_status(caller: Principal, bot_id: str, action: BotAction) -> BotOut:
+    record = get_bot(caller.tenant_id, bot_id)
+    if record is None:
+        raise _not_found(bot_id)
+    previous = BotStatus(record.status)
+    record.status = lifecycle.next_status(previous, action).value
+    record.updated_at = utc_now()
+    _commit(record, _event(lifecycle.EVENT_FOR_ACTION[action], record, previous=previous.value))
+    return to_out(record)

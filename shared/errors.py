@@ -1,0 +1,81 @@
+"""The error hierarchy. The web layer maps it to HTTP once (shared.web); workers map it to
+retry (temporary) or record-and-publish (permanent)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class AppError(Exception):
+    """An error with a stable machine-readable code, safe to show to the client."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    headers: dict[str, str]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: dict[str, Any] | list[Any] | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] | list[Any] = details if details is not None else {}
+        self.error_code = code or self.code
+        self.headers = {}
+
+    def to_body(self) -> dict[str, Any]:
+        return {"error": {"code": self.error_code, "message": self.message, "details": self.details}}
+
+
+class BadRequest(AppError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(AppError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "payload_too_large"
+
+
+class ValidationFailed(AppError):
+    status = 422
+    code = "validation_error"
+
+
+class RateLimited(AppError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_seconds: int, code: str | None = None) -> None:
+        super().__init__(message, details={"retry_after_seconds": retry_after_seconds}, code=code)
+        self.headers["Retry-After"] = str(retry_after_seconds)
+
+
+class DependencyUnavailable(AppError):
+    """A downstream service (AWS, an exchange) is temporarily unavailable; retrying may succeed."""
+
+    status = 503
+    code = "dependency_unavailable"

@@ -1,0 +1,112 @@
+"""The one event publisher: EventBridge PutEvents, checking FailedEntryCount entry by entry.
+
+Events are at-least-once: a row is marked published only after EventBridge accepted it, and the
+relay re-sends anything left behind. Consumers deduplicate on the envelope's `id`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared.config import get_settings
+from shared.events import outbox
+from shared.events.envelope import DomainEvent
+from shared.observability import MetricUnit, logger, metrics
+
+MAX_BATCH = 10
+ATTEMPTS = 3
+
+
+class EventPublishError(RuntimeError):
+    """EventBridge did not accept every event after retries."""
+
+
+@lru_cache(maxsize=1)
+def _client() -> Any:
+    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+    return boto3.client("events", region_name=get_settings().aws_region, config=config)
+
+
+def _entry(event: DomainEvent) -> dict[str, Any]:
+    settings = get_settings()
+    return {
+        "Source": settings.event_source,
+        "DetailType": event.type,
+        "Detail": event.model_dump_json(),
+        "EventBusName": settings.event_bus_name,
+    }
+
+
+def put_events(events: Sequence[DomainEvent]) -> None:
+    """Send events to the bus, re-sending only the entries EventBridge reports as failed."""
+    pending = list(events)
+    for attempt in range(ATTEMPTS):
+        failed: list[DomainEvent] = []
+        for start in range(0, len(pending), MAX_BATCH):
+            batch = pending[start:start + MAX_BATCH]
+            try:
+                response = _client().put_events(Entries=[_entry(e) for e in batch])
+            except (BotoCoreError, ClientError) as exc:
+                logger.warning("PutEvents call failed", extra={"error": type(exc).__name__})
+                failed.extend(batch)
+                continue
+            if response.get("FailedEntryCount", 0):
+                for event, result in zip(batch, response["Entries"], strict=True):
+                    if result.get("ErrorCode"):
+                        failed.append(event)
+        if not failed:
+            return
+        pending = failed
+        if attempt + 1 < ATTEMPTS:
+            time.sleep(0.05 * 2**attempt)
+    metrics.add_metric(name="EventsPublishFailed", unit=MetricUnit.Count, value=len(pending))
+    raise EventPublishError(f"{len(pending)} event(s) not accepted by EventBridge")
+
+
+def publish_recorded(events: Sequence[DomainEvent]) -> bool:
+    """Publish events already saved in the outbox; on failure leave them for the relay.
+
+    Returns whether everything was published. Never raises: the change they describe has
+    committed, and the outbox guarantees delivery.
+    """
+    if not events:
+        return True
+    try:
+        put_events(events)
+    except EventPublishError:
+        logger.warning("events left in the outbox for the relay", extra={"count": len(events)})
+        return False
+    for event in events:
+        try:
+            outbox.mark_published(event)
+        except Exception:  # a stale outbox row only means a duplicate delivery later
+            logger.warning("could not mark event published", extra={"event_id": event.id})
+    metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=len(events))
+    return True
+
+
+def relay_unpublished(older_than: timedelta = timedelta(seconds=30), limit: int = 500) -> int:
+    """Publish outbox rows that their writer did not (crash, EventBridge outage). Returns count."""
+    sent = 0
+    for record in outbox.unpublished_events(older_than):
+        if sent >= limit:
+            break
+        event = record.to_event()
+        try:
+            put_events([event])
+        except EventPublishError:
+            outbox.increment_attempts(record)
+            continue
+        outbox.mark_published(event)
+        sent += 1
+    if sent:
+        metrics.add_metric(name="EventsRelayed", unit=MetricUnit.Count, value=sent)
+    return sent

@@ -1,0 +1,25 @@
+"""Commit a state change and its domain events atomically, then publish the events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from pynamodb.transactions import TransactWrite
+
+from shared.events import outbox
+from shared.events.envelope import DomainEvent
+from shared.events.publisher import publish_recorded
+from shared.persistence import connection
+
+
+def commit_with_events(stage: Callable[[TransactWrite], None], events: Sequence[DomainEvent]) -> None:
+    """One TransactWrite holding the caller's writes and one outbox row per event.
+
+    The caller's items come first, so `cancellation_codes` indexes match the order it staged
+    them. Raises pynamodb's TransactWriteError when a condition fails.
+    """
+    with TransactWrite(connection=connection()) as tx:
+        stage(tx)
+        for event in events:
+            tx.save(outbox.record_for(event), condition=outbox.EventRecord.event_id.does_not_exist())
+    publish_recorded(events)

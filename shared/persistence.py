@@ -1,0 +1,52 @@
+"""PynamoDB plumbing common to every table: region, timeouts, retries.
+
+The endpoint is never set here: botocore resolves it from AWS_ENDPOINT_URL(_DYNAMODB), so the
+same code talks to AWS, moto or LocalStack.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PynamoDBConnectionError, PynamoDBException, TransactWriteError
+
+from shared.config import get_settings
+
+
+class BaseMeta:
+    region = get_settings().aws_region
+    connect_timeout_seconds = 2
+    read_timeout_seconds = 5
+    max_retry_attempts = 3
+    billing_mode = "PAY_PER_REQUEST"
+
+
+_TRANSIENT_CODES = frozenset({
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+})
+
+
+@lru_cache(maxsize=1)
+def connection() -> Connection:
+    """One PynamoDB connection per process, for transactions."""
+    return Connection(region=get_settings().aws_region)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A DynamoDB failure that retrying later may cure (throttling, outage, network)."""
+    if isinstance(exc, PynamoDBConnectionError) and exc.cause_response_code is None:
+        return True
+    if isinstance(exc, PynamoDBException):
+        return exc.cause_response_code in _TRANSIENT_CODES
+    return False
+
+
+def cancellation_codes(exc: TransactWriteError) -> list[str | None]:
+    """Per-item reason codes of a cancelled transaction, in item order (None: not the cause)."""
+    return [reason.code if reason is not None else None for reason in exc.cancellation_reasons]

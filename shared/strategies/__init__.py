@@ -1,0 +1,1 @@
+"""Trading strategies. This package holds their parameter schemas; the strategies arrive later."""

@@ -1,0 +1,198 @@
+"""FastAPI app factory shared by every API function, and the one mapping of errors to HTTP.
+
+Each endpoint family builds its app with `create_app`, declares async routes, and exports
+`lambda_handler = make_lambda_handler(app)`. Errors raised anywhere below a route become
+`{"error": {"code", "message", "details"}}` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from mangum import Mangum
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.auth.principal import Principal, Scope
+from shared.config import get_settings
+from shared.errors import AppError, BadRequest, PayloadTooLarge
+from shared.observability import logger, metrics, tracer
+
+warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable error code, e.g. `not_found`.")
+    message: str = Field(description="Human-readable explanation.")
+    details: dict[str, Any] | list[Any] = Field(default_factory=dict)
+
+
+class ErrorResponse(BaseModel):
+    """The body of every 4xx/5xx answer."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in [
+        (400, "Malformed request"),
+        (401, "Missing or invalid credentials"),
+        (403, "Credential lacks the required scope"),
+        (404, "Not found (also for resources of other tenants)"),
+        (409, "Conflicts with the current state"),
+        (413, "Body too large"),
+        (422, "Request failed validation"),
+        (429, "Rate limited"),
+    ]
+}
+
+
+def error_response(status: int, code: str, message: str, details: Any = None,
+                   headers: Mapping[str, str] | None = None) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details if details is not None else {}}}
+    return JSONResponse(status_code=status, content=body, headers=dict(headers or {}))
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Field errors without echoing the submitted values back (they may hold secrets)."""
+    fields = []
+    for err in exc.errors():
+        loc = [str(part) for part in err.get("loc", ())]
+        fields.append({"field": ".".join(loc), "message": str(err.get("msg", "")), "type": err.get("type", "")})
+    return fields
+
+
+async def _on_app_error(_: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, AppError):
+        raise exc
+    if exc.status >= 500:
+        logger.warning("request failed", extra={"error_code": exc.error_code})
+    return error_response(exc.status, exc.error_code, exc.message, exc.details, exc.headers)
+
+
+async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, RequestValidationError):
+        raise exc
+    errors = exc.errors()
+    if any(err.get("type") == "json_invalid" for err in errors):
+        return error_response(400, "malformed_json", "the request body is not valid JSON")
+    if errors and all(err.get("loc", ("",))[0] == "path" for err in errors):
+        # An id that cannot exist is simply not found, like one that belongs to another tenant.
+        return error_response(404, "not_found", "no such resource")
+    return error_response(422, "validation_error", "the request failed validation",
+                          {"fields": _validation_details(exc)})
+
+
+async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, StarletteHTTPException):
+        raise exc
+    codes = {404: "route_not_found", 405: "method_not_allowed"}
+    code = codes.get(exc.status_code, "http_error")
+    message = str(exc.detail) if exc.detail else code.replace("_", " ")
+    return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error")
+    return error_response(500, "internal_error", "an internal error occurred")
+
+
+def create_app(title: str, description: str = "") -> FastAPI:
+    """A FastAPI app with our error mapping and no docs routes (system_api serves the merged spec)."""
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        responses=ERROR_RESPONSES,
+    )
+    app.add_exception_handler(AppError, _on_app_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)
+    return app
+
+
+def principal(request: Request) -> Principal:
+    """FastAPI dependency: the caller, from the API Gateway authorizer context only."""
+    event = request.scope.get("aws.event") or {}
+    context = (event.get("requestContext") or {}).get("authorizer")
+    return Principal.from_authorizer_context(context)
+
+
+def require_scope(scope: Scope) -> Callable[[Request], Principal]:
+    def dependency(request: Request) -> Principal:
+        caller = principal(request)
+        caller.require(scope)
+        return caller
+
+    return dependency
+
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def idempotency_key(request: Request) -> str:
+    """FastAPI dependency for money-moving endpoints: the `Idempotency-Key` header, required."""
+    value = request.headers.get("idempotency-key")
+    if value is None:
+        raise BadRequest("the Idempotency-Key header is required for this operation",
+                         code="idempotency_key_required")
+    if not _IDEMPOTENCY_KEY.match(value):
+        raise BadRequest("Idempotency-Key must be 1 to 255 printable ASCII characters without spaces",
+                         code="idempotency_key_invalid")
+    return value
+
+
+def _body_size(event: Mapping[str, Any]) -> int:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return len(body) * 3 // 4
+    return len(body.encode())
+
+
+def _too_large_response(limit: int) -> dict[str, Any]:
+    err = PayloadTooLarge(f"the request body exceeds {limit} bytes", details={"limit_bytes": limit})
+    return {
+        "statusCode": err.status,
+        "headers": {"content-type": "application/json"},
+        "multiValueHeaders": {},
+        "body": json.dumps(err.to_body()),
+        "isBase64Encoded": False,
+    }
+
+
+def make_lambda_handler(app: FastAPI, *, on_invoke: Callable[[LambdaContext], None] | None = None
+                        ) -> LambdaHandler:
+    """Wrap an app for API Gateway REST proxy events, with logging, tracing and metrics."""
+    adapter = Mangum(app, lifespan="off")
+    limit = get_settings().max_body_bytes
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        if on_invoke is not None:
+            on_invoke(context)
+        if _body_size(event) > limit:
+            return _too_large_response(limit)
+        response: dict[str, Any] = adapter(event, context)  # type: ignore[arg-type]
+        return response
+
+    wrapped: LambdaHandler = handler
+    return wrapped
+

@@ -1,0 +1,43 @@
+"""Starts moto's server and creates the template's resources on it, through the local cloud's
+provisioner, so tests run against exactly what template.yaml declares."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from moto.server import ThreadedMotoServer
+
+from localcloud.cloud import LOCAL_ENVIRONMENT, REGION
+from localcloud.functions import FunctionSpec, discover_functions
+from localcloud.provision import ACCOUNT_ID, provision
+from localcloud.template import Resolver, load_template
+
+
+@dataclass
+class TestCloud:
+    server: ThreadedMotoServer
+    endpoint: str
+    resolver: Resolver
+    functions: dict[str, FunctionSpec]
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_test_cloud(stack_name: str = "test") -> TestCloud:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    os.environ.update(LOCAL_ENVIRONMENT)
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    os.environ["STAGE"] = "test"
+    resolver = Resolver(load_template(), REGION, ACCOUNT_ID, stack_name)
+    provision(resolver, endpoint)
+    functions = discover_functions(resolver)
+    for function in functions.values():
+        for key, value in function.environment.items():
+            if key not in {"POWERTOOLS_SERVICE_NAME", "STAGE"}:
+                os.environ[key] = value
+    return TestCloud(server, endpoint, resolver, functions)
