@@ -268,7 +268,7 @@ def make_http_server(gateway: Gateway, host: str, port: int, quiet: bool = False
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_PAYLOAD_BYTES:
                 response = gateway.gateway_response("REQUEST_TOO_LARGE")
-                self.close_connection = True
+                self._discard(length)
             else:
                 body = self.rfile.read(length) if length else b""
                 response = gateway.handle(self.command, self.path, list(self.headers.items()), body,
@@ -284,6 +284,17 @@ def make_http_server(gateway: Gateway, host: str, port: int, quiet: bool = False
             if not quiet:
                 elapsed = (time.perf_counter() - started) * 1000
                 print(f"[gateway] {self.command} {self.path} -> {response.status} ({elapsed:.1f} ms)", flush=True)
+
+        def _discard(self, length: int) -> None:
+            """Read (and drop) an oversized body so the client sees the 413, not a broken pipe."""
+            remaining = min(length, 8 * MAX_PAYLOAD_BYTES)
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+            if length > 8 * MAX_PAYLOAD_BYTES:
+                self.close_connection = True
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve  # noqa: N815
 

@@ -19,7 +19,7 @@ _UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400
 
 def rate_seconds(expression: str) -> float | None:
     match = re.fullmatch(r"rate\((\d+)\s+(\w+)\)", expression.strip())
-    if not match:
+    if not match or match.group(2) not in _UNITS or int(match.group(1)) <= 0:
         return None
     return int(match.group(1)) * _UNITS[match.group(2)]
 
@@ -51,7 +51,10 @@ def cron_matches(expression: str, moment: datetime) -> bool:
     match = re.fullmatch(r"cron\((.+)\)", expression.strip())
     if not match:
         return False
-    minute, hour, dom, month, dow, year = match.group(1).split()
+    fields = match.group(1).split()
+    if len(fields) != 6:
+        return False
+    minute, hour, dom, month, dow, year = fields
     eventbridge_dow = (moment.isoweekday() % 7) + 1  # 1 = Sunday
     return (_field_matches(minute, moment.minute, 0) and _field_matches(hour, moment.hour, 0)
             and _field_matches(dom, moment.day, 1) and _field_matches(month, moment.month, 1)

@@ -118,7 +118,8 @@ class Resolver:
                 return self.get_att(logical, attribute)
             return self.ref(name)
 
-        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+        resolved = re.sub(r"\$\{([^}!][^}]*)\}", replace, text)
+        return resolved.replace("${!", "${")  # ${!Literal} is CloudFormation's escape
 
 
 def resources_of_type(template: dict[str, Any], *types: str) -> dict[str, dict[str, Any]]:

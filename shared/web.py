@@ -11,11 +11,11 @@ import json
 import re
 import warnings
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from mangum import Mangum
@@ -146,9 +146,14 @@ def require_scope(scope: Scope) -> Callable[[Request], Principal]:
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
-def idempotency_key(request: Request) -> str:
+def idempotency_key(
+    value: Annotated[str | None, Header(
+        alias="Idempotency-Key",
+        description="Required. Repeating a request with the same key returns the first result; "
+                    "the same key with a different body is a 422.",
+    )] = None,
+) -> str:
     """FastAPI dependency for money-moving endpoints: the `Idempotency-Key` header, required."""
-    value = request.headers.get("idempotency-key")
     if value is None:
         raise BadRequest("the Idempotency-Key header is required for this operation",
                          code="idempotency_key_required")

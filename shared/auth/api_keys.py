@@ -20,7 +20,7 @@ from shared.config import get_settings
 from shared.ids import new_ulid
 from shared.persistence import BaseMeta
 
-_KEY_PATTERN = re.compile(r"^co_([0-9a-z]{26})_([A-Za-z0-9_-]{43})$")
+_KEY_PATTERN = re.compile(r"co_([0-9a-z]{26})_([A-Za-z0-9_-]{43})")
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def generate_api_key() -> GeneratedKey:
 
 def key_id_of(plaintext: str) -> str | None:
     """The key id a presented key claims, or None if it is not shaped like one of ours."""
-    match = _KEY_PATTERN.match(plaintext)
+    match = _KEY_PATTERN.fullmatch(plaintext)
     return f"key_{match.group(1)}" if match else None
 
 

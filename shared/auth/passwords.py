@@ -29,6 +29,8 @@ def verify_password(password: str, encoded: str) -> bool:
         if scheme != "scrypt":
             return False
         expected = base64.b64decode(digest)
+        if len(expected) != _DKLEN:
+            return False
         actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r),
                                 p=int(p), dklen=len(expected), maxmem=_MAXMEM)
     except (ValueError, TypeError):

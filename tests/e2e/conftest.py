@@ -1,0 +1,74 @@
+"""Starts the local cloud (`python -m localcloud`) as a separate process and talks to it over HTTP."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.support.api import Reply
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class LocalCloudProcess:
+    api_url: str
+    aws_endpoint: str
+    stack_name: str
+    demo: dict[str, Any]
+    process: subprocess.Popen[str]
+
+    def request(self, method: str, path: str, *, body: Any = None, raw: bytes | None = None,
+                headers: dict[str, str] | None = None) -> Reply:
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        request = urllib.request.Request(self.api_url + path, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return Reply(response.status, dict(response.headers), response.read().decode())
+        except urllib.error.HTTPError as error:
+            return Reply(error.code, dict(error.headers), error.read().decode())
+
+    def aws(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.aws_endpoint, region_name="us-east-1",
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
+    state = tmp_path_factory.mktemp("localcloud") / "state.json"
+    log = (state.parent / "localcloud.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "localcloud", "--port", "0", "--speed", "60", "--state-file", str(state)],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + 90
+    while not state.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("local cloud did not start: " + (state.parent / "localcloud.log").read_text())
+        time.sleep(0.2)
+    info = json.loads(state.read_text())
+    yield LocalCloudProcess(info["api_url"], info["aws_endpoint"], info["stack_name"], info["demo"], process)
+    process.send_signal(signal.SIGINT)
+    try:
+        assert process.wait(timeout=20) == 0, "the local cloud did not stop cleanly on Ctrl-C"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        log.close()

@@ -1,0 +1,126 @@
+"""End to end: the local cloud driven over HTTP like a client would, events checked on the bus."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import LocalCloudProcess
+
+pytestmark = pytest.mark.e2e
+
+BOT = {"name": "eth dca", "symbol": "ETH/USDT", "exchange_account_id": "paper",
+       "strategy": {"type": "dca", "params": {"interval": "1h", "order_notional": 25}},
+       "risk": {"max_position_notional": 500, "max_daily_loss": 50, "max_open_orders": 1}}
+
+
+def _bus_tap(cloud: LocalCloudProcess) -> tuple[Any, str]:
+    events, sqs = cloud.aws("events"), cloud.aws("sqs")
+    bus = f"{cloud.stack_name}-domain-events"
+    name = f"e2e-tap-{secrets.token_hex(4)}"
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps({"source": ["cryptoorchestrator"]}))
+    events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
+    return sqs, url
+
+
+def _drain(sqs: Any, url: str, tenant_id: str, expect: int) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 10
+    while len(seen) < expect and time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                "Messages", []):
+            detail = json.loads(message["Body"])["detail"]
+            if detail["tenant_id"] == tenant_id:
+                seen.append(detail)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return seen
+
+
+def test_signup_api_key_and_bot_lifecycle_with_events_on_the_bus(cloud: LocalCloudProcess) -> None:
+    sqs, queue = _bus_tap(cloud)
+    email = f"e2e-{secrets.token_hex(4)}@example.com"
+    signup = cloud.request("POST", "/auth/signup", body={"email": email, "password": "a-long-e2e-password"})
+    assert signup.status == 201, signup.text
+    tenant_id = signup.json["tenant"]["id"]
+    login = cloud.request("POST", "/auth/login", body={"email": email, "password": "a-long-e2e-password"})
+    assert login.status == 200
+    bearer = {"Authorization": f"Bearer {login.json['access_token']}"}
+
+    key = cloud.request("POST", "/api-keys", body={"name": "e2e", "scopes": ["read", "trade"]}, headers=bearer)
+    assert key.status == 201, key.text
+    auth = {"X-Api-Key": key.json["key"]}
+
+    created = cloud.request("POST", "/bots", body=BOT, headers={**auth, "Idempotency-Key": "e2e-1"})
+    assert created.status == 201, created.text
+    replay = cloud.request("POST", "/bots", body=BOT, headers={**auth, "Idempotency-Key": "e2e-1"})
+    assert replay.json == created.json
+    bot_id = created.json["id"]
+    assert [b["id"] for b in cloud.request("GET", "/bots", headers=auth).json["items"]] == [bot_id]
+    assert cloud.request("GET", f"/bots/{bot_id}", headers=bearer).json["name"] == "eth dca"
+    assert cloud.request("PATCH", f"/bots/{bot_id}", body={"name": "eth dca 2"}, headers=auth).status == 200
+    for action, status in (("start", "running"), ("pause", "paused"), ("start", "running"), ("stop", "stopped")):
+        reply = cloud.request("POST", f"/bots/{bot_id}/{action}", headers=auth)
+        assert reply.status == 200 and reply.json["status"] == status
+    assert cloud.request("POST", f"/bots/{bot_id}/stop", headers=auth).status == 409
+    assert cloud.request("DELETE", f"/bots/{bot_id}", headers=auth).status == 204
+    assert cloud.request("GET", f"/bots/{bot_id}", headers=auth).status == 404
+
+    events = _drain(sqs, queue, tenant_id, expect=10)
+    assert [e["type"] for e in events] == [
+        "tenant.created", "api_key.created", "bot.created", "bot.updated", "bot.started", "bot.paused",
+        "bot.started", "bot.stopped", "bot.deleted"][:len(events)]
+    assert len(events) == 9
+    assert key.json["key"] not in json.dumps(events)
+
+
+def test_gateway_rejects_missing_and_revoked_credentials_with_json(cloud: LocalCloudProcess) -> None:
+    anonymous = cloud.request("GET", "/bots")
+    assert anonymous.status == 401
+    assert anonymous.json["error"]["code"] == "unauthorized"
+
+    demo = {"X-Api-Key": cloud.demo["api_key"]}
+    key = cloud.request("POST", "/api-keys", body={"name": "short-lived", "scopes": ["read"]}, headers=demo)
+    assert cloud.request("GET", "/bots", headers={"X-Api-Key": key.json["key"]}).status == 200
+    assert cloud.request("DELETE", f"/api-keys/{key.json['id']}", headers=demo).status == 204
+    revoked = cloud.request("GET", "/bots", headers={"X-Api-Key": key.json["key"]})
+    assert revoked.status == 401 and revoked.json["error"]["code"] == "unauthorized"
+    forged = cloud.request("GET", "/bots", headers={"Authorization": "Bearer eyJhbGciOiJub25lIn0.e30."})
+    assert forged.status == 401
+
+
+def test_tenant_header_cannot_cross_tenants(cloud: LocalCloudProcess) -> None:
+    other = cloud.request("POST", "/auth/signup", body={"email": f"o-{secrets.token_hex(4)}@example.com",
+                                                        "password": "a-long-e2e-password"}).json
+    demo = {"X-Api-Key": cloud.demo["api_key"], "X-Tenant-Id": other["tenant"]["id"]}
+    listed = cloud.request("GET", "/bots", headers=demo).json["items"]
+    assert cloud.demo["bot_id"] in [b["id"] for b in listed]
+
+
+def test_demo_tenant_is_seeded_with_a_running_bot(cloud: LocalCloudProcess) -> None:
+    bot = cloud.request("GET", f"/bots/{cloud.demo['bot_id']}", headers={"X-Api-Key": cloud.demo["api_key"]})
+    assert bot.status == 200 and bot.json["status"] == "running"
+    login = cloud.request("POST", "/auth/login", body={"email": cloud.demo["email"],
+                                                       "password": cloud.demo["password"]})
+    assert login.status == 200
+
+
+def test_system_routes_and_gateway_limits(cloud: LocalCloudProcess) -> None:
+    assert cloud.request("GET", "/health").json == {"status": "ok"}
+    ready = cloud.request("GET", "/health/ready")
+    assert ready.status == 200 and ready.json["status"] == "ready"
+    spec = cloud.request("GET", "/openapi.json").json
+    assert "/bots/{bot_id}/start" in spec["paths"]
+    missing = cloud.request("GET", "/no/such/route")
+    assert missing.status == 404 and missing.json["error"]["code"] == "route_not_found"
+    too_big = cloud.request("POST", "/bots", raw=b"{" + b" " * (10 * 1024 * 1024 + 10) + b"}",
+                            headers={"X-Api-Key": cloud.demo["api_key"], "Idempotency-Key": "big"})
+    assert too_big.status == 413
+    malformed = cloud.request("POST", "/bots", raw=b'{"name": ', headers={"X-Api-Key": cloud.demo["api_key"],
+                                                                          "Idempotency-Key": "bad-json"})
+    assert malformed.status == 400 and malformed.json["error"]["code"] == "malformed_json"

@@ -1,0 +1,137 @@
+"""template.yaml is valid, transforms offline, and declares everything the code uses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pynamodb.models import Model
+
+from localcloud.template import TEMPLATE_PATH, load_template, resources_of_type
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+def test_cfn_lint_with_serverless_rules_passes() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), "--append-rules", "cfn_lint_serverless.rules",
+         "--", str(TEMPLATE_PATH)],
+        capture_output=True, text=True, check=False, timeout=240,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_translator_transforms_the_template_offline() -> None:
+    from cfnlint.decode.cfn_yaml import loads
+    from samtranslator.public.translator import ManagedPolicyLoader
+    from samtranslator.translator.transform import transform
+
+    parsed = loads(TEMPLATE_PATH.read_text())
+    for resource in parsed["Resources"].values():  # what `sam package` does before deploy
+        for key in ("CodeUri", "ContentUri"):
+            if key in resource.get("Properties", {}):
+                resource["Properties"][key] = "s3://artifacts/code.zip"
+
+    class OfflinePolicies(ManagedPolicyLoader):  # type: ignore[misc]
+        def __init__(self) -> None:
+            pass
+
+        def load(self) -> dict[str, str]:
+            return {}
+
+    output = transform(parsed, {}, OfflinePolicies())
+    types = {r["Type"] for r in output["Resources"].values()}
+    assert {"AWS::Lambda::Function", "AWS::ApiGateway::RestApi", "AWS::ApiGateway::Stage",
+            "AWS::Lambda::LayerVersion", "AWS::Scheduler::Schedule"} <= types
+    api = next(r for r in output["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi")
+    security = api["Properties"]["Body"]["securityDefinitions"]["TenantAuthorizer"]
+    assert security["x-amazon-apigateway-authorizer"]["type"] == "request"
+    operations = api["Properties"]["Body"]["paths"]
+    assert operations["/auth/signup"]["post"].get("security") in (None, [{"NONE": []}], [])
+    assert operations["/bots/{proxy+}"]["x-amazon-apigateway-any-method"]["security"] == [{"TenantAuthorizer": []}]
+
+
+def _models() -> list[type[Model]]:
+    from shared.auth.api_keys import ApiKeyRecord
+    from shared.auth.users import UserRecord
+    from shared.bots.models import BotRecord
+    from shared.events.outbox import EventRecord
+    from shared.tenants.models import TenantRecord
+
+    return [TenantRecord, UserRecord, ApiKeyRecord, BotRecord, EventRecord]
+
+
+def _table_for(template: dict[str, Any], model: type[Model]) -> dict[str, Any]:
+    """The template table whose name the functions get in the variable the model reads."""
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    for variable, value in env.items():
+        if os.environ.get(variable) == model.Meta.table_name and isinstance(value, dict) and "Ref" in value:
+            resource: dict[str, Any] = template["Resources"][value["Ref"]]
+            assert resource["Type"] == "AWS::DynamoDB::Table"
+            return resource["Properties"]
+    raise AssertionError(f"no template table feeds {model.__name__}")
+
+
+@pytest.mark.parametrize("model", _models(), ids=lambda m: m.__name__)
+def test_every_model_matches_a_template_table(template: dict[str, Any], model: type[Model]) -> None:
+    props = _table_for(template, model)
+    keys = {k["KeyType"]: k["AttributeName"] for k in props["KeySchema"]}
+    assert keys.get("HASH") == model._hash_keyname
+    assert keys.get("RANGE") == model._range_keyname
+    declared = {g["IndexName"]: {k["KeyType"]: k["AttributeName"] for k in g["KeySchema"]}
+                for g in props.get("GlobalSecondaryIndexes", [])}
+    for index in model._indexes.values():
+        name = index.Meta.index_name
+        assert name in declared, f"{model.__name__} uses index {name} the template lacks"
+        schema = {k["KeyType"]: k["AttributeName"] for k in index._get_schema()["key_schema"]}
+        assert declared[name] == schema
+    assert model.exists(), "the provisioned table is missing on the local endpoint"
+
+
+def test_idempotency_table_has_powertools_schema(template: dict[str, Any]) -> None:
+    props = template["Resources"]["IdempotencyTable"]["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def test_every_setting_the_code_reads_is_set_by_the_template(template: dict[str, Any]) -> None:
+    from shared.config import Settings
+
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    for name in Settings.model_fields:
+        if name.endswith("_table") or name == "event_bus_name":
+            assert name.upper() in env, f"{name.upper()} missing from Globals"
+    assert "JWT_SECRET_ARN" in env
+
+
+def test_every_function_has_a_handler_module(template: dict[str, Any]) -> None:
+    from localcloud.template import handler_module
+
+    functions = resources_of_type(template, "AWS::Serverless::Function")
+    assert {"AuthorizerFunction", "AuthApiFunction", "BotsApiFunction", "SystemApiFunction"} <= set(functions)
+    for logical_id in functions:
+        module, attribute = handler_module(template, logical_id)
+        path = ROOT / (module.replace(".", "/") + ".py")
+        assert path.exists(), path
+        assert f"{attribute} =" in path.read_text() or f"def {attribute}(" in path.read_text()
+
+
+def test_layers_pin_overlapping_packages_identically() -> None:
+    pins: dict[str, dict[str, str]] = {}
+    for requirements in sorted((ROOT / "layers").glob("*/requirements.txt")):
+        for raw in requirements.read_text().splitlines():
+            line = raw.split("#", 1)[0].strip()
+            if "==" in line:
+                name, version = line.split("==", 1)
+                pins.setdefault(name.split("[")[0].lower(), {})[requirements.parent.name] = version
+    for name, versions in pins.items():
+        assert len(set(versions.values())) == 1, f"{name} pinned differently: {versions}"

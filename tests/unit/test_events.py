@@ -1,0 +1,151 @@
+"""Domain event envelope and catalog."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from shared.events.catalog import EVENT_TYPES as CATALOG
+from shared.events.catalog import (
+    ApiKeyData,
+    BotData,
+    TenantCreatedData,
+    consumer_docs,
+    data_schema,
+)
+from shared.events.envelope import DomainEvent, new_event
+
+ENVELOPE_KEYS = {"id", "type", "version", "tenant_id", "occurred_at", "source", "data"}
+
+
+def bot_data(**overrides: object) -> BotData:
+    values: dict[str, object] = {
+        "bot_id": "bot_1", "name": "b", "symbol": "BTC/USDT", "exchange_account_id": "paper",
+        "strategy_type": "dca", "status": "stopped",
+    }
+    values.update(overrides)
+    return BotData.model_validate(values)
+
+
+SAMPLES: dict[str, BaseModel] = {
+    "tenant.created": TenantCreatedData(tenant_id="ten_1", name="acme", plan="free"),
+    "api_key.created": ApiKeyData(key_id="key_1", name="ci", scopes=["read"]),
+    "api_key.revoked": ApiKeyData(key_id="key_1", name="ci", scopes=["read"]),
+    "bot.created": bot_data(),
+    "bot.updated": bot_data(changed_fields=["name"]),
+    "bot.started": bot_data(status="running", previous_status="stopped"),
+    "bot.paused": bot_data(status="paused", previous_status="running"),
+    "bot.stopped": bot_data(status="stopped", previous_status="running"),
+    "bot.deleted": bot_data(),
+}
+
+
+def test_samples_cover_catalog() -> None:
+    assert set(SAMPLES) == set(CATALOG)
+
+
+@pytest.mark.parametrize("event_type", list(SAMPLES))
+def test_new_event_envelope(event_type: str) -> None:
+    data = SAMPLES[event_type]
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    event = new_event(event_type, tenant_id="ten_1", source="cryptoorchestrator.test", data=data)
+    dumped = event.model_dump(mode="json")
+    assert set(dumped) == ENVELOPE_KEYS
+    assert dumped["type"] == event_type
+    assert dumped["version"] == 1
+    assert dumped["tenant_id"] == "ten_1"
+    assert dumped["source"] == "cryptoorchestrator.test"
+    assert re.fullmatch(r"evt_[0-9a-z]{26}", dumped["id"])
+    assert dumped["data"] == data.model_dump(mode="json")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", dumped["occurred_at"])
+    occurred = datetime.fromisoformat(dumped["occurred_at"].replace("Z", "+00:00"))
+    assert before <= occurred <= datetime.now(UTC) + timedelta(seconds=1)
+    # The envelope is plain JSON.
+    assert json.loads(event.model_dump_json()) == dumped
+
+
+def test_event_ids_are_unique() -> None:
+    events = [new_event("bot.created", tenant_id="t", source="s", data=bot_data()) for _ in range(50)]
+    assert len({e.id for e in events}) == 50
+
+
+def test_envelope_is_frozen() -> None:
+    event = new_event("bot.created", tenant_id="t", source="s", data=bot_data())
+    with pytest.raises(ValidationError):
+        event.tenant_id = "other"  # type: ignore[misc]
+    assert event.tenant_id == "t"
+
+
+@pytest.mark.parametrize("event_type", ["bot.exploded", "", "BOT.CREATED", "bot.created ", "tenant"])
+def test_unknown_event_type_raises_value_error(event_type: str) -> None:
+    with pytest.raises(ValueError, match="unknown event type"):
+        new_event(event_type, tenant_id="t", source="s", data=bot_data())
+
+
+class BotDataWithSecret(BotData):
+    api_secret: str = "hunter2"
+
+
+class KeyDataWithPlaintext(BaseModel):
+    key_id: str
+    name: str
+    scopes: list[str]
+    plaintext: str
+
+
+def test_extra_field_in_data_rejected() -> None:
+    with pytest.raises(ValidationError):
+        new_event("bot.created", tenant_id="t", source="s", data=BotDataWithSecret.model_validate(
+            bot_data().model_dump()))
+    with pytest.raises(ValidationError):
+        new_event("api_key.created", tenant_id="t", source="s",
+                  data=KeyDataWithPlaintext(key_id="k", name="n", scopes=[], plaintext="co_secret"))
+
+
+def test_data_of_another_type_rejected() -> None:
+    with pytest.raises(ValidationError):
+        new_event("tenant.created", tenant_id="t", source="s", data=bot_data())
+    with pytest.raises(ValidationError):
+        new_event("bot.created", tenant_id="t", source="s", data=SAMPLES["api_key.created"])
+
+
+def test_invalid_status_in_data_rejected() -> None:
+    class LooseBotData(BaseModel):
+        bot_id: str = "bot_1"
+        name: str = "b"
+        symbol: str = "BTC/USDT"
+        exchange_account_id: str = "paper"
+        strategy_type: str = "dca"
+        status: str = "exploded"
+
+    with pytest.raises(ValidationError):
+        new_event("bot.created", tenant_id="t", source="s", data=LooseBotData())
+
+
+def test_data_schema_lookup() -> None:
+    for event_type, (model, summary) in CATALOG.items():
+        assert data_schema(event_type) is model
+        assert summary
+    assert data_schema("bot.started") is BotData
+    with pytest.raises(KeyError):
+        data_schema("nope")
+
+
+def test_domain_event_model_fields() -> None:
+    assert set(DomainEvent.model_fields) == ENVELOPE_KEYS
+
+
+def test_consumer_docs_mentions_every_type() -> None:
+    docs = consumer_docs()
+    for event_type, (model, summary) in CATALOG.items():
+        assert f"## `{event_type}`" in docs
+        assert summary in docs
+        for field in model.model_fields:
+            assert f'"{field}"' in docs
+    for key in ENVELOPE_KEYS:
+        assert key in docs
+    assert docs.count("## `") == len(CATALOG)
