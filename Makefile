@@ -2,11 +2,11 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/*/requirements.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/*/requirements.txt layers/constraints.txt | cksum | cut -d' ' -f1)
 
 .PHONY: venv dev test lint typecheck unit integration e2e openapi bench sam-check clean
 
-$(STAMP): requirements-dev.txt layers/common/requirements.txt
+$(STAMP): requirements-dev.txt layers/common/requirements.txt layers/exchange/requirements.txt layers/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
@@ -42,6 +42,7 @@ openapi: venv  ## regenerate shared/openapi.json from the FastAPI apps
 bench: venv  ## print cold-start, warm-call and DynamoDB-request figures
 	$(BIN)/python -m benchmarks.cold_start
 	$(BIN)/python -m benchmarks.warm_calls
+	$(BIN)/python -m benchmarks.dynamodb_requests
 
 # sam build / sam validate run from their own virtualenv: aws-sam-cli pins its own boto3.
 .venv-sam/bin/sam:

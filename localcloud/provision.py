@@ -28,6 +28,7 @@ def provision(resolver: Resolver, endpoint: str) -> None:
     region, account = resolver.region, resolver.account_id
     _name_functions_and_apis(resolver)
     _create_secrets(resolver, endpoint)
+    _create_keys(resolver, endpoint)
     _create_tables(resolver, endpoint)
     _create_queues(resolver, endpoint)
     _create_topics(resolver, endpoint)
@@ -81,6 +82,16 @@ def _create_secrets(resolver: Resolver, endpoint: str) -> None:
         resolver.resources[logical_id] = PhysicalResource(ref=created["ARN"], attributes={"Id": created["ARN"]})
 
 
+def _create_keys(resolver: Resolver, endpoint: str) -> None:
+    client = _client("kms", endpoint, resolver.region)
+    for logical_id, spec in resources_of_type(resolver.template, "AWS::KMS::Key").items():
+        description = str(spec.get("Properties", {}).get("Description", logical_id))
+        metadata = client.create_key(Description=description)["KeyMetadata"]
+        resolver.resources[logical_id] = PhysicalResource(ref=metadata["KeyId"],
+                                                          attributes={"Arn": metadata["Arn"],
+                                                                      "KeyId": metadata["KeyId"]})
+
+
 def _create_tables(resolver: Resolver, endpoint: str) -> None:
     client = _client("dynamodb", endpoint, resolver.region)
     for logical_id, spec in resources_of_type(resolver.template, "AWS::DynamoDB::Table").items():
@@ -92,8 +103,9 @@ def _create_tables(resolver: Resolver, endpoint: str) -> None:
             "KeySchema": props["KeySchema"],
             "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
         }
-        if props.get("GlobalSecondaryIndexes"):
-            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        for indexes in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            if props.get(indexes):
+                kwargs[indexes] = props[indexes]
         client.create_table(**kwargs)
         ttl = props.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):

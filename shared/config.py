@@ -6,6 +6,7 @@ AWS, the local cloud sets it on a laptop). Nothing else in the code reads os.env
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
@@ -31,6 +32,12 @@ class Settings(BaseSettings):
     bots_table: str = "Bots"
     events_table: str = "Events"
     idempotency_table: str = "Idempotency"
+    exchange_accounts_table: str = "ExchangeAccounts"
+    orders_table: str = "Orders"
+    positions_table: str = "Positions"
+    paper_accounts_table: str = "PaperAccounts"
+    trade_tasks_queue_url: str = ""
+    credentials_key_arn: str = ""
     event_bus_name: str = "default"
     event_source: str = "cryptoorchestrator"
 
@@ -43,6 +50,28 @@ class Settings(BaseSettings):
 
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_seconds: int = Field(default=900, ge=1)
+
+    # Exchanges. Overrides point an exchange id at another host (our fake exchange in tests):
+    # {"binance": {"base_url": "http://127.0.0.1:9000", "markets_file": "markets.json"}}.
+    exchange_endpoint_overrides: str = ""
+    exchange_timeout_ms: int = Field(default=10_000, ge=100, le=60_000)
+
+    # Paper exchange.
+    paper_price_source: str = "synthetic"
+    paper_starting_balances: str = "USDT=10000"
+    paper_taker_fee: Decimal = Decimal("0.001")
+    paper_maker_fee: Decimal = Decimal("0.001")
+    paper_slippage: Decimal = Decimal("0.0005")
+
+    # Order safety. The submit deadline is when a create request can no longer be in flight
+    # (Binance's recvWindow is 5 s; ccxt's timeout 10 s); after it, and after enough
+    # consecutive not-founds, an ambiguous order is declared not placed.
+    order_submit_deadline_seconds: int = Field(default=30, ge=1)
+    order_not_found_threshold: int = Field(default=4, ge=1)
+    order_resubmit_limit: int = Field(default=1, ge=0)
+    order_resubmit_max_age_seconds: int = Field(default=300, ge=1)
+    pending_submit_requeue_seconds: int = Field(default=60, ge=1)
+    default_max_price_deviation_pct: Decimal = Decimal("5")
 
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     events_retention_days: int = Field(default=30, ge=1)

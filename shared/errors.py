@@ -79,3 +79,37 @@ class DependencyUnavailable(AppError):
 
     status = 503
     code = "dependency_unavailable"
+
+
+class ExchangeTemporary(DependencyUnavailable):
+    """The exchange refused or could not be reached, and nothing was done: safe to retry later
+    (rate limit, nonce, outage on a read)."""
+
+    code = "exchange_unavailable"
+
+
+class ExchangeAmbiguous(AppError):
+    """We asked the exchange to do something and cannot know whether it did (timeout, 5xx,
+    "status unknown" on create). Never retried blindly: the reconciler finds out."""
+
+    status = 502
+    code = "exchange_outcome_unknown"
+
+
+class ExchangeRejected(AppError):
+    """The exchange definitely refused (insufficient funds, invalid order, bad symbol, bad
+    credentials). Final: retrying cannot help."""
+
+    status = 422
+    code = "exchange_rejected"
+
+    def __init__(self, message: str, *, reason: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details={"reason": reason, **(details or {})}, code=None)
+        self.reason = reason
+
+
+class ExchangeOrderNotFound(AppError):
+    """The exchange does not know this order (or does not know it yet: replicas lag)."""
+
+    status = 404
+    code = "exchange_order_not_found"

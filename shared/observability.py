@@ -1,7 +1,7 @@
 """The one place that creates the powertools Logger, Tracer and Metrics.
 
 Service name, namespace and log level come from the standard POWERTOOLS_* variables
-that template.yaml sets per function, so importing this module is cheap and side-effect free.
+that template.yaml sets per function.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger()
-tracer = Tracer()
+# Patch only botocore: the default list imports requests, httpx and sqlite3 at cold start.
+tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()
 
 __all__ = ["MetricUnit", "logger", "metrics", "tracer"]

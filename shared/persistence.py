@@ -47,6 +47,12 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-def cancellation_codes(exc: TransactWriteError) -> list[str | None]:
-    """Per-item reason codes of a cancelled transaction, in item order (None: not the cause)."""
-    return [reason.code if reason is not None else None for reason in exc.cancellation_reasons]
+def condition_failed(exc: TransactWriteError) -> bool:
+    """Whether a transaction was cancelled because one of its conditions failed.
+
+    PynamoDB orders items by kind (condition checks, deletes, puts, updates), not as staged, so
+    callers cannot rely on positions; outbox rows' conditions (a fresh event id) never fail, so
+    a failed condition is always the caller's own.
+    """
+    return any(reason is not None and reason.code == "ConditionalCheckFailed"
+               for reason in exc.cancellation_reasons)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -128,14 +128,17 @@ def create_app(title: str, description: str = "") -> FastAPI:
 
 
 def principal(request: Request) -> Principal:
-    """FastAPI dependency: the caller, from the API Gateway authorizer context only."""
+    """The caller, from the API Gateway authorizer context only."""
     event = request.scope.get("aws.event") or {}
     context = (event.get("requestContext") or {}).get("authorizer")
     return Principal.from_authorizer_context(context)
 
 
-def require_scope(scope: Scope) -> Callable[[Request], Principal]:
-    def dependency(request: Request) -> Principal:
+def require_scope(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
+    """FastAPI dependency: the caller, who must hold `scope`. Async on purpose: FastAPI runs a
+    plain `def` dependency in a worker thread, which costs ~0.7 ms per call under Mangum."""
+
+    async def dependency(request: Request) -> Principal:
         caller = principal(request)
         caller.require(scope)
         return caller
@@ -146,7 +149,7 @@ def require_scope(scope: Scope) -> Callable[[Request], Principal]:
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
-def idempotency_key(
+async def idempotency_key(
     value: Annotated[str | None, Header(
         alias="Idempotency-Key",
         description="Required. Repeating a request with the same key returns the first result; "

@@ -12,7 +12,7 @@ import secrets
 
 import pytest
 
-from tests.support.aws import start_test_cloud
+from tests.support.aws import TestCloud, start_test_cloud
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -23,9 +23,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    cloud = config.stash.get(_CLOUD_KEY, None)
-    if cloud is not None:
-        cloud.stop()
+    if _CLOUD_KEY in config.stash:
+        config.stash[_CLOUD_KEY].stop()
 
 
-_CLOUD_KEY = pytest.StashKey["object"]()
+_CLOUD_KEY = pytest.StashKey["TestCloud"]()
+
+
+@pytest.fixture(scope="session")
+def test_cloud(pytestconfig: pytest.Config) -> TestCloud:
+    """The session's moto endpoint with the template's resources and functions."""
+    return pytestconfig.stash[_CLOUD_KEY]

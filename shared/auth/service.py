@@ -31,7 +31,7 @@ from shared.events.envelope import new_event
 from shared.events.recording import commit_with_events
 from shared.ids import new_id
 from shared.observability import logger
-from shared.persistence import cancellation_codes
+from shared.persistence import condition_failed
 from shared.tenants.models import TenantRecord
 
 SOURCE = "cryptoorchestrator.auth"
@@ -66,7 +66,7 @@ def signup(request: SignupRequest) -> SignupResponse:
     try:
         commit_with_events(stage, [event])
     except TransactWriteError as exc:
-        if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
+        if condition_failed(exc):
             raise Conflict("an account with this email already exists", code="email_taken") from exc
         raise
     return SignupResponse(
@@ -160,7 +160,7 @@ def revoke_api_key(caller: Principal, key_id: str) -> None:
     try:
         commit_with_events(stage, [event])
     except TransactWriteError as exc:
-        if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
+        if condition_failed(exc):
             raise NotFound("no such API key", details={"id": key_id}) from exc
         raise
 

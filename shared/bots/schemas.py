@@ -7,6 +7,7 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from shared.bots.lifecycle import BotStatus
+from shared.exchange_accounts.models import PAPER_ACCOUNT_ID
 from shared.strategies.params import Amount, StrategyConfig
 
 BotName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
@@ -17,7 +18,6 @@ Symbol = Annotated[str, StringConstraints(min_length=3, max_length=32,
 ExchangeAccountId = Annotated[str, StringConstraints(min_length=1, max_length=64,
                                                      pattern=r"^(paper|acct_[0-9a-z]{26})$")]
 
-PAPER_ACCOUNT_ID = "paper"
 
 
 class RiskLimits(BaseModel):

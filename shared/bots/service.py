@@ -15,16 +15,17 @@ from shared.auth.principal import Principal
 from shared.bots import lifecycle
 from shared.bots.lifecycle import BotAction, BotStatus
 from shared.bots.models import BotRecord, get_bot, list_bots
-from shared.bots.schemas import PAPER_ACCOUNT_ID, BotCreate, BotList, BotOut, BotUpdate
+from shared.bots.schemas import BotCreate, BotList, BotOut, BotUpdate
 from shared.clock import isoformat, utc_now
 from shared.errors import Conflict, NotFound
 from shared.events import catalog
 from shared.events.envelope import DomainEvent, new_event
 from shared.events.recording import commit_with_events
+from shared.exchange_accounts.models import ensure_account
 from shared.idempotency import run_once
 from shared.ids import new_id
 from shared.pagination import decode_cursor, encode_cursor
-from shared.persistence import cancellation_codes
+from shared.persistence import condition_failed
 
 SOURCE = "cryptoorchestrator.bots"
 CURSOR_KIND = "bots"
@@ -62,10 +63,8 @@ def _event(event_type: str, record: BotRecord, *, previous: str | None = None,
 
 
 def _ensure_exchange_account(tenant_id: str, account_id: str) -> None:
-    """Only the built-in paper account exists until exchange accounts can be registered."""
-    if account_id != PAPER_ACCOUNT_ID:
-        raise NotFound("no such exchange account", code="exchange_account_not_found",
-                       details={"exchange_account_id": account_id})
+    """The bot may only trade through an account its own tenant owns (else 404)."""
+    ensure_account(tenant_id, account_id)
 
 
 def _commit(record: BotRecord, event: DomainEvent, *, delete: bool = False, new: bool = False) -> None:
@@ -80,7 +79,7 @@ def _commit(record: BotRecord, event: DomainEvent, *, delete: bool = False, new:
     try:
         commit_with_events(stage, [event])
     except TransactWriteError as exc:
-        if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
+        if condition_failed(exc):
             raise Conflict("the bot was changed by another request; reload and retry",
                            code="concurrent_modification", details={"id": record.bot_id}) from exc
         raise

@@ -39,6 +39,64 @@ class BotData(_Data):
     changed_fields: list[str] | None = None
 
 
+class ExchangeAccountData(_Data):
+    account_id: str
+    exchange: str
+    label: str
+    sandbox: bool
+
+
+class OrderData(_Data):
+    order_id: str
+    client_order_id: str
+    bot_id: str | None
+    exchange_account_id: str
+    exchange: str
+    symbol: str
+    side: Literal["buy", "sell"]
+    type: Literal["market", "limit"]
+    amount: str
+    price: str | None
+    status: str
+    filled: str
+    average_price: str | None
+    fee_cost: str
+    fee_currency: str | None
+    reason: str | None = None
+
+
+class RiskBreachData(_Data):
+    order_id: str | None
+    bot_id: str | None
+    rule: str
+    message: str
+    limit: str | None = None
+    observed: str | None = None
+
+
+class KillSwitchData(_Data):
+    engaged: bool
+    bots_stopped: int
+    orders_canceling: int
+
+
+class DriftData(_Data):
+    exchange_account_id: str
+    exchange: str
+    kind: Literal["unknown_open_order", "order_state_mismatch"]
+    exchange_order_id: str | None
+    client_order_id: str | None
+    symbol: str | None
+    detail: str
+
+
+class TaskDeadLetteredData(_Data):
+    task_kind: str
+    order_id: str | None
+    receive_count: int
+    resolution: str
+
+
 EVENT_TYPES: dict[str, tuple[type[_Data], str]] = {
     "tenant.created": (TenantCreatedData, "A tenant signed up."),
     "api_key.created": (ApiKeyData, "An API key was issued (the key itself is never in events)."),
@@ -49,6 +107,25 @@ EVENT_TYPES: dict[str, tuple[type[_Data], str]] = {
     "bot.paused": (BotData, "A running bot was paused."),
     "bot.stopped": (BotData, "A bot was stopped."),
     "bot.deleted": (BotData, "A bot was deleted."),
+    "exchange_account.created": (ExchangeAccountData, "Exchange credentials were verified and stored (encrypted)."),
+    "exchange_account.deleted": (ExchangeAccountData, "An exchange account and its credentials were deleted."),
+    "order.created": (OrderData, "An order intent was recorded (`PENDING_SUBMIT`) and queued."),
+    "order.submitted": (OrderData, "The exchange accepted the order."),
+    "order.partially_filled": (OrderData, "Part of the order filled; `filled` is cumulative."),
+    "order.filled": (OrderData, "The order filled completely."),
+    "order.canceled": (OrderData, "The order was canceled (what filled before stays filled)."),
+    "order.rejected": (OrderData, "Refused by a risk rule or by the exchange; `reason` says why. Never retried."),
+    "order.expired": (OrderData, "The exchange expired the order."),
+    "order.unknown": (OrderData, "The exchange's answer was ambiguous; the reconciler will find out."),
+    "order.not_placed": (OrderData, "An ambiguous order was proven never placed (deadline passed, repeated "
+                                    "not-founds)."),
+    "order.resubmitted": (OrderData, "The reconciler resubmitted a not-placed order with the same client id."),
+    "risk.limit_breached": (RiskBreachData, "A risk rule stopped an order; `rule` names it."),
+    "risk.kill_switch_engaged": (KillSwitchData, "All bots stopped and open orders are being canceled."),
+    "risk.kill_switch_released": (KillSwitchData, "Trading is allowed again."),
+    "reconciliation.drift_detected": (DriftData, "The exchange holds an order our records do not explain."),
+    "alert.trade_task_dead_lettered": (TaskDeadLetteredData, "A trade task failed repeatedly and reached the "
+                                                             "dead-letter queue."),
 }
 
 

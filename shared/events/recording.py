@@ -15,8 +15,8 @@ from shared.persistence import connection
 def commit_with_events(stage: Callable[[TransactWrite], None], events: Sequence[DomainEvent]) -> None:
     """One TransactWrite holding the caller's writes and one outbox row per event.
 
-    The caller's items come first, so `cancellation_codes` indexes match the order it staged
-    them. Raises pynamodb's TransactWriteError when a condition fails.
+    Raises pynamodb's TransactWriteError when a condition fails (see
+    shared.persistence.condition_failed).
     """
     with TransactWrite(connection=connection()) as tx:
         stage(tx)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import BooleanAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
 
 from shared.config import get_settings
@@ -18,3 +18,14 @@ class TenantRecord(Model):
     plan = UnicodeAttribute(default="free")
     status = UnicodeAttribute(default="active")
     created_at = UTCDateTimeAttribute()
+    # Tenant-wide risk settings (shared.risk).
+    kill_switch = BooleanAttribute(default=False)
+    symbol_allowlist = UnicodeAttribute(null=True)  # JSON list of symbols; absent: any symbol
+    max_price_deviation_pct = UnicodeAttribute(null=True)
+
+
+def get_tenant(tenant_id: str) -> TenantRecord | None:
+    try:
+        return TenantRecord.get(tenant_id, consistent_read=True)
+    except TenantRecord.DoesNotExist:
+        return None

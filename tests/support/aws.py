@@ -16,6 +16,8 @@ from localcloud.template import Resolver, load_template
 
 @dataclass
 class TestCloud:
+    __test__ = False  # a fixture value, not a test class
+
     server: ThreadedMotoServer
     endpoint: str
     resolver: Resolver

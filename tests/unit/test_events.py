@@ -13,6 +13,12 @@ from shared.events.catalog import EVENT_TYPES as CATALOG
 from shared.events.catalog import (
     ApiKeyData,
     BotData,
+    DriftData,
+    ExchangeAccountData,
+    KillSwitchData,
+    OrderData,
+    RiskBreachData,
+    TaskDeadLetteredData,
     TenantCreatedData,
     consumer_docs,
     data_schema,
@@ -31,6 +37,16 @@ def bot_data(**overrides: object) -> BotData:
     return BotData.model_validate(values)
 
 
+def order_data(**overrides: object) -> OrderData:
+    values: dict[str, object] = {
+        "order_id": "ord_1", "client_order_id": "co1", "bot_id": None, "exchange_account_id": "paper",
+        "exchange": "paper", "symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "1", "price": None,
+        "status": "OPEN", "filled": "0", "average_price": None, "fee_cost": "0", "fee_currency": None,
+    }
+    values.update(overrides)
+    return OrderData.model_validate(values)
+
+
 SAMPLES: dict[str, BaseModel] = {
     "tenant.created": TenantCreatedData(tenant_id="ten_1", name="acme", plan="free"),
     "api_key.created": ApiKeyData(key_id="key_1", name="ci", scopes=["read"]),
@@ -41,6 +57,21 @@ SAMPLES: dict[str, BaseModel] = {
     "bot.paused": bot_data(status="paused", previous_status="running"),
     "bot.stopped": bot_data(status="stopped", previous_status="running"),
     "bot.deleted": bot_data(),
+    "exchange_account.created": ExchangeAccountData(account_id="acct_1", exchange="binance", label="x", sandbox=True),
+    "exchange_account.deleted": ExchangeAccountData(account_id="acct_1", exchange="binance", label="x", sandbox=True),
+    **{t: order_data(status=s) for t, s in [
+        ("order.created", "PENDING_SUBMIT"), ("order.submitted", "OPEN"),
+        ("order.partially_filled", "PARTIALLY_FILLED"), ("order.filled", "FILLED"), ("order.canceled", "CANCELED"),
+        ("order.rejected", "REJECTED"), ("order.expired", "EXPIRED"), ("order.unknown", "UNKNOWN"),
+        ("order.not_placed", "NOT_PLACED"), ("order.resubmitted", "PENDING_SUBMIT")]},
+    "risk.limit_breached": RiskBreachData(order_id="ord_1", bot_id=None, rule="kill_switch", message="m"),
+    "risk.kill_switch_engaged": KillSwitchData(engaged=True, bots_stopped=1, orders_canceling=2),
+    "risk.kill_switch_released": KillSwitchData(engaged=False, bots_stopped=0, orders_canceling=0),
+    "reconciliation.drift_detected": DriftData(exchange_account_id="acct_1", exchange="binance",
+                                               kind="unknown_open_order", exchange_order_id="1",
+                                               client_order_id=None, symbol="BTC/USDT", detail="d"),
+    "alert.trade_task_dead_lettered": TaskDeadLetteredData(task_kind="submit", order_id="ord_1", receive_count=5,
+                                                           resolution="r"),
 }
 
 

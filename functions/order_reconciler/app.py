@@ -1,0 +1,21 @@
+"""Every minute: reconcile every non-terminal order with its exchange (see
+shared.orders.reconciliation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.observability import logger, metrics, tracer
+from shared.orders.reconciliation import reconcile_open_orders
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = reconcile_open_orders()
+    summary = {"outcomes": dict(report.outcomes), "accounts": len(report.accounts), "drift": report.drift}
+    logger.info("reconciliation done", extra=summary)
+    return summary

@@ -1,0 +1,34 @@
+"""Consumes trade-tasks.fifo: places and cancels orders, exactly once per intent.
+
+Partial batch responses: a failed task is retried after the visibility timeout without
+re-running its neighbours; later tasks of the same message group wait (FIFO order per account).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.observability import logger, metrics, tracer
+from shared.orders.execution import execute
+from shared.orders.tasks import TradeTask
+
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+
+def handle_record(record: SQSRecord) -> str:
+    task = TradeTask.model_validate_json(record.body)
+    logger.append_keys(order_id=task.order_id, tenant_id=task.tenant_id, task_kind=task.kind)
+    return execute(task)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response = process_partial_response(event=event, record_handler=handle_record,
+                                                        processor=processor, context=context)
+    return dict(response)

@@ -1,0 +1,1 @@
+"""Exchanges: one interface, a ccxt adapter (the only code that imports ccxt) and a paper exchange."""

@@ -1,0 +1,296 @@
+"""The ccxt adapter: the only module that imports ccxt.
+
+It loads just the one exchange class it needs: importing the `ccxt` package would execute its
+__init__, which imports all ~100 exchanges (about 0.5 s of cold start). Reads retry with backoff
+on temporary errors; order creation never retries (shared.exchange.errors says why).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from shared.errors import AppError, ExchangeTemporary
+from shared.exchange import errors as error_map
+from shared.exchange.model import (
+    AssetBalance,
+    Candle,
+    ExchangeOrder,
+    ExchangeOrderStatus,
+    Market,
+    OrderRequest,
+    Ticker,
+)
+from shared.observability import tracer
+
+T = TypeVar("T")
+
+# Exchanges we accept for accounts; each needs the credentials listed.
+SUPPORTED_EXCHANGES: dict[str, tuple[str, ...]] = {
+    "binance": ("api_key", "secret"),
+    "binanceus": ("api_key", "secret"),
+    "bybit": ("api_key", "secret"),
+    "okx": ("api_key", "secret", "password"),
+    "kraken": ("api_key", "secret"),
+    "coinbase": ("api_key", "secret"),
+    "kucoin": ("api_key", "secret", "password"),
+}
+_STATUS = {"open": ExchangeOrderStatus.OPEN, "closed": ExchangeOrderStatus.CLOSED,
+           "canceled": ExchangeOrderStatus.CANCELED, "cancelled": ExchangeOrderStatus.CANCELED,
+           "expired": ExchangeOrderStatus.EXPIRED, "rejected": ExchangeOrderStatus.REJECTED}
+_TICK_SIZE, _DECIMAL_PLACES = 4, 2
+_READ_ATTEMPTS = 3
+_import_lock = threading.Lock()
+
+
+def _light_ccxt_package() -> None:
+    """Register `ccxt` as a bare namespace so `ccxt.<exchange>` imports without ccxt/__init__."""
+    if "ccxt" in sys.modules:
+        return
+    spec = importlib.util.find_spec("ccxt")
+    if spec is None or spec.submodule_search_locations is None:
+        raise ImportError("ccxt is not installed")
+    package = types.ModuleType("ccxt")
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__spec__ = spec
+    package.__file__ = spec.origin
+    sys.modules["ccxt"] = package
+
+
+def ccxt_errors() -> types.ModuleType:
+    with _import_lock:
+        _light_ccxt_package()
+        return importlib.import_module("ccxt.base.errors")
+
+
+def exchange_class(exchange_id: str) -> type:
+    if exchange_id not in SUPPORTED_EXCHANGES:
+        raise ValueError(f"unsupported exchange {exchange_id!r}")
+    with _import_lock:
+        _light_ccxt_package()
+        module = importlib.import_module(f"ccxt.{exchange_id}")
+    cls: type = getattr(module, exchange_id)
+    return cls
+
+
+@dataclass(frozen=True)
+class Credentials:
+    api_key: str
+    secret: str
+    password: str | None = None
+
+    def __repr__(self) -> str:  # never print secrets, even in a traceback's locals
+        return f"Credentials(api_key='...{self.api_key[-4:]}')"
+
+
+@dataclass(frozen=True)
+class EndpointOverride:
+    """Points an exchange at another host (our fake exchange in tests) and supplies its markets
+    from a file instead of the network."""
+
+    base_url: str
+    markets_file: str | None = None
+
+
+def _d(value: Any) -> Decimal:
+    return Decimal(str(value)) if value is not None else Decimal(0)
+
+
+def _d_or_none(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _rewrite(urls: Any, base: str) -> Any:
+    target = urlsplit(base)
+    if isinstance(urls, str):
+        parts = urlsplit(urls)
+        return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
+    if isinstance(urls, dict):
+        return {k: _rewrite(v, base) for k, v in urls.items()}
+    return urls
+
+
+_markets_cache: dict[tuple[str, bool, str | None], tuple[float, dict[str, Any]]] = {}
+MARKETS_TTL_SECONDS = 3600
+
+
+class CcxtExchange:
+    """One exchange account (or public access, without credentials) through ccxt."""
+
+    def __init__(self, exchange_id: str, credentials: Credentials | None = None, *, sandbox: bool = False,
+                 timeout_ms: int = 10_000, override: EndpointOverride | None = None) -> None:
+        self.exchange_id = exchange_id
+        self._errors = ccxt_errors()
+        config: dict[str, Any] = {"enableRateLimit": True, "timeout": timeout_ms,
+                                  "options": {"adjustForTimeDifference": False, "fetchCurrencies": False,
+                                              "warnOnFetchOpenOrdersWithoutSymbol": False}}
+        if credentials is not None:
+            config.update(apiKey=credentials.api_key, secret=credentials.secret)
+            if credentials.password:
+                config["password"] = credentials.password
+        self._client = exchange_class(exchange_id)(config)
+        if sandbox:
+            self._client.set_sandbox_mode(True)
+        self._override = override
+        if override is not None:
+            self._client.urls["api"] = _rewrite(self._client.urls["api"], override.base_url)
+        self._cache_key = (exchange_id, sandbox, override.base_url if override else None)
+        self._markets_loaded = False
+
+    # ------------------------------------------------------------------ plumbing
+    def _call(self, fn: Callable[[], T], *, creating: bool = False) -> T:
+        attempts = 1 if creating else _READ_ATTEMPTS
+        for attempt in range(attempts):
+            try:
+                return fn()
+            except self._errors.BaseError as exc:
+                translated: AppError = error_map.translate(self._errors, exc, creating=creating)
+                if isinstance(translated, ExchangeTemporary) and attempt + 1 < attempts:
+                    time.sleep(0.2 * 2**attempt)
+                    continue
+                raise translated from None
+        raise AssertionError("unreachable")
+
+    def _ensure_markets(self) -> None:
+        if self._markets_loaded:
+            return
+        cached = _markets_cache.get(self._cache_key)
+        if cached is None or time.monotonic() - cached[0] > MARKETS_TTL_SECONDS:
+            if self._override is not None and self._override.markets_file:
+                raw = json.loads(Path(self._override.markets_file).read_text())
+                self._client.set_markets(raw)
+                markets = self._client.markets
+            else:
+                markets = self._call(self._client.load_markets)
+            cached = (time.monotonic(), markets)
+            _markets_cache[self._cache_key] = cached
+        else:
+            self._client.set_markets(list(cached[1].values()))
+        self._markets_loaded = True
+
+    def _step(self, value: Any) -> Decimal:
+        if value is None:
+            return Decimal(0)
+        if self._client.precisionMode == _DECIMAL_PLACES:
+            return Decimal(1).scaleb(-int(value))
+        return _d(value)
+
+    def _order(self, raw: dict[str, Any]) -> ExchangeOrder:
+        filled = _d(raw.get("filled"))
+        cost = raw.get("cost")
+        if cost is None and raw.get("average") is not None:
+            cost = _d(raw["average"]) * filled
+        fee = raw.get("fee") or {}
+        return ExchangeOrder(
+            exchange_order_id=str(raw["id"]),
+            client_order_id=raw.get("clientOrderId"),
+            symbol=raw["symbol"],
+            side=raw["side"],
+            type=raw.get("type") or "limit",
+            amount=_d(raw.get("amount")),
+            price=_d_or_none(raw.get("price")),
+            status=_STATUS.get(str(raw.get("status")), ExchangeOrderStatus.OPEN),
+            filled=filled,
+            cost=_d(cost),
+            fee_cost=_d(fee.get("cost")),
+            fee_currency=fee.get("currency"),
+            timestamp_ms=raw.get("timestamp"),
+            raw_status=str(raw.get("status")),
+        )
+
+    # ------------------------------------------------------------------ the interface
+    def markets(self) -> dict[str, Market]:
+        self._ensure_markets()
+        result = {}
+        for symbol, m in self._client.markets.items():
+            limits = m.get("limits") or {}
+            result[symbol] = Market(
+                symbol=symbol, base=m["base"], quote=m["quote"],
+                amount_step=self._step((m.get("precision") or {}).get("amount")),
+                price_step=self._step((m.get("precision") or {}).get("price")),
+                min_amount=_d((limits.get("amount") or {}).get("min")),
+                max_amount=_d_or_none((limits.get("amount") or {}).get("max")),
+                min_cost=_d((limits.get("cost") or {}).get("min")),
+                active=m.get("active") is not False,
+            )
+        return result
+
+    def market(self, symbol: str) -> Market:
+        markets = self.markets()
+        if symbol not in markets:
+            from shared.errors import ExchangeRejected
+
+            raise ExchangeRejected(f"{self.exchange_id} has no market {symbol}", reason="bad_symbol")
+        return markets[symbol]
+
+    @tracer.capture_method(capture_response=False)
+    def fetch_ticker(self, symbol: str) -> Ticker:
+        self._ensure_markets()
+        raw = self._call(lambda: self._client.fetch_ticker(symbol))
+        return Ticker(symbol=symbol, last=_d(raw.get("last") or raw.get("close")), bid=_d_or_none(raw.get("bid")),
+                      ask=_d_or_none(raw.get("ask")), timestamp_ms=int(raw.get("timestamp") or time.time() * 1000))
+
+    @tracer.capture_method(capture_response=False)
+    def fetch_ohlcv(self, symbol: str, timeframe: str, limit: int) -> list[Candle]:
+        self._ensure_markets()
+        rows = self._call(lambda: self._client.fetch_ohlcv(symbol, timeframe, limit=limit))
+        return [Candle(int(r[0]), _d(r[1]), _d(r[2]), _d(r[3]), _d(r[4]), _d(r[5])) for r in rows]
+
+    @tracer.capture_method(capture_response=False)
+    def fetch_balance(self) -> dict[str, AssetBalance]:
+        raw = self._call(self._client.fetch_balance)
+        free, used = raw.get("free") or {}, raw.get("used") or {}
+        assets = set(free) | set(used)
+        return {a: AssetBalance(_d(free.get(a)), _d(used.get(a))) for a in sorted(assets)
+                if _d(free.get(a)) or _d(used.get(a))}
+
+    @tracer.capture_method(capture_response=False)
+    def create_order(self, request: OrderRequest) -> ExchangeOrder:
+        self._ensure_markets()
+        params: dict[str, Any] = {"clientOrderId": request.client_order_id}
+        if request.stop_loss is not None:
+            params["stopLoss"] = {"triggerPrice": str(request.stop_loss)}
+        if request.take_profit is not None:
+            params["takeProfit"] = {"triggerPrice": str(request.take_profit)}
+        price = str(request.price) if request.price is not None else None
+        raw = self._call(lambda: self._client.create_order(
+            request.symbol, request.type, request.side, str(request.amount), price, params), creating=True)
+        order = self._order(raw)
+        if order.client_order_id is None:
+            order = ExchangeOrder(**{**order.__dict__, "client_order_id": request.client_order_id})
+        return order
+
+    @tracer.capture_method(capture_response=False)
+    def fetch_order(self, symbol: str, *, exchange_order_id: str | None = None,
+                    client_order_id: str | None = None) -> ExchangeOrder:
+        self._ensure_markets()
+        params = {} if exchange_order_id else {"clientOrderId": client_order_id,
+                                               "origClientOrderId": client_order_id}
+        raw = self._call(lambda: self._client.fetch_order(exchange_order_id, symbol, params))
+        return self._order(raw)
+
+    @tracer.capture_method(capture_response=False)
+    def cancel_order(self, symbol: str, *, exchange_order_id: str | None = None,
+                     client_order_id: str | None = None) -> ExchangeOrder:
+        self._ensure_markets()
+        params = {} if exchange_order_id else {"clientOrderId": client_order_id,
+                                               "origClientOrderId": client_order_id}
+        raw = self._call(lambda: self._client.cancel_order(exchange_order_id, symbol, params))
+        return self._order(raw)
+
+    @tracer.capture_method(capture_response=False)
+    def fetch_open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]:
+        self._ensure_markets()
+        rows = self._call(lambda: self._client.fetch_open_orders(symbol))
+        return [self._order(r) for r in rows]

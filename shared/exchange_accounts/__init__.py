@@ -1,0 +1,1 @@
+"""Exchange accounts: verified, encrypted exchange credentials, and the built-in paper account."""

@@ -1,0 +1,1 @@
+"""Orders: intent rows, the exactly-once trade path, and reconciliation with the exchange."""

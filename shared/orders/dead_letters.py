@@ -1,0 +1,45 @@
+"""What happens to a trade task that failed `maxReceiveCount` times."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from shared.events import catalog
+from shared.events.envelope import new_event
+from shared.events.recording import commit_with_events
+from shared.observability import MetricUnit, logger, metrics
+from shared.orders import recording
+from shared.orders.models import get_order
+from shared.orders.states import OrderStatus
+from shared.orders.tasks import TradeTask
+
+PLATFORM_TENANT = "_platform"  # alerts about tasks too broken to name a tenant
+
+
+def settle_dead_lettered_task(body: str, receive_count: int) -> str:
+    try:
+        task: TradeTask | None = TradeTask.model_validate_json(body)
+    except ValidationError:
+        task = None
+    resolution = "unparseable task dropped"
+    if task is not None:
+        order = get_order(task.tenant_id, task.order_id)
+        if order is None:
+            resolution = "order missing"
+        elif order.state is OrderStatus.PENDING_SUBMIT:
+            recording.move(order, OrderStatus.REJECTED, reason="task_dead_lettered")
+            resolution = "never sent: rejected"
+        elif order.state is OrderStatus.SUBMITTING:
+            recording.move(order, OrderStatus.UNKNOWN, reason="task_dead_lettered")
+            resolution = "possibly sent: unknown, for the reconciler"
+        else:
+            resolution = f"left as {order.status}"
+    alert = new_event("alert.trade_task_dead_lettered",
+                      tenant_id=task.tenant_id if task else PLATFORM_TENANT, source=recording.SOURCE,
+                      data=catalog.TaskDeadLetteredData(task_kind=task.kind if task else "unparseable",
+                                                        order_id=task.order_id if task else None,
+                                                        receive_count=receive_count, resolution=resolution))
+    commit_with_events(lambda tx: None, [alert])
+    metrics.add_metric(name="TradeTasksDeadLettered", unit=MetricUnit.Count, value=1)
+    logger.error("trade task dead-lettered", extra={"resolution": resolution})
+    return resolution

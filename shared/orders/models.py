@@ -1,0 +1,170 @@
+"""The Orders table: the intent row is the order. Data access for it lives here only.
+
+Two sparse indexes exist only while an order is not terminal: `reconcile` (every open order
+of every tenant, sharded, for the reconciler) and `open_by_scope` (a bot's or the manual desk's
+open orders, for the max-open-orders rule). `by_client_order_id` maps exchange-side ids back.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
+from pynamodb.models import Model
+
+from shared.config import get_settings
+from shared.orders.states import TERMINAL, OrderStatus
+from shared.persistence import BaseMeta
+
+RECONCILE_SHARDS = 4
+
+
+class ReconcileIndex(GlobalSecondaryIndex["OrderRecord"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "reconcile"
+        projection = KeysOnlyProjection()
+
+    open_shard = UnicodeAttribute(hash_key=True)
+    order_id = UnicodeAttribute(range_key=True)
+
+
+class OpenByScopeIndex(GlobalSecondaryIndex["OrderRecord"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "open_by_scope"
+        projection = KeysOnlyProjection()
+
+    open_scope = UnicodeAttribute(hash_key=True)
+    order_id = UnicodeAttribute(range_key=True)
+
+
+class ByClientOrderIdIndex(GlobalSecondaryIndex["OrderRecord"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_client_order_id"
+        projection = KeysOnlyProjection()
+
+    client_order_id = UnicodeAttribute(hash_key=True)
+
+
+class ByCreatedIndex(LocalSecondaryIndex["OrderRecord"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_created"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class OrderRecord(Model):
+    class Meta(BaseMeta):
+        table_name = get_settings().orders_table
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    order_id = UnicodeAttribute(range_key=True)
+    created_key = UnicodeAttribute()  # "<created_at iso>#<order_id>", for newest-first listing
+    source = UnicodeAttribute()  # "manual" or the bot id
+    intent_id = UnicodeAttribute()
+    bot_id = UnicodeAttribute(null=True)
+    account_id = UnicodeAttribute()
+    exchange = UnicodeAttribute()
+    symbol = UnicodeAttribute()
+    side = UnicodeAttribute()
+    type = UnicodeAttribute()
+    amount = UnicodeAttribute()
+    price = UnicodeAttribute(null=True)
+    stop_loss = UnicodeAttribute(null=True)
+    take_profit = UnicodeAttribute(null=True)
+    client_order_id = UnicodeAttribute()
+    exchange_order_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()
+    filled = UnicodeAttribute(default="0")
+    cost = UnicodeAttribute(default="0")
+    fee_cost = UnicodeAttribute(default="0")
+    fee_currency = UnicodeAttribute(null=True)
+    fills_json = UnicodeAttribute(default="[]")
+    reason = UnicodeAttribute(null=True)
+    cancel_requested = BooleanAttribute(default=False)
+    submit_attempts = NumberAttribute(default=0)
+    resubmits = NumberAttribute(default=0)
+    not_found_count = NumberAttribute(default=0)
+    submit_started_at = UTCDateTimeAttribute(null=True)
+    submit_deadline = UTCDateTimeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    open_shard = UnicodeAttribute(null=True)
+    open_scope = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    reconcile = ReconcileIndex()
+    open_by_scope = OpenByScopeIndex()
+    by_client_order_id = ByClientOrderIdIndex()
+    by_created = ByCreatedIndex()
+
+    # ------------------------------------------------------------------ typed views
+    @property
+    def state(self) -> OrderStatus:
+        return OrderStatus(self.status)
+
+    def decimal(self, name: str) -> Decimal | None:
+        value = getattr(self, name)
+        return None if value is None else Decimal(value)
+
+    def fills(self) -> list[dict[str, Any]]:
+        loaded: list[dict[str, Any]] = json.loads(self.fills_json)
+        return loaded
+
+    def set_status(self, status: OrderStatus) -> None:
+        """Also keeps the sparse indexes in step: only non-terminal orders are in them."""
+        self.status = status.value
+        if status in TERMINAL:
+            self.open_shard = None
+            self.open_scope = None
+        else:
+            self.open_shard = f"open-{zlib.crc32(self.order_id.encode()) % RECONCILE_SHARDS}"
+            self.open_scope = scope_key(self.tenant_id, self.bot_id)
+
+
+def scope_key(tenant_id: str, bot_id: str | None) -> str:
+    return f"{tenant_id}#{bot_id or 'manual'}"
+
+
+def get_order(tenant_id: str, order_id: str) -> OrderRecord | None:
+    try:
+        return OrderRecord.get(tenant_id, order_id, consistent_read=True)
+    except OrderRecord.DoesNotExist:
+        return None
+
+
+def list_orders(tenant_id: str, *, limit: int, after: str | None) -> tuple[list[OrderRecord], bool]:
+    """Newest first, one Query on the `by_created` local index."""
+    condition = OrderRecord.created_key < after if after else None
+    rows = list(OrderRecord.by_created.query(tenant_id, condition, scan_index_forward=False, limit=limit + 1))
+    return rows[:limit], len(rows) > limit
+
+
+def count_open_orders(tenant_id: str, bot_id: str | None, exclude: str) -> int:
+    """Open orders of one bot (or of the manual desk), apart from `exclude` (one Query)."""
+    return sum(1 for row in OrderRecord.open_by_scope.query(scope_key(tenant_id, bot_id))
+               if row.order_id != exclude)
+
+
+def orders_to_reconcile() -> Iterator[tuple[str, str]]:
+    """(tenant_id, order_id) of every non-terminal order."""
+    for shard in range(RECONCILE_SHARDS):
+        for row in OrderRecord.reconcile.query(f"open-{shard}"):
+            yield row.tenant_id, row.order_id
+
+
+def find_by_client_order_id(client_order_id: str) -> tuple[str, str] | None:
+    hit = next(iter(OrderRecord.by_client_order_id.query(client_order_id, limit=1)), None)
+    return None if hit is None else (hit.tenant_id, hit.order_id)

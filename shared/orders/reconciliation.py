@@ -1,0 +1,162 @@
+"""The reconciler: every minute, bring each non-terminal order in line with the exchange.
+
+- OPEN / PARTIALLY_FILLED: fetch, apply fills, record the final state.
+- UNKNOWN: fetch by client order id. Found: its real state. Not found: declared NOT_PLACED only
+  after the submit deadline has passed (no request can still be in flight) and after
+  `order_not_found_threshold` consecutive not-founds (exchange replicas lag). Then, and only
+  here, it may be resubmitted, with the same client order id.
+- SUBMITTING past its deadline: the worker died mid-call; becomes UNKNOWN.
+- PENDING_SUBMIT for too long: its task was lost (or dead-lettered); queued again. Safe: the
+  worker's conditional claim lets only one attempt through.
+It also reports drift: open orders on an exchange that no row of ours explains.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pynamodb.transactions import TransactWrite
+
+from shared.clock import utc_now
+from shared.config import get_settings
+from shared.errors import AppError, ExchangeOrderNotFound, ExchangeTemporary, NotFound
+from shared.events import catalog
+from shared.events.envelope import new_event
+from shared.events.recording import commit_with_events
+from shared.exchange.connect import open_exchange
+from shared.observability import MetricUnit, logger, metrics, tracer
+from shared.orders import recording
+from shared.orders.models import OrderRecord, find_by_client_order_id, get_order, orders_to_reconcile
+from shared.orders.states import ON_EXCHANGE, TERMINAL, OrderStatus
+from shared.orders.tasks import TradeTask, enqueue
+from shared.positions.models import PositionRecord
+
+
+@dataclass
+class ReconcileReport:
+    outcomes: Counter[str] = field(default_factory=Counter)
+    accounts: set[tuple[str, str, str]] = field(default_factory=set)  # (tenant, account, exchange)
+    drift: int = 0
+
+
+def _task(order: OrderRecord, kind: str) -> TradeTask:
+    return TradeTask.model_validate({"kind": kind, "tenant_id": order.tenant_id, "order_id": order.order_id,
+                                     "account_id": order.account_id})
+
+
+def _not_found(order: OrderRecord, now: datetime) -> str:
+    settings = get_settings()
+    order.not_found_count = int(order.not_found_count or 0) + 1
+    deadline_passed = order.submit_deadline is None or now > order.submit_deadline
+    if order.state is not OrderStatus.UNKNOWN:
+        recording.commit(order, [])
+        return "known order not found (counted)"
+    if not deadline_passed or order.not_found_count < settings.order_not_found_threshold:
+        recording.commit(order, [])
+        return "unknown order not found yet (counted)"
+    young = now - order.created_at < timedelta(seconds=settings.order_resubmit_max_age_seconds)
+    if int(order.resubmits or 0) < settings.order_resubmit_limit and young and not order.cancel_requested:
+        order.resubmits = int(order.resubmits or 0) + 1
+        order.not_found_count = 0
+        order.submit_deadline = None
+        recording.move(order, OrderStatus.PENDING_SUBMIT, reason="not_placed_resubmitting",
+                       extra_events=[recording.order_event("order.resubmitted", order, reason="not_placed")])
+        enqueue(_task(order, "submit"), attempt=f"resubmit-{order.resubmits}")
+        return "not placed: resubmitted with the same client order id"
+    recording.move(order, OrderStatus.NOT_PLACED, reason="not_found_after_deadline")
+    return "not placed"
+
+
+@tracer.capture_method(capture_response=False)
+def reconcile_order(order: OrderRecord, now: datetime) -> str:
+    settings = get_settings()
+    state = order.state
+    if state in TERMINAL:
+        return "terminal"
+    if state is OrderStatus.PENDING_SUBMIT:
+        if now - order.updated_at > timedelta(seconds=settings.pending_submit_requeue_seconds):
+            enqueue(_task(order, "submit"), attempt=f"requeue-{int(now.timestamp()) // 60}")
+            return "pending too long: queued again"
+        return "pending"
+    if state is OrderStatus.SUBMITTING:
+        if order.submit_deadline is not None and now > order.submit_deadline:
+            recording.move(order, OrderStatus.UNKNOWN, reason="submit_interrupted")
+            return "stuck submitting: now unknown"
+        return "submitting"
+    try:
+        exchange = open_exchange(order.tenant_id, order.account_id)
+    except NotFound:
+        return "account gone"
+    try:
+        if order.exchange_order_id:
+            reported = exchange.fetch_order(order.symbol, exchange_order_id=order.exchange_order_id)
+        else:
+            reported = exchange.fetch_order(order.symbol, client_order_id=order.client_order_id)
+    except ExchangeOrderNotFound:
+        return _not_found(order, now)
+    except ExchangeTemporary:
+        return "exchange unavailable: next time"
+    recording.record_exchange_state(order, reported, now=now)
+    if order.cancel_requested and order.state in ON_EXCHANGE:
+        enqueue(_task(order, "cancel"), attempt=f"reconcile-{int(now.timestamp()) // 60}")
+    return f"checked ({order.status})"
+
+
+def _report_drift(tenant_id: str, account_id: str, exchange_id: str) -> int:
+    """Open exchange orders our rows do not explain; each reported once."""
+    reported = 0
+    try:
+        open_orders = open_exchange(tenant_id, account_id).fetch_open_orders()
+    except (AppError, NotFound):
+        return 0
+    for remote in open_orders:
+        ours = find_by_client_order_id(remote.client_order_id) if remote.client_order_id else None
+        order = get_order(*ours) if ours else None
+        if order is not None and order.tenant_id == tenant_id and order.state not in TERMINAL:
+            continue
+        kind = "unknown_open_order" if order is None else "order_state_mismatch"
+        marker = PositionRecord(tenant_id=tenant_id, position_key=f"drift#{account_id}#{remote.exchange_order_id}",
+                                scope="drift")
+        def stage(tx: TransactWrite, m: PositionRecord = marker) -> None:
+            tx.save(m, condition=PositionRecord.position_key.does_not_exist())
+
+        try:
+            commit_with_events(
+                stage,
+                [new_event("reconciliation.drift_detected", tenant_id=tenant_id, source=recording.SOURCE,
+                           data=catalog.DriftData(exchange_account_id=account_id, exchange=exchange_id, kind=kind,
+                                                  exchange_order_id=remote.exchange_order_id,
+                                                  client_order_id=remote.client_order_id, symbol=remote.symbol,
+                                                  detail=f"open on the exchange; ours: "
+                                                         f"{order.status if order else 'none'}"))])
+        except Exception as exc:  # already reported (the marker exists), or transient
+            logger.debug("drift not reported again", extra={"error": type(exc).__name__})
+            continue
+        reported += 1
+    return reported
+
+
+def reconcile_open_orders(now: datetime | None = None) -> ReconcileReport:
+    report = ReconcileReport()
+    moment = now or utc_now()
+    for tenant_id, order_id in orders_to_reconcile():
+        order = get_order(tenant_id, order_id)
+        if order is None:
+            continue
+        report.accounts.add((tenant_id, order.account_id, order.exchange))
+        try:
+            outcome = reconcile_order(order, moment)
+        except recording.StaleOrder:
+            outcome = "changed meanwhile: next time"
+        except Exception:
+            logger.exception("reconciling an order failed", extra={"order_id": order_id})
+            outcome = "error"
+        report.outcomes[outcome.split(":")[0]] += 1
+    for tenant_id, account_id, exchange_id in sorted(report.accounts):
+        report.drift += _report_drift(tenant_id, account_id, exchange_id)
+    metrics.add_metric(name="OrdersReconciled", unit=MetricUnit.Count, value=sum(report.outcomes.values()))
+    if report.drift:
+        metrics.add_metric(name="DriftDetected", unit=MetricUnit.Count, value=report.drift)
+    return report

@@ -1,0 +1,159 @@
+"""Every change to an order row goes through here: one version-checked transaction holding the
+order, the position rows its new fills move, and the domain events it causes.
+
+The version check is what makes each step happen once: two workers (or a worker and the
+reconciler) that read the same version cannot both commit, and a fill is applied in the same
+transaction that raises `filled`, so it can never be counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from shared.clock import isoformat, utc_now
+from shared.errors import Conflict
+from shared.events import catalog
+from shared.events.envelope import DomainEvent, new_event
+from shared.events.recording import commit_with_events
+from shared.exchange.model import ExchangeOrder
+from shared.observability import MetricUnit, logger, metrics
+from shared.orders.models import OrderRecord
+from shared.orders.states import EVENT_FOR_STATUS, ON_EXCHANGE, OrderStatus, may_move, status_from_exchange
+from shared.persistence import condition_failed
+from shared.positions.ledger import stage_fill
+
+SOURCE = "cryptoorchestrator.orders"
+MAX_FILLS_KEPT = 50
+
+
+class StaleOrder(Conflict):
+    """Someone else changed the order first; reload and decide again."""
+
+    code = "concurrent_modification"
+
+
+def order_event(event_type: str, order: OrderRecord, reason: str | None = None) -> DomainEvent:
+    filled = Decimal(order.filled)
+    average = str((Decimal(order.cost) / filled).normalize()) if filled else None
+    data = catalog.OrderData(
+        order_id=order.order_id, client_order_id=order.client_order_id, bot_id=order.bot_id,
+        exchange_account_id=order.account_id, exchange=order.exchange, symbol=order.symbol,
+        side=order.side, type=order.type, amount=order.amount, price=order.price, status=order.status,
+        filled=order.filled, average_price=average, fee_cost=order.fee_cost, fee_currency=order.fee_currency,
+        reason=reason if reason is not None else order.reason,
+    )
+    return new_event(event_type, tenant_id=order.tenant_id, source=SOURCE, data=data)
+
+
+def commit(order: OrderRecord, events: list[DomainEvent], *, new: bool = False,
+           fill: tuple[Decimal, Decimal, Decimal] | None = None) -> None:
+    """Save the order (version-checked, or as new), stage a fill's position rows, record events."""
+    order.updated_at = utc_now()
+
+    def stage(tx: TransactWrite) -> None:
+        if new:
+            tx.save(order, condition=OrderRecord.order_id.does_not_exist())
+        else:
+            tx.save(order)
+        if fill is not None:
+            amount, price, fee = fill
+            stage_fill(tx, tenant_id=order.tenant_id, account_id=order.account_id, symbol=order.symbol,
+                       scope=order.bot_id or "manual", side=order.side, amount=amount, price=price, fee=fee,
+                       at=order.updated_at)
+
+    try:
+        commit_with_events(stage, events)
+    except TransactWriteError as exc:
+        if condition_failed(exc):
+            raise StaleOrder("the order changed underneath; reload") from exc
+        raise
+
+
+def move(order: OrderRecord, target: OrderStatus, *, reason: str | None = None,
+         extra_events: list[DomainEvent] | None = None) -> OrderRecord:
+    """A plain state change (no fills), with its event."""
+    if not may_move(order.state, target):
+        raise StaleOrder(f"cannot move an order from {order.status} to {target.value}")
+    order.set_status(target)
+    if reason is not None:
+        order.reason = reason
+    events = list(extra_events or [])
+    if target in EVENT_FOR_STATUS:
+        events.append(order_event(EVENT_FOR_STATUS[target], order))
+    commit(order, events)
+    metrics.add_metric(name=f"Orders{target.value.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
+    return order
+
+
+def mark_submitting(order: OrderRecord, deadline_seconds: int) -> OrderRecord:
+    """PENDING_SUBMIT -> SUBMITTING, before any exchange call: the claim that makes this worker
+    the only one that may send it."""
+    now = utc_now()
+    order.set_status(OrderStatus.SUBMITTING)
+    order.submit_attempts = int(order.submit_attempts or 0) + 1
+    order.submit_started_at = now
+    order.submit_deadline = now + timedelta(seconds=deadline_seconds)
+    order.not_found_count = 0
+    commit(order, [])
+    return order
+
+
+def _fill_delta(order: OrderRecord, reported: ExchangeOrder) -> tuple[Decimal, Decimal, Decimal] | None:
+    """(amount, price, fee in quote) newly filled since we last recorded, or None."""
+    amount = reported.filled - Decimal(order.filled)
+    if amount <= 0:
+        return None
+    cost = reported.cost - Decimal(order.cost)
+    price = cost / amount if cost > 0 else (reported.average or reported.price or Decimal(0))
+    fee = reported.fee_cost - Decimal(order.fee_cost)
+    quote = order.symbol.split("/")[1].split(":")[0]
+    base = order.symbol.split("/")[0]
+    if reported.fee_currency == base:
+        fee = fee * price  # valued in quote for PnL
+    elif reported.fee_currency not in (None, quote):
+        fee = Decimal(0)  # paid in a third currency (e.g. BNB): recorded, not in PnL
+    return amount, price, max(fee, Decimal(0))
+
+
+def record_exchange_state(order: OrderRecord, reported: ExchangeOrder, *, now: datetime | None = None) -> OrderRecord:
+    """Bring the row in line with what the exchange reports: state, fills, fees, events."""
+    current = order.state
+    target = status_from_exchange(reported)
+    delta = _fill_delta(order, reported)
+    if target == current and delta is None and order.exchange_order_id == reported.exchange_order_id:
+        if order.not_found_count:
+            order.not_found_count = 0
+            commit(order, [])
+        return order
+    if target != current and not may_move(current, target):
+        logger.warning("ignoring an exchange state we cannot move to",
+                       extra={"order_id": order.order_id, "from": current.value, "to": target.value})
+        return order
+    events: list[DomainEvent] = []
+    order.exchange_order_id = reported.exchange_order_id
+    order.not_found_count = 0
+    if delta is not None:
+        amount, price, _ = delta
+        fills = order.fills()
+        fills.append({"amount": str(amount), "price": str(price.normalize()), "fee": str(delta[2].normalize()),
+                      "at": isoformat(now or utc_now())})
+        order.fills_json = json.dumps(fills[-MAX_FILLS_KEPT:])
+        order.filled = str(reported.filled)
+        order.cost = str(reported.cost)
+        order.fee_cost = str(reported.fee_cost)
+        order.fee_currency = reported.fee_currency or order.fee_currency
+    order.set_status(target)
+    if current in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN) and target is not OrderStatus.REJECTED:
+        events.append(order_event("order.submitted", order))
+    changed = target != current or (delta is not None and target is OrderStatus.PARTIALLY_FILLED)
+    if changed and target in EVENT_FOR_STATUS and not (target is OrderStatus.OPEN and events):
+        events.append(order_event(EVENT_FOR_STATUS[target], order))
+    commit(order, events, fill=delta)
+    if target in ON_EXCHANGE or target is OrderStatus.FILLED:
+        metrics.add_metric(name="OrdersRecorded", unit=MetricUnit.Count, value=1)
+    return order

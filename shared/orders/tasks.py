@@ -1,0 +1,45 @@
+"""Trade tasks on the `trade-tasks.fifo` queue.
+
+One message group per (tenant, exchange account): one account's exchange calls run one at a
+time, which keeps its nonces increasing and its rate limit respected. The deduplication id
+names the step (submit attempt or cancel), so SQS drops a resend within five minutes; beyond
+that, the intent row's state makes a repeated task a no-op.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.config import get_settings
+
+TaskKind = Literal["submit", "cancel"]
+
+
+class TradeTask(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: TaskKind
+    tenant_id: str
+    order_id: str
+    account_id: str
+
+
+@lru_cache(maxsize=1)
+def _sqs() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("sqs", region_name=get_settings().aws_region,
+                        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3}))
+
+
+def enqueue(task: TradeTask, *, attempt: str = "0") -> None:
+    _sqs().send_message(
+        QueueUrl=get_settings().trade_tasks_queue_url,
+        MessageBody=task.model_dump_json(),
+        MessageGroupId=f"{task.tenant_id}#{task.account_id}",
+        MessageDeduplicationId=f"{task.kind}:{task.order_id}:{attempt}",
+    )

@@ -1,0 +1,1 @@
+"""Positions and realized PnL, per bot (or the manual desk), account and symbol."""

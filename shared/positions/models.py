@@ -1,0 +1,48 @@
+"""The Positions table: one row per (account, symbol, bot) position and one per (bot, UTC day)
+of realized PnL. Money is stored as decimal strings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
+from pynamodb.models import Model
+
+from shared.config import get_settings
+from shared.persistence import BaseMeta
+
+
+class PositionRecord(Model):
+    class Meta(BaseMeta):
+        table_name = get_settings().positions_table
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    position_key = UnicodeAttribute(range_key=True)
+    account_id = UnicodeAttribute(null=True)
+    symbol = UnicodeAttribute(null=True)
+    scope = UnicodeAttribute()  # bot id or "manual"
+    quantity = UnicodeAttribute(default="0")
+    average_entry = UnicodeAttribute(default="0")
+    realized_pnl = UnicodeAttribute(default="0")
+    fees = UnicodeAttribute(default="0")
+    updated_at = UTCDateTimeAttribute(null=True)
+    version = VersionAttribute()
+
+
+def position_key(account_id: str, symbol: str, scope: str) -> str:
+    return f"pos#{account_id}#{symbol}#{scope}"
+
+
+def daily_key(scope: str, day: datetime) -> str:
+    return f"pnl#{scope}#{day.date().isoformat()}"
+
+
+def get_position_row(tenant_id: str, key: str) -> PositionRecord | None:
+    try:
+        return PositionRecord.get(tenant_id, key, consistent_read=True)
+    except PositionRecord.DoesNotExist:
+        return None
+
+
+def list_positions(tenant_id: str) -> list[PositionRecord]:
+    return list(PositionRecord.query(tenant_id, PositionRecord.position_key.startswith("pos#")))

@@ -1,0 +1,1 @@
+"""Risk rules checked before every order, and the tenant-wide kill switch."""

@@ -1,0 +1,35 @@
+"""Request and response shapes of the risk API."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.bots.schemas import Symbol
+
+
+class RiskSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    symbol_allowlist: list[Symbol] | None = Field(
+        default=None, max_length=500, description="Only these symbols may be traded; null allows any.")
+    max_price_deviation_pct: Annotated[Decimal, Field(gt=0, le=100, max_digits=6, decimal_places=3)] = Field(
+        default=Decimal("5"), description="Reject limit prices further than this from the last price.")
+
+
+class RiskSettingsOut(RiskSettings):
+    kill_switch: bool
+
+
+class KillSwitchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    engaged: bool = True
+
+
+class KillSwitchOut(BaseModel):
+    kill_switch: bool
+    bots_stopped: int
+    orders_canceling: int
