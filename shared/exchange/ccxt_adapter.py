@@ -121,6 +121,15 @@ def _rewrite(urls: Any, base: str) -> Any:
     return urls
 
 
+def _all_urls(urls: Any) -> list[str]:
+    """Every URL in ccxt's nested `urls['api']`, in a stable order."""
+    if isinstance(urls, str):
+        return [urls]
+    if isinstance(urls, dict):
+        return [url for key in sorted(urls) for url in _all_urls(urls[key])]
+    return []
+
+
 _markets_cache: dict[tuple[str, bool, str | None], tuple[float, dict[str, Any]]] = {}
 MARKETS_TTL_SECONDS = 3600
 
@@ -144,9 +153,29 @@ class CcxtExchange:
             self._client.set_sandbox_mode(True)
         self._override = override
         if override is not None:
-            self._client.urls["api"] = _rewrite(self._client.urls["api"], override.base_url)
+            self._point_at(override.base_url)
         self._cache_key = (exchange_id, sandbox, override.base_url if override else None)
         self._markets_loaded = False
+
+    def _point_at(self, base_url: str) -> None:
+        """Send every API call to `base_url`, keeping paths. ccxt picks some exchanges' error
+        tables by URL (Binance: spot vs futures), so lookups still see the original URL."""
+        originals = _all_urls(self._client.urls["api"])
+        self._client.urls["api"] = _rewrite(self._client.urls["api"], base_url)
+        rewritten = _all_urls(self._client.urls["api"])
+        back = sorted(zip(rewritten, originals, strict=True), key=lambda pair: -len(pair[0]))
+        by_url = getattr(self._client, "get_exceptions_by_url", None)
+        if by_url is None:
+            return
+
+        def exceptions_by_url(url: str | None, exact_or_broad: str) -> Any:
+            for fake, real in back:
+                if url is not None and url.startswith(fake):
+                    url = real + url[len(fake):]
+                    break
+            return by_url(url, exact_or_broad)
+
+        self._client.get_exceptions_by_url = exceptions_by_url
 
     # ------------------------------------------------------------------ plumbing
     def _call(self, fn: Callable[[], T], *, creating: bool = False) -> T:
@@ -249,6 +278,7 @@ class CcxtExchange:
 
     @tracer.capture_method(capture_response=False)
     def fetch_balance(self) -> dict[str, AssetBalance]:
+        self._ensure_markets()
         raw = self._call(self._client.fetch_balance)
         free, used = raw.get("free") or {}, raw.get("used") or {}
         assets = set(free) | set(used)

@@ -127,7 +127,15 @@ def submit(order: OrderRecord) -> str:
         return "outcome unknown; left to the reconciler"
     metrics.add_metric(name="OrderSubmitLatency", unit=MetricUnit.Milliseconds,
                        value=(utc_now() - started).total_seconds() * 1000)
-    recording.record_exchange_state(order, reported)
+    try:
+        recording.record_exchange_state(order, reported)
+    except recording.StaleOrder:
+        # A duplicate delivery marked our in-flight claim UNKNOWN meanwhile; we hold the answer.
+        fresh = get_order(order.tenant_id, order.order_id)
+        if fresh is None or fresh.state not in (OrderStatus.UNKNOWN, OrderStatus.SUBMITTING):
+            return "submitted; already recorded by someone else"
+        recording.record_exchange_state(fresh, reported)
+        return f"submitted ({fresh.status})"
     return f"submitted ({order.status})"
 
 

@@ -21,7 +21,7 @@ from pynamodb.transactions import TransactWrite
 
 from shared.clock import utc_now
 from shared.config import get_settings
-from shared.errors import AppError, ExchangeOrderNotFound, ExchangeTemporary, NotFound
+from shared.errors import AppError, ExchangeOrderNotFound, ExchangeRejected, ExchangeTemporary, NotFound
 from shared.events import catalog
 from shared.events.envelope import new_event
 from shared.events.recording import commit_with_events
@@ -98,6 +98,10 @@ def reconcile_order(order: OrderRecord, now: datetime) -> str:
         return _not_found(order, now)
     except ExchangeTemporary:
         return "exchange unavailable: next time"
+    except ExchangeRejected as exc:  # e.g. the API key was revoked on the exchange
+        logger.warning("exchange refused a reconciliation lookup", extra={"order_id": order.order_id,
+                                                                          "reason": exc.reason})
+        return f"exchange refused: {exc.reason}"
     recording.record_exchange_state(order, reported, now=now)
     if order.cancel_requested and order.state in ON_EXCHANGE:
         enqueue(_task(order, "cancel"), attempt=f"reconcile-{int(now.timestamp()) // 60}")
@@ -138,10 +142,13 @@ def _report_drift(tenant_id: str, account_id: str, exchange_id: str) -> int:
     return reported
 
 
-def reconcile_open_orders(now: datetime | None = None) -> ReconcileReport:
+def reconcile_open_orders(now: datetime | None = None, tenant_ids: set[str] | None = None) -> ReconcileReport:
+    """One pass over every non-terminal order (or only `tenant_ids`', for an operator's re-run)."""
     report = ReconcileReport()
     moment = now or utc_now()
     for tenant_id, order_id in orders_to_reconcile():
+        if tenant_ids is not None and tenant_id not in tenant_ids:
+            continue
         order = get_order(tenant_id, order_id)
         if order is None:
             continue

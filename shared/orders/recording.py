@@ -21,6 +21,7 @@ from shared.events import catalog
 from shared.events.envelope import DomainEvent, new_event
 from shared.events.recording import commit_with_events
 from shared.exchange.model import ExchangeOrder
+from shared.money import decimal_text
 from shared.observability import MetricUnit, logger, metrics
 from shared.orders.models import OrderRecord
 from shared.orders.states import EVENT_FOR_STATUS, ON_EXCHANGE, OrderStatus, may_move, status_from_exchange
@@ -39,7 +40,7 @@ class StaleOrder(Conflict):
 
 def order_event(event_type: str, order: OrderRecord, reason: str | None = None) -> DomainEvent:
     filled = Decimal(order.filled)
-    average = str((Decimal(order.cost) / filled).normalize()) if filled else None
+    average = decimal_text(Decimal(order.cost) / filled) if filled else None
     data = catalog.OrderData(
         order_id=order.order_id, client_order_id=order.client_order_id, bot_id=order.bot_id,
         exchange_account_id=order.account_id, exchange=order.exchange, symbol=order.symbol,
@@ -140,7 +141,7 @@ def record_exchange_state(order: OrderRecord, reported: ExchangeOrder, *, now: d
     if delta is not None:
         amount, price, _ = delta
         fills = order.fills()
-        fills.append({"amount": str(amount), "price": str(price.normalize()), "fee": str(delta[2].normalize()),
+        fills.append({"amount": str(amount), "price": decimal_text(price), "fee": decimal_text(delta[2]),
                       "at": isoformat(now or utc_now())})
         order.fills_json = json.dumps(fills[-MAX_FILLS_KEPT:])
         order.filled = str(reported.filled)

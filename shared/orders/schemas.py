@@ -9,13 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_valida
 
 from shared.bots.schemas import ExchangeAccountId, Symbol
 from shared.exchange_accounts.models import PAPER_ACCOUNT_ID
-from shared.strategies.params import plain_decimal
+from shared.money import decimal_text
 
 # Up to 30 significant digits and 18 decimals: looser than any market, which is checked next.
 OrderNumber = Annotated[
     Decimal,
     Field(gt=0, max_digits=30, decimal_places=18, allow_inf_nan=False),
-    PlainSerializer(plain_decimal, return_type=str, when_used="json"),
+    PlainSerializer(decimal_text, return_type=str, when_used="json"),
 ]
 
 

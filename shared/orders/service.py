@@ -15,6 +15,7 @@ from shared.exchange.connect import open_exchange
 from shared.exchange.model import Exchange, Market
 from shared.exchange_accounts.models import ensure_account, get_account_record
 from shared.idempotency import run_once
+from shared.money import decimal_text
 from shared.observability import logger
 from shared.orders import recording
 from shared.orders.models import OrderRecord, get_order, list_orders
@@ -42,7 +43,7 @@ def to_out(order: OrderRecord) -> OrderOut:
         exchange_account_id=order.account_id, exchange=order.exchange, bot_id=order.bot_id, symbol=order.symbol,
         side=order.side, type=order.type, amount=order.amount, price=order.price, stop_loss=order.stop_loss,
         take_profit=order.take_profit, status=order.status, filled=order.filled,
-        average_price=str((Decimal(order.cost) / filled).normalize()) if filled else None, cost=order.cost,
+        average_price=decimal_text(Decimal(order.cost) / filled) if filled else None, cost=order.cost,
         fee=Fee(cost=order.fee_cost, currency=order.fee_currency), fills=order.fills(), reason=order.reason,
         cancel_requested=bool(order.cancel_requested), created_at=isoformat(order.created_at),
         updated_at=isoformat(order.updated_at),
@@ -205,16 +206,16 @@ def positions(caller: Principal) -> PositionList:
         realized = Decimal(row.realized_pnl)
         items.append(PositionOut(
             exchange_account_id=account, symbol=symbol, bot_id=None if row.scope == "manual" else row.scope,
-            quantity=str(quantity), average_entry_price=str(average.normalize()),
-            last_price=None if last is None else str(last), realized_pnl=str(realized.normalize()),
-            unrealized_pnl=None if unrealized is None else str(unrealized.normalize()), fees=row.fees))
+            quantity=decimal_text(quantity), average_entry_price=decimal_text(average),
+            last_price=None if last is None else str(last), realized_pnl=decimal_text(realized),
+            unrealized_pnl=None if unrealized is None else decimal_text(unrealized), fees=row.fees))
         for bucket in (by_account[account], by_bot[row.scope]):
             bucket[0] += realized
             bucket[1] += unrealized or Decimal(0)
     return PositionList(
         items=items,
-        by_account={k: AccountPnl(realized_pnl=str(v[0].normalize()), unrealized_pnl=str(v[1].normalize()))
+        by_account={k: AccountPnl(realized_pnl=decimal_text(v[0]), unrealized_pnl=decimal_text(v[1]))
                     for k, v in by_account.items()},
-        by_bot={k: AccountPnl(realized_pnl=str(v[0].normalize()), unrealized_pnl=str(v[1].normalize()))
+        by_bot={k: AccountPnl(realized_pnl=decimal_text(v[0]), unrealized_pnl=decimal_text(v[1]))
                 for k, v in by_bot.items()},
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from shared.bots.schemas import RiskLimits
+from shared.money import decimal_text
 
 
 @dataclass(frozen=True)
@@ -65,5 +66,5 @@ def evaluate(risk: RiskInput) -> Breach | None:
     notional = abs(risk.position_quantity + signed) * price
     if notional > limits.max_position_notional:
         return Breach("max_position_notional", "the order would take the position above its limit",
-                      limit=str(limits.max_position_notional), observed=str(notional.normalize()))
+                      limit=str(limits.max_position_notional), observed=decimal_text(notional))
     return None

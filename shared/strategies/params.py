@@ -11,20 +11,17 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
+from shared.money import decimal_text
+
 Timeframe = Literal["1m", "5m", "15m", "1h", "4h", "1d"]
 Interval = Literal["1m", "5m", "15m", "1h", "4h", "1d", "1w"]
-
-def plain_decimal(value: Decimal) -> str:
-    """`1E-8` -> `"0.00000001"`, `1E+3` -> `"1000"`: exact, and readable by any client."""
-    return format(value, "f")
-
 
 # Money-like values: positive, finite, at most 20 significant digits and 8 decimals; serialized as
 # plain decimal strings so they never pass through a float.
 _Money = Annotated[
     Decimal,
     Field(gt=0, max_digits=20, decimal_places=8, allow_inf_nan=False),
-    PlainSerializer(plain_decimal, return_type=str, when_used="json"),
+    PlainSerializer(decimal_text, return_type=str, when_used="json"),
 ]
 Amount = _Money
 Price = _Money

@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.api import Caller, LambdaApi
 from tests.support.tenants import new_tenant
+from tests.support.trading import point_binance_at  # noqa: F401 - a fixture for every integration test
 
 
 @pytest.fixture(scope="session")

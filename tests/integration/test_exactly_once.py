@@ -1,0 +1,369 @@
+"""Exactly-once order placement under injected faults, against ccxt and the fake Binance.
+
+Every test ends by checking the history: each intent reaches one terminal state, the exchange
+holds at most one order per intent, and no order the exchange holds is unknown to us.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.integration.conftest import BusTap
+from tests.support.api import Caller, LambdaApi
+from tests.support.aws import TestCloud
+from tests.support.fake_exchange import FakeBinance, Fault
+from tests.support.trading import (
+    TradingRig,
+    exchange_api_for,
+    orders_api_for,
+    register_binance_account,
+)
+
+MARKET_BUY = {"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.01"}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBinance]:
+    with FakeBinance(api_key="k-" + secrets.token_hex(8), secret="s-" + secrets.token_hex(16),
+                     initial_balances={"USDT": "1000000", "BTC": "10"}) as server:
+        yield server
+
+
+@pytest.fixture
+def desk(tenant_a: Caller, fake: FakeBinance, point_binance_at: Any, test_cloud: TestCloud) -> Desk:
+    point_binance_at(fake)
+    account = register_binance_account(exchange_api_for(tenant_a), fake)
+    return Desk(tenant_a, account, orders_api_for(tenant_a), fake, TradingRig(test_cloud, tenant_a.tenant_id))
+
+
+class Desk:
+    """One tenant trading through one Binance account on the fake exchange."""
+
+    def __init__(self, caller: Caller, account: str, api: LambdaApi, fake: FakeBinance, rig: TradingRig) -> None:
+        self.caller, self.account, self.api, self.fake, self.rig = caller, account, api, fake, rig
+
+    def place(self, body: dict[str, Any] | None = None, key: str | None = None) -> dict[str, Any]:
+        reply = self.api.post("/orders", body={**(body or MARKET_BUY), "exchange_account_id": self.account},
+                              headers={"Idempotency-Key": key or secrets.token_hex(8)})
+        assert reply.status == 202, reply.text
+        order: dict[str, Any] = reply.json
+        return order
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        reply = self.api.get(f"/orders/{order_id}")
+        assert reply.status == 200
+        order: dict[str, Any] = reply.json
+        return order
+
+    def creates_for(self, client_order_id: str) -> list[Any]:
+        return [r for r in self.fake.order_requests() if r.params.get("newClientOrderId") == client_order_id]
+
+    def assert_exactly_once(self, order_id: str) -> dict[str, Any]:
+        """The history invariant: one terminal state, at most one exchange order, none lost."""
+        order = self.order(order_id)
+        held = self.fake.orders_with_client_id(order["client_order_id"])
+        assert len(held) <= 1, f"the exchange holds {len(held)} orders for one intent"
+        assert order["status"] in {"FILLED", "CANCELED", "REJECTED", "EXPIRED", "NOT_PLACED", "OPEN",
+                                   "PARTIALLY_FILLED"}, order
+        if held:
+            assert order["status"] not in {"REJECTED", "NOT_PLACED"}, "the exchange holds an order we gave up on"
+            assert order["exchange_order_id"] == str(held[0].order_id)
+        else:
+            assert order["status"] in {"REJECTED", "NOT_PLACED"}, "we record an order the exchange does not hold"
+        return order
+
+
+def test_ccxt_request_carries_our_client_id_precision_and_a_valid_signature(desk: Desk) -> None:
+    placed = desk.place({"symbol": "BTC/USDT", "side": "buy", "type": "limit", "amount": "0.01234",
+                         "price": "59000.5"})
+    desk.rig.drain()
+    request = desk.creates_for(placed["client_order_id"])[0]
+    assert request.params["newClientOrderId"] == placed["client_order_id"]
+    assert len(placed["client_order_id"]) <= 36
+    assert request.params["quantity"] == "0.01234"
+    assert request.params["price"] == "59000.5"
+    assert request.signature_valid is True and request.api_key_valid is True
+    assert desk.assert_exactly_once(placed["id"])["status"] == "OPEN"
+
+
+def test_limit_order_partial_then_full_fill_through_the_reconciler(desk: Desk, bus_tap: BusTap) -> None:
+    placed = desk.place({"symbol": "BTC/USDT", "side": "buy", "type": "limit", "amount": "0.02",
+                         "price": "59000"})
+    desk.rig.drain()
+    desk.fake.fill_order(placed["client_order_id"], qty="0.005")
+    desk.rig.reconcile()
+    partial = desk.order(placed["id"])
+    assert partial["status"] == "PARTIALLY_FILLED" and partial["filled"] == "0.005"
+    desk.fake.fill_order(placed["client_order_id"])
+    desk.rig.reconcile()
+    done = desk.assert_exactly_once(placed["id"])
+    assert done["status"] == "FILLED" and done["filled"] == "0.02"
+    assert done["average_price"] == "59000"
+    assert len(done["fills"]) == 2
+    types = [e["type"] for e in bus_tap.of_tenant(desk.caller.tenant_id, expect=6) if e["type"].startswith("order.")]
+    assert types == ["order.created", "order.submitted", "order.partially_filled", "order.filled"]
+    position = desk.api.get("/positions").json["items"][0]
+    assert position["quantity"] == "0.02" and position["average_entry_price"] == "59000"
+
+
+def test_worker_killed_between_exchange_accept_and_our_write(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.orders import recording
+
+    real = recording.record_exchange_state
+    crashes = {"left": 1}
+
+    def crash_once(*args: Any, **kwargs: Any) -> Any:
+        if crashes["left"]:
+            crashes["left"] -= 1
+            raise RuntimeError("worker killed")  # the exchange has accepted; we never write it down
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(recording, "record_exchange_state", crash_once)
+    placed = desk.place()
+    desk.rig.drain()  # the task is redelivered, finds SUBMITTING and must not send again
+    assert desk.order(placed["id"])["status"] == "UNKNOWN"
+    desk.rig.settle()
+    assert desk.assert_exactly_once(placed["id"])["status"] == "FILLED"
+    assert len(desk.creates_for(placed["client_order_id"])) == 1
+
+
+def test_timeout_after_accept_is_reconciled_not_resent(desk: Desk) -> None:
+    desk.fake.faults.on_create(Fault.accept_then_timeout(delay_s=2))
+    placed = desk.place()
+    desk.rig.drain()
+    assert desk.order(placed["id"])["status"] == "UNKNOWN"
+    desk.rig.settle()
+    assert desk.assert_exactly_once(placed["id"])["status"] == "FILLED"
+    assert len(desk.creates_for(placed["client_order_id"])) == 1
+
+
+@pytest.mark.parametrize("executed", [True, False])
+def test_status_unknown_is_reconciled(desk: Desk, executed: bool) -> None:
+    """Binance -1007: the order may or may not exist. Existing: found. Not: proven absent after
+    the deadline and repeated not-founds, then resubmitted once with the same client id."""
+    desk.fake.faults.on_create(Fault.status_unknown(execute=executed))
+    placed = desk.place()
+    desk.rig.drain()
+    assert desk.order(placed["id"])["status"] == "UNKNOWN"
+    desk.rig.settle()
+    final = desk.assert_exactly_once(placed["id"])
+    assert final["status"] == "FILLED"
+    creates = desk.creates_for(placed["client_order_id"])
+    assert len(creates) == (1 if executed else 2)  # the resubmission reuses the client order id
+
+
+def test_ambiguous_order_is_not_declared_missing_before_the_deadline(desk: Desk) -> None:
+    from shared.clock import utc_now
+
+    desk.fake.faults.on_create(Fault.status_unknown(execute=False))
+    placed = desk.place()
+    desk.rig.drain()
+    for _ in range(6):  # many not-founds, but the request could still be in flight
+        desk.rig.reconcile(now=utc_now())
+    assert desk.order(placed["id"])["status"] == "UNKNOWN"
+    assert len(desk.creates_for(placed["client_order_id"])) == 1
+
+
+def test_replica_lag_not_found_then_found(desk: Desk) -> None:
+    """Lookups miss the order three times (replica lag), then find it: it must never be
+    resubmitted, though Binance would accept the reused client id once the first filled."""
+    desk.fake.faults.on_create(Fault.accept_then_timeout(delay_s=2))
+    desk.fake.faults.on_fetch_order(Fault.not_found(), times=3)
+    placed = desk.place()
+    desk.rig.drain()
+    desk.rig.settle()
+    assert desk.assert_exactly_once(placed["id"])["status"] == "FILLED"
+    assert len(desk.creates_for(placed["client_order_id"])) == 1
+
+
+def test_server_error_after_executing_is_reconciled(desk: Desk) -> None:
+    desk.fake.faults.on_create(Fault.server_error(503, execute=True))
+    placed = desk.place()
+    desk.rig.drain()
+    desk.rig.settle()
+    assert desk.assert_exactly_once(placed["id"])["status"] == "FILLED"
+    assert len(desk.creates_for(placed["client_order_id"])) == 1
+
+
+def test_sqs_redelivery_of_the_same_task_sends_nothing(desk: Desk) -> None:
+    placed = desk.place()
+    desk.rig.drain()
+    task = {"kind": "submit", "tenant_id": desk.caller.tenant_id, "order_id": placed["id"],
+            "account_id": desk.account}
+    for _ in range(3):
+        desk.rig.send_raw(json.dumps(task), group=f"{desk.caller.tenant_id}#{desk.account}")
+    desk.rig.drain()
+    assert desk.assert_exactly_once(placed["id"])["status"] == "FILLED"
+    assert len(desk.creates_for(placed["client_order_id"])) == 1
+
+
+def test_the_same_task_twice_concurrently(desk: Desk) -> None:
+    """Two workers get the same task at once (a visibility timeout ran out mid-call)."""
+    from localcloud.functions import FakeLambdaContext, ensure_event_loop
+
+    # A slow but successful answer (0.2 s, within ccxt's timeout) keeps the first call in flight.
+    desk.fake.faults.on_create(Fault.accept_then_timeout(delay_s=0.2))
+    placed_key = secrets.token_hex(8)
+    placed = desk.place(key=placed_key)
+    body = json.dumps({"kind": "submit", "tenant_id": desk.caller.tenant_id, "order_id": placed["id"],
+                       "account_id": desk.account})
+    handler = desk.rig.cloud.functions["TradeWorkerFunction"].handler()
+    event = {"Records": [{"messageId": secrets.token_hex(4), "receiptHandle": "r", "body": body,
+                          "attributes": {"MessageGroupId": "g", "ApproximateReceiveCount": "1"},
+                          "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                          "eventSourceARN": desk.rig.worker.queue_arn, "awsRegion": "us-east-1"}]}
+
+    def run() -> None:
+        ensure_event_loop()
+        handler(event, FakeLambdaContext("trade-worker", 1024, 30))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    desk.rig.settle()
+    assert desk.assert_exactly_once(placed["id"])["status"] == "FILLED"
+    assert len(desk.creates_for(placed["client_order_id"])) == 1
+
+
+def test_duplicate_manual_request_with_the_same_idempotency_key(desk: Desk) -> None:
+    key = secrets.token_hex(8)
+    first = desk.place(key=key)
+    second = desk.place(key=key)
+    assert first["id"] == second["id"]
+    # Long after the idempotency record expired, the intent row still deduplicates.
+    table = boto3.resource("dynamodb").Table(desk.rig.cloud.resolver.ref("IdempotencyTable"))
+    for item in table.scan()["Items"]:
+        table.delete_item(Key={"id": item["id"]})
+    third = desk.place(key=key)
+    assert third["id"] == first["id"]
+    desk.rig.settle()
+    assert desk.assert_exactly_once(first["id"])["status"] == "FILLED"
+    assert len(desk.creates_for(first["client_order_id"])) == 1
+
+
+def test_the_same_signal_beyond_the_fifo_dedup_window(desk: Desk) -> None:
+    """A signal repeated after SQS's 5-minute deduplication window: the intent row stops it."""
+    from shared.orders.schemas import OrderCreate
+    from shared.orders.service import create_intent
+
+    request = OrderCreate.model_validate({**MARKET_BUY, "exchange_account_id": desk.account})
+    orders = [create_intent(tenant_id=desk.caller.tenant_id, source="signal:bot_x", intent_id="tv-alert-42",
+                            bot_id=None, account_id=desk.account, exchange_id="binance", request=request)
+              for _ in range(2)]
+    assert orders[0].order_id == orders[1].order_id
+    task = {"kind": "submit", "tenant_id": desk.caller.tenant_id, "order_id": orders[0].order_id,
+            "account_id": desk.account}
+    desk.rig.send_raw(json.dumps(task), group=f"{desk.caller.tenant_id}#{desk.account}")  # past dedup
+    desk.rig.settle()
+    assert desk.assert_exactly_once(orders[0].order_id)["status"] == "FILLED"
+    assert len(desk.creates_for(orders[0].client_order_id)) == 1
+
+
+def test_definite_rejection_is_final_and_not_retried(desk: Desk, bus_tap: BusTap) -> None:
+    desk.fake.faults.on_create(Fault.insufficient_funds())
+    placed = desk.place()
+    desk.rig.settle()
+    final = desk.assert_exactly_once(placed["id"])
+    assert final["status"] == "REJECTED" and final["reason"] == "insufficient_funds"
+    assert len(desk.creates_for(placed["client_order_id"])) == 1
+    rejected = [e for e in bus_tap.of_tenant(desk.caller.tenant_id, expect=4) if e["type"] == "order.rejected"]
+    assert rejected[0]["data"]["reason"] == "insufficient_funds"
+
+
+@pytest.mark.parametrize("status", [429, 418])
+def test_rate_limits_are_retried_until_placed_once(desk: Desk, status: int) -> None:
+    desk.fake.faults.on_create(Fault.rate_limited(status), times=2)
+    placed = desk.place()
+    desk.rig.drain()
+    assert desk.assert_exactly_once(placed["id"])["status"] == "FILLED"
+    assert len(desk.creates_for(placed["client_order_id"])) == 3  # two refusals, one order
+
+
+def test_poison_tasks_reach_the_dead_letter_queue_and_raise_an_alert(desk: Desk, bus_tap: BusTap,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.orders import execution
+
+    placed_ok = desk.place()
+    desk.rig.drain()
+    # A task whose processing always fails, for an order that was never sent.
+    monkeypatch.setattr(execution, "_risk_input", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("poison")))
+    poisoned = desk.place({**MARKET_BUY, "amount": "0.02"})
+    desk.rig.send_raw("{not json", group="poison-group")
+    desk.rig.drain(rounds=40)
+    final = desk.order(poisoned["id"])
+    assert final["status"] == "REJECTED" and final["reason"] == "task_dead_lettered"
+    alerts = [e for e in bus_tap.drain(expect=2, timeout=5) if e["type"] == "alert.trade_task_dead_lettered"]
+    assert {a["data"]["resolution"] for a in alerts} >= {"never sent: rejected", "unparseable task dropped"}
+    assert all(a["data"]["receive_count"] >= 5 for a in alerts)
+    assert desk.fake.orders_with_client_id(poisoned["client_order_id"]) == []
+    assert desk.assert_exactly_once(placed_ok["id"])["status"] == "FILLED"
+
+
+FAULTS = {
+    "none": None,
+    "timeout_after_accept": lambda: Fault.accept_then_timeout(delay_s=1),
+    "server_error_executed": lambda: Fault.server_error(500, execute=True),
+    "server_error_not_executed": lambda: Fault.server_error(503, execute=False),
+    "status_unknown_executed": lambda: Fault.status_unknown(execute=True),
+    "status_unknown_not_executed": lambda: Fault.status_unknown(execute=False),
+    "rate_limited": lambda: Fault.rate_limited(429),
+    "insufficient_funds": Fault.insufficient_funds,
+}
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(create_faults=st.lists(st.sampled_from(sorted(FAULTS)), min_size=1, max_size=3),
+       # Lookups run a minute apart and replica lag lasts seconds, so fewer misses than the
+       # not-found threshold (4) in a row is the model; more would mean the order is not there.
+       lookup_misses=st.integers(min_value=0, max_value=3),
+       crash_after_accept=st.booleans(),
+       duplicate_deliveries=st.integers(min_value=0, max_value=2),
+       order_type=st.sampled_from(["market", "limit"]))
+def test_exactly_once_under_random_fault_schedules(desk: Desk, monkeypatch: pytest.MonkeyPatch,
+                                                   create_faults: list[str], lookup_misses: int,
+                                                   crash_after_accept: bool, duplicate_deliveries: int,
+                                                   order_type: str) -> None:
+    from shared.orders import recording
+
+    desk.fake.faults.clear()
+    for name in create_faults:
+        factory = FAULTS[name]
+        if factory is not None:
+            desk.fake.faults.on_create(factory())
+    if lookup_misses:
+        desk.fake.faults.on_fetch_order(Fault.not_found(), times=lookup_misses)
+    real = recording.record_exchange_state
+    crashes = {"left": 1 if crash_after_accept else 0}
+
+    def maybe_crash(*args: Any, **kwargs: Any) -> Any:
+        if crashes["left"]:
+            crashes["left"] -= 1
+            raise RuntimeError("worker killed")
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(recording, "record_exchange_state", maybe_crash)
+        body = dict(MARKET_BUY) if order_type == "market" else {
+            "symbol": "BTC/USDT", "side": "buy", "type": "limit", "amount": "0.01", "price": "60000"}
+        placed = desk.place(body)
+        task = {"kind": "submit", "tenant_id": desk.caller.tenant_id, "order_id": placed["id"],
+                "account_id": desk.account}
+        for _ in range(duplicate_deliveries):
+            desk.rig.send_raw(json.dumps(task), group=f"{desk.caller.tenant_id}#{desk.account}")
+        desk.rig.settle(rounds=10)
+    desk.fake.faults.clear()
+    final = desk.assert_exactly_once(placed["id"])
+    assert final["status"] in {"FILLED", "OPEN", "REJECTED", "NOT_PLACED"}
+    assert len(desk.creates_for(placed["client_order_id"])) <= 1 + len(create_faults)
