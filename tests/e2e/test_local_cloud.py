@@ -124,3 +124,23 @@ def test_system_routes_and_gateway_limits(cloud: LocalCloudProcess) -> None:
     malformed = cloud.request("POST", "/bots", raw=b'{"name": ', headers={"X-Api-Key": cloud.demo["api_key"],
                                                                           "Idempotency-Key": "bad-json"})
     assert malformed.status == 400 and malformed.json["error"]["code"] == "malformed_json"
+
+
+def test_manual_order_flows_through_the_queue_to_the_paper_exchange(cloud: LocalCloudProcess) -> None:
+    """On the local cloud, the SQS poller runs the trade worker: the order fills by itself."""
+    auth = {"X-Api-Key": cloud.demo["api_key"]}
+    placed = cloud.request("POST", "/orders", body={"symbol": "ETH/USDT", "side": "buy", "type": "market",
+                                                    "amount": "0.01"},
+                           headers={**auth, "Idempotency-Key": secrets.token_hex(8)})
+    assert placed.status == 202, placed.text
+    assert placed.json["status"] == "PENDING_SUBMIT"
+    deadline = time.monotonic() + 20
+    order = placed.json
+    while order["status"] != "FILLED" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        order = cloud.request("GET", f"/orders/{placed.json['id']}", headers=auth).json
+    assert order["status"] == "FILLED", order
+    balances = cloud.request("GET", "/exchange-accounts/paper/balances", headers=auth).json["balances"]
+    assert balances["ETH"]["total"] == "0.01"
+    positions = cloud.request("GET", "/positions", headers=auth).json["items"]
+    assert any(p["symbol"] == "ETH/USDT" and p["quantity"] == "0.01" for p in positions)
