@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
@@ -28,6 +29,27 @@ from shared.errors import AppError, BadRequest, PayloadTooLarge
 from shared.observability import logger, metrics, tracer
 
 warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+
+def _skip_pydantic_v1_probe() -> None:
+    """FastAPI imports `pydantic.v1` (~65 ms of cold start) only to ask whether an annotation or
+    value is a pydantic v1 model. None can exist unless something imported pydantic.v1, so answer
+    from sys.modules first and import nothing."""
+    from fastapi import encoders
+    from fastapi._compat import shared as compat
+
+    def probe(original: Callable[[Any], bool]) -> Callable[[Any], bool]:
+        def check(value: Any) -> bool:
+            return "pydantic.v1" in sys.modules and original(value)
+
+        return check
+
+    compat.is_pydantic_v1_model_class = probe(compat.is_pydantic_v1_model_class)  # type: ignore[assignment]
+    compat.is_pydantic_v1_model_instance = probe(compat.is_pydantic_v1_model_instance)  # type: ignore[assignment]
+    setattr(encoders, "is_pydantic_v1_model_instance", compat.is_pydantic_v1_model_instance)  # noqa: B010
+
+
+_skip_pydantic_v1_probe()
 
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
