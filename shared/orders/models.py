@@ -103,6 +103,8 @@ class OrderRecord(Model):
     updated_at = UTCDateTimeAttribute()
     open_shard = UnicodeAttribute(null=True)
     open_scope = UnicodeAttribute(null=True)
+    protection = UnicodeAttribute(null=True)  # "stop_loss" or "take_profit" once one triggered
+    exit_order_id = UnicodeAttribute(null=True)
     version = VersionAttribute()
 
     reconcile = ReconcileIndex()
@@ -123,14 +125,22 @@ class OrderRecord(Model):
         loaded: list[dict[str, Any]] = json.loads(self.fills_json)
         return loaded
 
+    @property
+    def guards_position(self) -> bool:
+        """A filled order whose stop-loss / take-profit still watches the market."""
+        return (self.state is OrderStatus.FILLED and (self.stop_loss is not None or self.take_profit is not None)
+                and self.protection is None)
+
     def set_status(self, status: OrderStatus) -> None:
-        """Also keeps the sparse indexes in step: only non-terminal orders are in them."""
+        """Also keeps the sparse indexes in step: non-terminal orders are in both; a filled order
+        with an untriggered stop-loss or take-profit stays in `reconcile`, which watches it."""
         self.status = status.value
+        shard = f"open-{zlib.crc32(self.order_id.encode()) % RECONCILE_SHARDS}"
         if status in TERMINAL:
-            self.open_shard = None
+            self.open_shard = shard if self.guards_position else None
             self.open_scope = None
         else:
-            self.open_shard = f"open-{zlib.crc32(self.order_id.encode()) % RECONCILE_SHARDS}"
+            self.open_shard = shard
             self.open_scope = scope_key(self.tenant_id, self.bot_id)
 
 

@@ -69,31 +69,36 @@ def _not_found(order: OrderRecord, now: datetime) -> str:
     return "not placed"
 
 
-@tracer.capture_method(capture_response=False)
-def reconcile_order(order: OrderRecord, now: datetime) -> str:
+def _not_yet_on_exchange(order: OrderRecord, now: datetime) -> str:
+    """PENDING_SUBMIT and SUBMITTING: nothing to ask the exchange yet, but time may be up."""
     settings = get_settings()
-    state = order.state
-    if state in TERMINAL:
-        return "terminal"
-    if state is OrderStatus.PENDING_SUBMIT:
+    if order.state is OrderStatus.PENDING_SUBMIT:
         if now - order.updated_at > timedelta(seconds=settings.pending_submit_requeue_seconds):
             enqueue(_task(order, "submit"), attempt=f"requeue-{int(now.timestamp()) // 60}")
             return "pending too long: queued again"
         return "pending"
-    if state is OrderStatus.SUBMITTING:
-        if order.submit_deadline is not None and now > order.submit_deadline:
-            recording.move(order, OrderStatus.UNKNOWN, reason="submit_interrupted")
-            return "stuck submitting: now unknown"
-        return "submitting"
+    if order.submit_deadline is not None and now > order.submit_deadline:
+        recording.move(order, OrderStatus.UNKNOWN, reason="submit_interrupted")
+        return "stuck submitting: now unknown"
+    return "submitting"
+
+
+@tracer.capture_method(capture_response=False)
+def reconcile_order(order: OrderRecord, now: datetime) -> str:
+    if order.guards_position:
+        return _watch_protection(order)
+    if order.state in TERMINAL:
+        return "terminal"
+    if order.state in (OrderStatus.PENDING_SUBMIT, OrderStatus.SUBMITTING):
+        return _not_yet_on_exchange(order, now)
     try:
         exchange = open_exchange(order.tenant_id, order.account_id)
-    except NotFound:
-        return "account gone"
-    try:
         if order.exchange_order_id:
             reported = exchange.fetch_order(order.symbol, exchange_order_id=order.exchange_order_id)
         else:
             reported = exchange.fetch_order(order.symbol, client_order_id=order.client_order_id)
+    except NotFound:
+        return "account gone"
     except ExchangeOrderNotFound:
         return _not_found(order, now)
     except ExchangeTemporary:
@@ -106,6 +111,38 @@ def reconcile_order(order: OrderRecord, now: datetime) -> str:
     if order.cancel_requested and order.state in ON_EXCHANGE:
         enqueue(_task(order, "cancel"), attempt=f"reconcile-{int(now.timestamp()) // 60}")
     return f"checked ({order.status})"
+
+
+def _watch_protection(order: OrderRecord) -> str:
+    """Platform-managed stop-loss / take-profit, the same on every exchange: once the last price
+    crosses a level, sell (or buy back) what the order filled, as a new intent derived from this
+    order, so however often this runs there is one exit order."""
+    from shared.orders.schemas import OrderCreate
+    from shared.orders.service import create_intent
+
+    try:
+        last = open_exchange(order.tenant_id, order.account_id).fetch_ticker(order.symbol).last
+    except (AppError, NotFound):
+        return "protection: price unavailable"
+    long = order.side == "buy"
+    stop, take = order.decimal("stop_loss"), order.decimal("take_profit")
+    if stop is not None and (last <= stop if long else last >= stop):
+        trigger = "stop_loss"
+    elif take is not None and (last >= take if long else last <= take):
+        trigger = "take_profit"
+    else:
+        return "protection: watching"
+    request = OrderCreate.model_validate({
+        "exchange_account_id": order.account_id, "symbol": order.symbol, "side": "sell" if long else "buy",
+        "type": "market", "amount": order.filled})
+    exit_order = create_intent(tenant_id=order.tenant_id, source=order.source, intent_id=f"{order.order_id}:{trigger}",
+                               bot_id=order.bot_id, account_id=order.account_id, exchange_id=order.exchange,
+                               request=request)
+    order.protection = trigger
+    order.exit_order_id = exit_order.order_id
+    order.set_status(order.state)  # leaves the reconcile index
+    recording.commit(order, [])
+    return f"protection: {trigger} triggered"
 
 
 def _report_drift(tenant_id: str, account_id: str, exchange_id: str) -> int:

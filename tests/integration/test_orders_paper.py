@@ -48,3 +48,76 @@ def test_market_order_fills_on_paper(orders_a: LambdaApi, rig: TradingRig, tenan
     assert types[-3:] == ["order.created", "order.submitted", "order.filled"]
     positions = orders_a.get("/positions").json
     assert positions["items"][0]["quantity"] == "0.01"
+
+
+class SteeredPrices:
+    """A paper price source the test moves by hand."""
+
+    def __init__(self, prices: dict[str, str]) -> None:
+        from decimal import Decimal
+
+        self.prices = {k: Decimal(v) for k, v in prices.items()}
+
+    def set(self, symbol: str, price: str) -> None:
+        from decimal import Decimal
+
+        self.prices[symbol] = Decimal(price)
+
+    def price(self, symbol: str, timestamp_ms: int) -> Any:
+        return self.prices[symbol]
+
+
+@pytest.fixture
+def steered(monkeypatch: pytest.MonkeyPatch) -> SteeredPrices:
+    from shared.exchange import connect, paper
+
+    source = SteeredPrices({"SOL/USDT": "100", "BTC/USDT": "60000"})
+    monkeypatch.setattr(paper, "default_price_source", lambda: source)
+    connect._instances.clear()
+    return source
+
+
+def test_resting_limit_order_fills_when_the_market_crosses(orders_a: LambdaApi, test_cloud: TestCloud,
+                                                            tenant_a: Caller, steered: SteeredPrices) -> None:
+    rig = TradingRig(test_cloud, tenant_a.tenant_id)
+    placed = orders_a.post("/orders", body={"symbol": "SOL/USDT", "side": "buy", "type": "limit", "amount": "2",
+                                            "price": "98"}, headers=_key())
+    rig.drain()
+    assert orders_a.get(f"/orders/{placed.json['id']}").json["status"] == "OPEN"
+    rig.reconcile()
+    assert orders_a.get(f"/orders/{placed.json['id']}").json["status"] == "OPEN"
+    steered.set("SOL/USDT", "97.5")
+    rig.reconcile()
+    order = orders_a.get(f"/orders/{placed.json['id']}").json
+    assert order["status"] == "FILLED" and order["average_price"] == "98"
+
+
+@pytest.mark.parametrize(("exit_price", "trigger", "realized"), [("85", "stop_loss", "-30"),
+                                                                  ("125", "take_profit", "50")])
+def test_stop_loss_and_take_profit_exit_once(orders_a: LambdaApi, test_cloud: TestCloud, tenant_a: Caller,
+                                              steered: SteeredPrices, exit_price: str, trigger: str,
+                                              realized: str) -> None:
+    from shared.orders.models import get_order
+
+    rig = TradingRig(test_cloud, tenant_a.tenant_id)
+    placed = orders_a.post("/orders", body={"symbol": "SOL/USDT", "side": "buy", "type": "market", "amount": "2",
+                                            "stop_loss": "90", "take_profit": "120"}, headers=_key())
+    rig.drain()
+    entry = orders_a.get(f"/orders/{placed.json['id']}").json
+    assert entry["status"] == "FILLED"
+    rig.reconcile()
+    assert get_order(tenant_a.tenant_id, entry["id"]).protection is None  # type: ignore[union-attr]
+    steered.set("SOL/USDT", exit_price)
+    rig.reconcile()
+    rig.reconcile()  # a second pass must not exit twice
+    rig.drain()
+    record = get_order(tenant_a.tenant_id, entry["id"])
+    assert record is not None and record.protection == trigger
+    exit_order = orders_a.get(f"/orders/{record.exit_order_id}").json
+    assert exit_order["status"] == "FILLED" and exit_order["side"] == "sell" and exit_order["amount"] == "2"
+    exits = [o for o in orders_a.get("/orders").json["items"] if o["side"] == "sell"]
+    assert len(exits) == 1
+    position = orders_a.get("/positions").json["items"][0]
+    assert position["quantity"] == "0"
+    gross = float(realized)
+    assert abs(float(position["realized_pnl"]) - gross) < abs(gross) * 0.02  # fees and slippage only
