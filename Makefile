@@ -49,9 +49,11 @@ bench: venv  ## print cold-start, warm-call and DynamoDB-request figures
 	$(PYTHON) -m venv .venv-sam
 	.venv-sam/bin/python -m pip install --quiet aws-sam-cli==1.170.0
 
-sam-check: .venv-sam/bin/sam  ## sam validate --lint and an offline sam build (no container)
+sam-check: venv .venv-sam/bin/sam  ## sam validate --lint and an offline sam build (no container)
 	AWS_DEFAULT_REGION=us-east-1 .venv-sam/bin/sam validate --lint
+	rm -rf .aws-sam
 	PATH="$(CURDIR)/.venv-sam/bin:$$PATH" .venv-sam/bin/sam build --build-dir .aws-sam/build
+	$(BIN)/python tests/build/check_built_functions.py
 
 clean:
 	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache .mypy_cache .ruff_cache
