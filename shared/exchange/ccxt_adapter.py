@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import logging
 import sys
 import threading
 import time
@@ -52,6 +53,8 @@ _STATUS = {"open": ExchangeOrderStatus.OPEN, "closed": ExchangeOrderStatus.CLOSE
 _TICK_SIZE, _DECIMAL_PLACES = 4, 2
 _READ_ATTEMPTS = 3
 _import_lock = threading.Lock()
+# ccxt logs whole requests, API key header included, at DEBUG: never let it.
+logging.getLogger("ccxt").setLevel(logging.WARNING)
 
 
 def _light_ccxt_package() -> None:

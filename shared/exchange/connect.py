@@ -1,9 +1,13 @@
 """Opens the Exchange behind an account: the tenant's paper account, or a real exchange through
-ccxt with the account's decrypted credentials. Instances are kept for the life of the container
-(ccxt keeps markets and rate-limit state on them); credentials live only in memory."""
+ccxt with the account's decrypted credentials.
+
+Instances are kept for the life of the container (ccxt keeps markets and rate-limit state on
+them) but the account row is read on every open: a deleted or re-keyed account is never traded
+with the credentials a warm container still holds. Credentials live only in memory."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from functools import lru_cache
@@ -15,7 +19,8 @@ from shared.exchange.model import Exchange
 from shared.exchange.paper import PAPER_EXCHANGE_ID, PaperExchange
 from shared.exchange_accounts.models import PAPER_ACCOUNT_ID
 
-_instances: dict[tuple[str, str], Exchange] = {}
+# (tenant, account) -> (fingerprint of the stored credentials, exchange)
+_instances: dict[tuple[str, str], tuple[str, Exchange]] = {}
 _lock = threading.Lock()
 
 
@@ -34,27 +39,32 @@ def ccxt_exchange(exchange_id: str, credentials: Credentials | None, sandbox: bo
 
 
 def open_exchange(tenant_id: str, account_id: str) -> Exchange:
-    """The account's exchange; NotFound (404) for accounts the tenant does not own."""
+    """The account's exchange; NotFound (404) for accounts the tenant does not own (any more)."""
     key = (tenant_id, account_id)
+    if account_id == PAPER_ACCOUNT_ID:
+        with _lock:
+            cached = _instances.get(key)
+            if cached is None:
+                cached = _instances[key] = ("paper", PaperExchange(tenant_id))
+        return cached[1]
+    from shared.exchange_accounts.models import get_account_record
+
+    record = get_account_record(tenant_id, account_id)
+    if record is None or record.status != "active":
+        forget(tenant_id, account_id)
+        raise NotFound("no such exchange account", code="exchange_account_not_found",
+                       details={"exchange_account_id": account_id})
+    fingerprint = hashlib.sha256(record.credentials.encode()).hexdigest()
     with _lock:
         cached = _instances.get(key)
-    if cached is not None:
-        return cached
-    exchange: Exchange
-    if account_id == PAPER_ACCOUNT_ID:
-        exchange = PaperExchange(tenant_id)
-    else:
-        from shared.exchange_accounts.credentials import decrypt_credentials
-        from shared.exchange_accounts.models import get_account_record
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1]
+    from shared.exchange_accounts.credentials import decrypt_credentials
 
-        record = get_account_record(tenant_id, account_id)
-        if record is None or record.status != "active":
-            raise NotFound("no such exchange account", code="exchange_account_not_found",
-                           details={"exchange_account_id": account_id})
-        credentials = decrypt_credentials(tenant_id, account_id, record.credentials)
-        exchange = ccxt_exchange(record.exchange, credentials, record.sandbox)
+    credentials = decrypt_credentials(tenant_id, account_id, record.credentials)
+    exchange = ccxt_exchange(record.exchange, credentials, record.sandbox)
     with _lock:
-        _instances[key] = exchange
+        _instances[key] = (fingerprint, exchange)
     return exchange
 
 
@@ -66,10 +76,10 @@ def public_exchange(exchange_id: str) -> Exchange:
     with _lock:
         cached = _instances.get(key)
     if cached is None:
-        cached = ccxt_exchange(exchange_id, None, sandbox=False)
+        cached = ("public", ccxt_exchange(exchange_id, None, sandbox=False))
         with _lock:
             _instances[key] = cached
-    return cached
+    return cached[1]
 
 
 def forget(tenant_id: str, account_id: str) -> None:

@@ -69,7 +69,7 @@ def register_account(caller: Principal, request: ExchangeAccountCreate) -> Excha
     account_id = new_id("acct")
     record = ExchangeAccountRecord(
         tenant_id=caller.tenant_id, account_id=account_id, exchange=request.exchange, label=request.label,
-        sandbox=request.sandbox, key_last4=credentials.api_key[-4:],
+        sandbox=request.sandbox, key_last4=credentials.api_key[-4:] if len(credentials.api_key) >= 12 else "****",
         credentials=encrypt_credentials(caller.tenant_id, account_id, credentials), created_at=utc_now(),
     )
     event = new_event("exchange_account.created", tenant_id=caller.tenant_id, source=SOURCE,

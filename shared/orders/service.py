@@ -9,7 +9,7 @@ from typing import Any
 
 from shared.auth.principal import Principal
 from shared.clock import isoformat, utc_now
-from shared.errors import ExchangeRejected, NotFound, ValidationFailed
+from shared.errors import Conflict, ExchangeRejected, NotFound, ValidationFailed
 from shared.exchange.client_ids import client_order_id_for, intent_digest, order_id_for
 from shared.exchange.connect import open_exchange
 from shared.exchange.model import Exchange, Market
@@ -32,6 +32,7 @@ from shared.orders.states import ON_EXCHANGE, TERMINAL, OrderStatus
 from shared.orders.tasks import TradeTask, enqueue
 from shared.pagination import decode_cursor, encode_cursor
 from shared.positions.models import list_positions
+from shared.tenants.models import get_tenant
 
 CURSOR_KIND = "orders"
 
@@ -74,6 +75,16 @@ def validate_against_market(request: OrderCreate, market: Market, exchange: Exch
             raise _field_error(name, f"{name} must be a multiple of {market.price_step}",
                                price_step=str(market.price_step))
     reference = request.price if request.price is not None else exchange.fetch_ticker(request.symbol).last
+    below, above = ((request.stop_loss, request.take_profit) if request.side == "buy"
+                    else (request.take_profit, request.stop_loss))
+    if below is not None and below >= reference:
+        name = "stop_loss" if request.side == "buy" else "take_profit"
+        raise _field_error(name, f"{name} must be below the {'price' if request.price else 'last price'} "
+                                 f"({reference})")
+    if above is not None and above <= reference:
+        name = "take_profit" if request.side == "buy" else "stop_loss"
+        raise _field_error(name, f"{name} must be above the {'price' if request.price else 'last price'} "
+                                 f"({reference})")
     if market.min_cost and request.amount * reference < market.min_cost:
         raise _field_error("amount", f"order value is below the minimum of {market.min_cost} {market.quote}",
                            min_cost=str(market.min_cost))
@@ -124,6 +135,10 @@ def place_order(caller: Principal, request: OrderCreate, idempotency_key: str) -
     """Validate against the market, record the intent, queue it: answers 202 PENDING_SUBMIT."""
 
     def place() -> dict[str, Any]:
+        tenant = get_tenant(caller.tenant_id)
+        if tenant is not None and tenant.kill_switch:
+            raise Conflict("the kill switch is engaged: no new orders until it is released",
+                           code="kill_switch_engaged")
         ensure_account(caller.tenant_id, request.exchange_account_id)
         exchange = open_exchange(caller.tenant_id, request.exchange_account_id)
         try:

@@ -1,7 +1,7 @@
 """The risk rules, as a pure function of what is known when an order is about to be sent.
 
-Rules that cap exposure (position size, daily loss) apply only to orders that increase the
-position: a bot past its loss limit must still be able to get out.
+Rules that cap exposure (open orders, position size, daily loss) apply only to orders that
+increase the position: a bot past its limits must still be able to get out.
 """
 
 from __future__ import annotations
@@ -52,13 +52,13 @@ def evaluate(risk: RiskInput) -> Breach | None:
     limits = risk.bot_limits
     if limits is None:
         return None
-    if risk.open_orders >= limits.max_open_orders:
-        return Breach("max_open_orders", "the bot already has its maximum of open orders",
-                      limit=str(limits.max_open_orders), observed=str(risk.open_orders))
     signed = risk.amount if risk.side == "buy" else -risk.amount
     increases = abs(risk.position_quantity + signed) > abs(risk.position_quantity)
     if not increases:
         return None
+    if risk.open_orders >= limits.max_open_orders:
+        return Breach("max_open_orders", "the bot already has its maximum of open orders",
+                      limit=str(limits.max_open_orders), observed=str(risk.open_orders))
     if -risk.realized_today >= limits.max_daily_loss:
         return Breach("max_daily_loss", "the bot reached its daily loss limit",
                       limit=str(limits.max_daily_loss), observed=str(-risk.realized_today))

@@ -367,3 +367,20 @@ def test_exactly_once_under_random_fault_schedules(desk: Desk, monkeypatch: pyte
     final = desk.assert_exactly_once(placed["id"])
     assert final["status"] in {"FILLED", "OPEN", "REJECTED", "NOT_PLACED"}
     assert len(desk.creates_for(placed["client_order_id"])) <= 1 + len(create_faults)
+
+
+def test_drift_an_order_we_did_not_place_is_reported_once(desk: Desk, bus_tap: BusTap) -> None:
+    from tests.support.fake_exchange import make_ccxt_binance
+
+    ours = desk.place({"symbol": "BTC/USDT", "side": "buy", "type": "limit", "amount": "0.01", "price": "59000"})
+    desk.rig.drain()
+    stranger = make_ccxt_binance(desk.fake).create_order("ETH/USDT", "limit", "buy", 0.1, 2900,
+                                                         params={"newClientOrderId": "someone-else-1"})
+    desk.rig.reconcile()
+    desk.rig.reconcile()
+    drift = [e for e in bus_tap.of_tenant(desk.caller.tenant_id, expect=5)
+             if e["type"] == "reconciliation.drift_detected"]
+    assert len(drift) == 1
+    assert drift[0]["data"]["exchange_order_id"] == str(stranger["id"])
+    assert drift[0]["data"]["kind"] == "unknown_open_order"
+    assert desk.assert_exactly_once(ours["id"])["status"] == "OPEN"

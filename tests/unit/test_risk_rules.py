@@ -42,9 +42,9 @@ def test_deviation_within_the_limit_passes_and_market_orders_skip_it() -> None:
 
 def test_reducing_orders_pass_exposure_rules() -> None:
     """A bot past its loss or size limit can still get out of its position."""
-    reducing = replace(BASE, side="sell", position_quantity=D("0.05"), realized_today=D("-500"))
+    reducing = replace(BASE, side="sell", position_quantity=D("0.05"), realized_today=D("-500"), open_orders=9)
     assert evaluate(reducing) is None
-    increasing = replace(reducing, side="buy")
+    increasing = replace(reducing, side="buy", open_orders=0)
     breach = evaluate(increasing)
     assert breach is not None and breach.rule == "max_daily_loss"
 
