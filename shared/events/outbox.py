@@ -6,7 +6,6 @@ outage between the write and the publish."""
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
 from datetime import timedelta
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
@@ -74,15 +73,15 @@ def mark_published(event: DomainEvent) -> None:
     )
 
 
-def unpublished_events(older_than: timedelta) -> Iterator[EventRecord]:
-    """Rows still waiting to be published, oldest first, skipping the very recent ones that the
-    request that wrote them is probably publishing right now."""
+def unpublished_events(older_than: timedelta, limit: int = 500) -> list[EventRecord]:
+    """Rows still waiting to be published, oldest first across all shards (event ids are
+    time-ordered), skipping the very recent ones their writer is probably publishing right now."""
     cutoff_ms = int((utc_now() - older_than).timestamp() * 1000)
     cutoff = "evt_" + new_ulid(cutoff_ms)[:10]
+    rows: list[EventRecord] = []
     for shard in range(PUBLISH_SHARDS):
-        yield from EventRecord.unpublished.query(
-            f"pending-{shard}", EventRecord.event_id < cutoff
-        )
+        rows.extend(EventRecord.unpublished.query(f"pending-{shard}", EventRecord.event_id < cutoff, limit=limit))
+    return sorted(rows, key=lambda row: row.event_id)[:limit]
 
 
 def increment_attempts(record: EventRecord) -> None:

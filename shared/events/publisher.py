@@ -96,9 +96,7 @@ def publish_recorded(events: Sequence[DomainEvent]) -> bool:
 def relay_unpublished(older_than: timedelta = timedelta(seconds=30), limit: int = 500) -> int:
     """Publish outbox rows that their writer did not (crash, EventBridge outage). Returns count."""
     sent = 0
-    for record in outbox.unpublished_events(older_than):
-        if sent >= limit:
-            break
+    for record in outbox.unpublished_events(older_than, limit):
         event = record.to_event()
         try:
             put_events([event])
