@@ -43,6 +43,9 @@ bench: venv  ## print cold-start, warm-call and DynamoDB-request figures
 	$(BIN)/python -m benchmarks.cold_start
 	$(BIN)/python -m benchmarks.warm_calls
 	$(BIN)/python -m benchmarks.dynamodb_requests
+	$(BIN)/python -m benchmarks.trade_cold_start
+	$(BIN)/python -m benchmarks.order_lifecycle_requests
+	$(BIN)/python -m benchmarks.paper_pipeline
 
 # sam build / sam validate run from their own virtualenv: aws-sam-cli pins its own boto3.
 .venv-sam/bin/sam:

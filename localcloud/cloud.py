@@ -33,6 +33,19 @@ LOCAL_ENVIRONMENT = {
 }
 
 
+def start_moto_trimming(stop: threading.Event, interval: float = 5.0) -> None:
+    """moto tracks every model instance it creates, and each DynamoDB transaction deep-copies the
+    tables it touches, so a long session grows without bound (and slows down). Dropping that
+    tracking, which only feeds moto's dashboard, keeps memory flat."""
+    from moto.core.model_instances import reset_model_data
+
+    def trim() -> None:
+        while not stop.wait(interval):
+            reset_model_data()
+
+    threading.Thread(target=trim, name="moto-trim", daemon=True).start()
+
+
 @dataclass
 class LocalCloud:
     port: int = 3000
@@ -83,6 +96,8 @@ class LocalCloud:
             poller.start()
         self.clock = ScheduleClock(template_schedules(self.functions), self._stop, self.speed)
         self.clock.start()
+
+        start_moto_trimming(self._stop)
 
     def stop(self) -> None:
         self._stop.set()

@@ -13,7 +13,6 @@ from shared.errors import Conflict, ExchangeRejected, NotFound, ValidationFailed
 from shared.exchange.client_ids import client_order_id_for, intent_digest, order_id_for
 from shared.exchange.connect import open_exchange
 from shared.exchange.model import Exchange, Market
-from shared.exchange_accounts.models import ensure_account, get_account_record
 from shared.idempotency import run_once
 from shared.money import decimal_text
 from shared.observability import logger
@@ -139,17 +138,15 @@ def place_order(caller: Principal, request: OrderCreate, idempotency_key: str) -
         if tenant is not None and tenant.kill_switch:
             raise Conflict("the kill switch is engaged: no new orders until it is released",
                            code="kill_switch_engaged")
-        ensure_account(caller.tenant_id, request.exchange_account_id)
-        exchange = open_exchange(caller.tenant_id, request.exchange_account_id)
+        exchange = open_exchange(caller.tenant_id, request.exchange_account_id)  # 404 if not the tenant's
         try:
             market = exchange.market(request.symbol)
         except ExchangeRejected:
             raise _field_error("symbol", f"unknown symbol {request.symbol} on {exchange.exchange_id}") from None
         validate_against_market(request, market, exchange)
-        record = get_account_record(caller.tenant_id, request.exchange_account_id)
-        exchange_id = record.exchange if record else exchange.exchange_id
         order = create_intent(tenant_id=caller.tenant_id, source="manual", intent_id=idempotency_key, bot_id=None,
-                              account_id=request.exchange_account_id, exchange_id=exchange_id, request=request)
+                              account_id=request.exchange_account_id, exchange_id=exchange.exchange_id,
+                              request=request)
         return to_out(order).model_dump(mode="json")
 
     result = run_once("orders.place", tenant_id=caller.tenant_id, idempotency_key=idempotency_key,

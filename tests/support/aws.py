@@ -4,11 +4,12 @@ provisioner, so tests run against exactly what template.yaml declares."""
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 
 from moto.server import ThreadedMotoServer
 
-from localcloud.cloud import LOCAL_ENVIRONMENT, REGION
+from localcloud.cloud import LOCAL_ENVIRONMENT, REGION, start_moto_trimming
 from localcloud.functions import FunctionSpec, discover_functions
 from localcloud.provision import ACCOUNT_ID, provision
 from localcloud.template import Resolver, load_template
@@ -30,6 +31,7 @@ class TestCloud:
 def start_test_cloud(stack_name: str = "test") -> TestCloud:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    start_moto_trimming(threading.Event(), interval=2.0)
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     os.environ.update(LOCAL_ENVIRONMENT)
