@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 from botocore.config import Config
+from botocore.session import get_session
 
 from shared.config import get_settings
 
@@ -26,14 +26,14 @@ def _timed(check: Callable[[], None]) -> dict[str, Any]:
 
 def _dynamodb() -> None:
     settings = get_settings()
-    client = boto3.client("dynamodb", region_name=settings.aws_region, config=_CONFIG)
+    client = get_session().create_client("dynamodb", region_name=settings.aws_region, config=_CONFIG)
     for table in (settings.tenants_table, settings.bots_table, settings.idempotency_table):
         client.describe_table(TableName=table)
 
 
 def _eventbridge() -> None:
     settings = get_settings()
-    client = boto3.client("events", region_name=settings.aws_region, config=_CONFIG)
+    client = get_session().create_client("events", region_name=settings.aws_region, config=_CONFIG)
     client.describe_event_bus(Name=settings.event_bus_name)
 
 

@@ -12,9 +12,9 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.session import get_session
 
 from shared.config import get_settings
 from shared.events import outbox
@@ -32,7 +32,8 @@ class EventPublishError(RuntimeError):
 @lru_cache(maxsize=1)
 def _client() -> Any:
     config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
-    return boto3.client("events", region_name=get_settings().aws_region, config=config)
+    # botocore directly: boto3 would add ~100 ms of cold start for nothing here.
+    return get_session().create_client("events", region_name=get_settings().aws_region, config=config)
 
 
 def _entry(event: DomainEvent) -> dict[str, Any]:

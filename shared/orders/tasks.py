@@ -29,11 +29,11 @@ class TradeTask(BaseModel):
 
 @lru_cache(maxsize=1)
 def _sqs() -> Any:
-    import boto3
     from botocore.config import Config
+    from botocore.session import get_session
 
-    return boto3.client("sqs", region_name=get_settings().aws_region,
-                        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3}))
+    return get_session().create_client("sqs", region_name=get_settings().aws_region,
+                                       config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3}))
 
 
 def enqueue(task: TradeTask, *, attempt: str = "0") -> None:
