@@ -263,9 +263,6 @@ def report(outcomes: list[Outcome]) -> None:
             purpose = PURPOSES.get((r.operation, r.table, r.index), "")
             if r.operation == "TransactWriteItems":
                 purpose = "the change + its outbox row(s), atomically"
-                if r.outbox_first():
-                    purpose += ("; NOTE item 0 is the outbox row (PynamoDB sends ConditionCheck, Delete, Put,"
-                                " Update in that order), so cancellation_codes(exc)[:1] is not the caller's item")
             print(f"      {r.label():<70} {purpose}")
         if not o.requests:
             print("      (none)")

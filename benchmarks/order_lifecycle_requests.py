@@ -221,8 +221,8 @@ PURPOSES: list[tuple[str, str, str, str, str]] = [
     ("GetItem", "Positions", "position_quantity", "", "risk: current position (position limit)"),
     ("Query", "Orders", "count_open_orders", "", "risk: the bot's open orders (max-open-orders rule)"),
     ("GetItem", "Positions", "realized_today", "", "risk: today's realized PnL (max daily loss)"),
-    ("TransactWriteItems", "", "mark_submitting", "", "claim: PENDING_SUBMIT -> SUBMITTING, version-checked, "
-                                                      "before the exchange call (a one-item transaction)"),
+    ("PutItem", "Orders", "mark_submitting", "", "claim: PENDING_SUBMIT -> SUBMITTING, version-checked, "
+                                                 "before the exchange call (one conditional put)"),
     ("GetItem", "PaperAccounts", "create_order", "ord#", "paper: client order id already used?"),
     ("GetItem", "PaperAccounts", "fetch_order", "ord#", "paper: the order as the exchange holds it"),
     ("Query", "PaperAccounts", "_balance_rows", "bal#", "paper: the account's balances (consistent)"),
