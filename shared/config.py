@@ -70,7 +70,9 @@ class Settings(BaseSettings):
     order_not_found_threshold: int = Field(default=4, ge=1)
     order_resubmit_limit: int = Field(default=1, ge=0)
     order_resubmit_max_age_seconds: int = Field(default=300, ge=1)
-    pending_submit_requeue_seconds: int = Field(default=60, ge=1)
+    # A submit task normally waits in the queue; only one lost (its SendMessage failed) or parked
+    # longer than this is queued again, so a backlog is never multiplied.
+    pending_submit_requeue_seconds: int = Field(default=900, ge=1)
     default_max_price_deviation_pct: Decimal = Decimal("5")
 
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)

@@ -7,12 +7,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.events.publisher import relay_unpublished
-from shared.observability import logger, metrics, tracer
+from shared.observability import instrumented, logger
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@instrumented
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     relayed = relay_unpublished()
     if relayed:

@@ -7,13 +7,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.observability import logger, metrics, tracer
+from shared.observability import instrumented, logger
 from shared.orders.reconciliation import reconcile_open_orders
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@instrumented
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     report = reconcile_open_orders()
     summary = {"outcomes": dict(report.outcomes), "accounts": len(report.accounts), "drift": report.drift}

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.observability import logger, metrics, tracer
+from shared.observability import instrumented
 from shared.orders.dead_letters import settle_dead_lettered_task
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -20,9 +20,7 @@ def handle_record(record: SQSRecord) -> str:
     return settle_dead_lettered_task(record.body, receive_count)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@instrumented
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     response = process_partial_response(event=event, record_handler=handle_record,
                                                         processor=processor, context=context)

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.observability import logger, metrics, tracer
+from shared.observability import instrumented, logger
 from shared.orders.execution import execute
 from shared.orders.tasks import TradeTask
 
@@ -25,9 +25,7 @@ def handle_record(record: SQSRecord) -> str:
     return execute(task)
 
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@instrumented
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     response = process_partial_response(event=event, record_handler=handle_record,
                                                         processor=processor, context=context)

@@ -103,6 +103,7 @@ class OrderRecord(Model):
     updated_at = UTCDateTimeAttribute()
     open_shard = UnicodeAttribute(null=True)
     open_scope = UnicodeAttribute(null=True)
+    queued_at = UTCDateTimeAttribute(null=True)  # last submit task sent; None: its send failed
     protection = UnicodeAttribute(null=True)  # "stop_loss" or "take_profit" once one triggered
     exit_order_id = UnicodeAttribute(null=True)
     version = VersionAttribute()

@@ -61,6 +61,7 @@ def _not_found(order: OrderRecord, now: datetime) -> str:
         order.resubmits = int(order.resubmits or 0) + 1
         order.not_found_count = 0
         order.submit_deadline = None
+        order.queued_at = now
         recording.move(order, OrderStatus.PENDING_SUBMIT, reason="not_placed_resubmitting",
                        extra_events=[recording.order_event("order.resubmitted", order, reason="not_placed")])
         enqueue(_task(order, "submit"), attempt=f"resubmit-{order.resubmits}")
@@ -73,9 +74,12 @@ def _not_yet_on_exchange(order: OrderRecord, now: datetime) -> str:
     """PENDING_SUBMIT and SUBMITTING: nothing to ask the exchange yet, but time may be up."""
     settings = get_settings()
     if order.state is OrderStatus.PENDING_SUBMIT:
-        if now - order.updated_at > timedelta(seconds=settings.pending_submit_requeue_seconds):
+        waited = now - (order.queued_at or order.created_at)
+        if order.queued_at is None or waited > timedelta(seconds=settings.pending_submit_requeue_seconds):
             enqueue(_task(order, "submit"), attempt=f"requeue-{int(now.timestamp()) // 60}")
-            return "pending too long: queued again"
+            order.queued_at = now
+            recording.commit(order, [])
+            return "task lost or parked: queued again"
         return "pending"
     if order.submit_deadline is not None and now > order.submit_deadline:
         recording.move(order, OrderStatus.UNKNOWN, reason="submit_interrupted")

@@ -3,6 +3,7 @@ cancel; and positions with PnL."""
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -113,7 +114,7 @@ def create_intent(*, tenant_id: str, source: str, intent_id: str, bot_id: str | 
         stop_loss=None if request.stop_loss is None else str(request.stop_loss),
         take_profit=None if request.take_profit is None else str(request.take_profit),
         client_order_id=client_order_id_for(exchange_id, digest), created_at=now, updated_at=now,
-        status=OrderStatus.PENDING_SUBMIT.value,
+        status=OrderStatus.PENDING_SUBMIT.value, queued_at=now,
     )
     order.set_status(OrderStatus.PENDING_SUBMIT)
     try:
@@ -125,8 +126,13 @@ def create_intent(*, tenant_id: str, source: str, intent_id: str, bot_id: str | 
         return concurrent
     try:
         enqueue(TradeTask(kind="submit", tenant_id=tenant_id, order_id=order_id, account_id=account_id))
-    except Exception:  # the reconciler re-queues orders left PENDING_SUBMIT
+    except Exception:
+        # Tell the reconciler to queue it at its next run (if even this fails, it does so once
+        # the order has waited pending_submit_requeue_seconds).
         logger.warning("could not queue a trade task; the reconciler will", extra={"order_id": order_id})
+        with contextlib.suppress(Exception):
+            order.queued_at = None
+            recording.commit(order, [])
     return order
 
 

@@ -121,3 +121,54 @@ def test_stop_loss_and_take_profit_exit_once(orders_a: LambdaApi, test_cloud: Te
     assert position["quantity"] == "0"
     gross = float(realized)
     assert abs(float(position["realized_pnl"]) - gross) < abs(gross) * 0.02  # fees and slippage only
+
+
+def test_an_order_whose_task_was_lost_is_queued_again_by_the_reconciler(
+        orders_a: LambdaApi, test_cloud: TestCloud, tenant_a: Caller, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.orders import service
+
+    def broken_queue(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("SQS unreachable")
+
+    rig = TradingRig(test_cloud, tenant_a.tenant_id)
+    with monkeypatch.context() as patch:
+        patch.setattr(service, "enqueue", broken_queue)
+        placed = orders_a.post("/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market",
+                                                "amount": "0.001"}, headers=_key())
+    assert placed.status == 202  # the intent is recorded even though its task was not queued
+    assert rig.drain() == 0
+    rig.reconcile()
+    rig.drain()
+    assert orders_a.get(f"/orders/{placed.json['id']}").json["status"] == "FILLED"
+
+
+def test_a_queue_backlog_is_not_multiplied_by_the_reconciler(
+        orders_a: LambdaApi, test_cloud: TestCloud, tenant_a: Caller, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Orders waiting their turn in the queue (a backlog) are left alone: re-queuing them every
+    minute would only make the backlog longer. Past the requeue delay, one more task is sent."""
+    from datetime import timedelta
+
+    from shared.clock import utc_now
+    from shared.config import get_settings
+    from shared.orders import reconciliation
+
+    requeued: list[str] = []
+    real_enqueue = reconciliation.enqueue
+
+    def counting(task: Any, **kwargs: Any) -> None:
+        requeued.append(task.order_id)
+        real_enqueue(task, **kwargs)
+
+    monkeypatch.setattr(reconciliation, "enqueue", counting)
+    rig = TradingRig(test_cloud, tenant_a.tenant_id)
+    placed = [orders_a.post("/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market",
+                                             "amount": "0.001"}, headers=_key()).json for _ in range(3)]
+    for minutes in (1, 2, 5, 10):
+        rig.reconcile(now=utc_now() + timedelta(minutes=minutes))
+    assert requeued == []
+    delay = get_settings().pending_submit_requeue_seconds
+    rig.reconcile(now=utc_now() + timedelta(seconds=delay + 60))
+    rig.reconcile(now=utc_now() + timedelta(seconds=delay + 120))
+    assert sorted(requeued) == sorted(p["id"] for p in placed)  # once each, not once per run
+    rig.drain()
+    assert {orders_a.get(f"/orders/{p['id']}").json["status"] for p in placed} == {"FILLED"}
