@@ -191,13 +191,21 @@ class PaperExchange:
             raise _reject("invalid_order", "limit price missing or off the price step")
 
     def _commit(self, rows: list[PaperRecord], new: PaperRecord | None = None) -> None:
-        """Save balance and order rows together; version checks catch concurrent writers."""
+        """Save balance and order rows together; version checks catch concurrent writers. An open
+        order also has a pointer row (`open#<client id>`), so listing open orders never reads the
+        closed ones."""
         try:
             with TransactWrite(connection=connection()) as tx:
                 if new is not None:
                     tx.save(new, condition=PaperRecord.item.does_not_exist())
                 for row in rows:
                     tx.save(row)
+                for row in [r for r in (new, *rows) if r is not None and r.item.startswith("ord#")]:
+                    pointer = PaperRecord(tenant_id=self.tenant_id, item="open#" + row.item[4:], data="{}")
+                    if row.payload()["status"] == "open":
+                        tx.save(pointer, condition=PaperRecord.item.does_not_exist() if row is new else None)
+                    elif row is not new:
+                        tx.delete(pointer, add_version_condition=False)
         except TransactWriteError as exc:
             raise ExchangeTemporary("paper exchange busy; retry") from exc
 
@@ -326,7 +334,10 @@ class PaperExchange:
 
     def fetch_open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]:
         result = []
-        for row in PaperRecord.query(self.tenant_id, PaperRecord.item.startswith("ord#"), consistent_read=True):
+        for pointer in PaperRecord.query(self.tenant_id, PaperRecord.item.startswith("open#"), consistent_read=True):
+            row = self._order_row(pointer.item[5:])
+            if row is None:
+                continue
             data = row.payload()
             if data["status"] == "open" and (symbol is None or data["symbol"] == symbol):
                 order = self._match(row)
