@@ -29,7 +29,8 @@ def endpoint_overrides() -> dict[str, EndpointOverride]:
     raw = get_settings().exchange_endpoint_overrides
     if not raw:
         return {}
-    return {exchange: EndpointOverride(base_url=spec["base_url"], markets_file=spec.get("markets_file"))
+    return {exchange: EndpointOverride(base_url=spec["base_url"], markets_file=spec.get("markets_file"),
+                                       throttle=bool(spec.get("throttle", True)))
             for exchange, spec in json.loads(raw).items()}
 
 

@@ -29,6 +29,17 @@ _REJECTIONS = (
     ("NotSupported", "not_supported"),
     ("OperationRejected", "operation_rejected"),
 )
+# Some exchanges answer definite refusals with codes ccxt leaves as a plain ExchangeError; the
+# code is read here (never passed on: the message can carry request details).
+_REJECTION_CODES = (
+    ("EAPI:Invalid key", "authentication_failed"),
+    ("EAPI:Invalid signature", "authentication_failed"),
+    ("EGeneral:Permission denied", "permission_denied"),
+    ("EGeneral:Invalid arguments", "invalid_order"),
+    ("EOrder:Cost minimum not met", "invalid_order"),
+    ("EOrder:Invalid price", "invalid_order"),
+    ("EOrder:Orders limit exceeded", "invalid_order"),
+)
 # Refusals that prove nothing was done: retrying later is safe.
 _NOTHING_DONE = ("RateLimitExceeded", "DDoSProtection", "InvalidNonce", "OnMaintenance")
 
@@ -46,6 +57,10 @@ def translate(errors: ModuleType, exc: Exception, *, creating: bool) -> AppError
     for cls_name, reason in _REJECTIONS:
         if isinstance(exc, getattr(errors, cls_name)):
             return ExchangeRejected(f"the exchange rejected the request ({name})", reason=reason)
+    text = str(exc)
+    for code, reason in _REJECTION_CODES:
+        if code in text:
+            return ExchangeRejected(f"the exchange rejected the request ({code})", reason=reason)
     if creating:
         # Timeouts, 5xx, "status unknown", unparseable answers: the order may exist.
         return ExchangeAmbiguous(f"order outcome unknown ({name})", details={"error": name})

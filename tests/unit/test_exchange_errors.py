@@ -47,3 +47,19 @@ def test_only_supported_exchanges_can_be_loaded() -> None:
     for name in ("base", "abstract", "notanexchange", "../os"):
         with pytest.raises(ValueError, match="unsupported"):
             exchange_class(name)
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ('kraken {"error":["EAPI:Invalid signature"]}', "authentication_failed"),
+    ('kraken {"error":["EOrder:Cost minimum not met"]}', "invalid_order"),
+    ('kraken {"error":["EGeneral:Invalid arguments:volume"]}', "invalid_order"),
+])
+def test_definite_refusals_hidden_in_a_plain_exchange_error(text: str, reason: str) -> None:
+    translated = translate(ERRORS, ERRORS.ExchangeError(text), creating=True)
+    assert isinstance(translated, ExchangeRejected) and translated.reason == reason
+    assert "kraken" not in str(translated.to_body())
+
+
+def test_an_unrecognised_exchange_error_on_create_stays_ambiguous() -> None:
+    translated = translate(ERRORS, ERRORS.ExchangeError('kraken {"error":["EService:Unavailable"]}'), creating=True)
+    assert isinstance(translated, ExchangeAmbiguous)
