@@ -226,6 +226,8 @@ PURPOSES: list[tuple[str, str, str, str, str]] = [
     ("GetItem", "PaperAccounts", "create_order", "ord#", "paper: client order id already used?"),
     ("GetItem", "PaperAccounts", "fetch_order", "ord#", "paper: the order as the exchange holds it"),
     ("Query", "PaperAccounts", "_balance_rows", "bal#", "paper: the account's balances (consistent)"),
+    ("Query", "PaperAccounts", "fetch_open_orders", "open#", "paper: pointers to the open orders only"),
+    ("GetItem", "PaperAccounts", "fetch_open_orders", "ord#", "paper: each open order behind a pointer"),
     ("PutItem", "PaperAccounts", "_balance_rows", "bal#", "paper: create a starting balance (first use)"),
     ("TransactWriteItems", "", "_match", "", "paper: fill the resting order: order row + balance rows"),
     ("TransactWriteItems", "", "PaperExchange._place", "", "paper: new order row + balance rows (version-checked)"),
