@@ -47,6 +47,17 @@ PURPOSES: dict[tuple[str, str, str], str] = {
 }
 
 
+def request_json(request: Any) -> dict[str, Any]:
+    """The JSON body of an outgoing botocore request ({} for none or non-JSON)."""
+    if not request.body:
+        return {}
+    try:
+        parsed = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
 @dataclass(frozen=True)
 class Request:
     service: str
@@ -80,13 +91,7 @@ class ClientTally:
 
     def hook(self, request: Any, event_name: str, **kwargs: Any) -> None:
         _before_send, service, operation = event_name.split(".", 2)
-        body: dict[str, Any] = {}
-        if request.body:
-            try:
-                parsed = json.loads(request.body)
-            except (ValueError, UnicodeDecodeError):
-                parsed = None
-            body = parsed if isinstance(parsed, dict) else {}
+        body = request_json(request)
         items = tuple((kind, self._table(spec.get("TableName", "")))
                       for item in body.get("TransactItems", []) for kind, spec in item.items())
         with self._lock:

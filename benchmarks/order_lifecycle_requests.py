@@ -26,7 +26,6 @@ cold one added.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import secrets
 import sys
@@ -41,7 +40,7 @@ from typing import Any
 
 from benchmarks._support import start_cloud
 from benchmarks._trading import metric_blobs_dropped
-from benchmarks.dynamodb_requests import ServerTally
+from benchmarks.dynamodb_requests import ServerTally, request_json
 from tests.support.aws import TestCloud
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,13 +135,7 @@ class Tally:
 
     def hook(self, request: Any, event_name: str, **kwargs: Any) -> None:
         _before_send, service, operation = event_name.split(".", 2)
-        body: dict[str, Any] = {}
-        if request.body:
-            try:
-                parsed = json.loads(request.body)
-            except (ValueError, UnicodeDecodeError):
-                parsed = None
-            body = parsed if isinstance(parsed, dict) else {}
+        body = request_json(request)
         items = tuple(
             " ".join(filter(None, (kind, self._name(spec.get("TableName", "")),
                                    _key_prefix(spec.get("Item") or spec.get("Key")))))

@@ -11,7 +11,7 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
-from localcloud.functions import FunctionSpec, discover_functions
+from localcloud.functions import FunctionSpec, apply_environment, discover_functions
 from localcloud.gateway import Gateway, make_http_server
 from localcloud.pollers import SqsPoller, sqs_pollers
 from localcloud.provision import ACCOUNT_ID, provision
@@ -78,12 +78,7 @@ class LocalCloud:
         resolver = Resolver(load_template(), REGION, ACCOUNT_ID, self.stack_name, dict(self.parameters))
         provision(resolver, self.aws_endpoint)
         self.functions = discover_functions(resolver)
-        # One process hosts every function: their variables are merged (they agree on every name
-        # but the service name, which the local environment sets once).
-        for function in self.functions.values():
-            for key, value in function.environment.items():
-                if key != "POWERTOOLS_SERVICE_NAME":
-                    os.environ[key] = value
+        apply_environment(self.functions)
 
         gateway = Gateway(resolver, self.functions)
         self._http = make_http_server(gateway, self.host, self.port, quiet=self.quiet)

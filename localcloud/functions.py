@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import threading
 import time
 import uuid
@@ -72,6 +73,16 @@ def ensure_event_loop() -> None:
         asyncio.get_event_loop_policy().get_event_loop()
     except RuntimeError:
         asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+def apply_environment(functions: dict[str, FunctionSpec], keep: frozenset[str] = frozenset()) -> None:
+    """One process hosts every function, so their variables are merged into os.environ (they
+    agree on every name but the service name, which the local environment sets once). Names in
+    `keep` are left as the caller set them."""
+    for function in functions.values():
+        for key, value in function.environment.items():
+            if key != "POWERTOOLS_SERVICE_NAME" and key not in keep:
+                os.environ[key] = value
 
 
 def discover_functions(resolver: Resolver) -> dict[str, FunctionSpec]:

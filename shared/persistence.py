@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PynamoDBConnectionError, PynamoDBException, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 
 from shared.config import get_settings
 
@@ -22,29 +22,10 @@ class BaseMeta:
     billing_mode = "PAY_PER_REQUEST"
 
 
-_TRANSIENT_CODES = frozenset({
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "TransactionConflictException",
-})
-
-
 @lru_cache(maxsize=1)
 def connection() -> Connection:
     """One PynamoDB connection per process, for transactions."""
     return Connection(region=get_settings().aws_region)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """A DynamoDB failure that retrying later may cure (throttling, outage, network)."""
-    if isinstance(exc, PynamoDBConnectionError) and exc.cause_response_code is None:
-        return True
-    if isinstance(exc, PynamoDBException):
-        return exc.cause_response_code in _TRANSIENT_CODES
-    return False
 
 
 def condition_failed(exc: TransactWriteError) -> bool:

@@ -64,7 +64,7 @@ def register_account(caller: Principal, request: ExchangeAccountCreate) -> Excha
     except ExchangeRejected as exc:
         raise ValidationFailed("the exchange did not accept these credentials", code="invalid_credentials",
                                details={"reason": exc.reason}) from None
-    except (ExchangeTemporary, AppError) as exc:
+    except AppError as exc:
         raise ExchangeTemporary("could not reach the exchange to verify the credentials; retry") from exc
     account_id = new_id("acct")
     record = ExchangeAccountRecord(

@@ -24,6 +24,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 
 from shared.config import get_settings
+from shared.money import decimal_text
 from shared.orders.states import TERMINAL, OrderStatus
 from shared.persistence import BaseMeta
 
@@ -121,6 +122,10 @@ class OrderRecord(Model):
     def decimal(self, name: str) -> Decimal | None:
         value = getattr(self, name)
         return None if value is None else Decimal(value)
+
+    def average_price_text(self) -> str | None:
+        filled = Decimal(self.filled)
+        return decimal_text(Decimal(self.cost) / filled) if filled else None
 
     def fills(self) -> list[dict[str, Any]]:
         loaded: list[dict[str, Any]] = json.loads(self.fills_json)

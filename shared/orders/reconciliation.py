@@ -126,7 +126,7 @@ def _watch_protection(order: OrderRecord) -> str:
 
     try:
         last = open_exchange(order.tenant_id, order.account_id).fetch_ticker(order.symbol).last
-    except (AppError, NotFound):
+    except AppError:  # NotFound included: the account is gone
         return "protection: price unavailable"
     long = order.side == "buy"
     stop, take = order.decimal("stop_loss"), order.decimal("take_profit")
@@ -154,7 +154,7 @@ def _report_drift(tenant_id: str, account_id: str, exchange_id: str) -> int:
     reported = 0
     try:
         open_orders = open_exchange(tenant_id, account_id).fetch_open_orders()
-    except (AppError, NotFound):
+    except AppError:
         return 0
     for remote in open_orders:
         ours = find_by_client_order_id(remote.client_order_id) if remote.client_order_id else None

@@ -39,13 +39,12 @@ class StaleOrder(Conflict):
 
 
 def order_event(event_type: str, order: OrderRecord, reason: str | None = None) -> DomainEvent:
-    filled = Decimal(order.filled)
-    average = decimal_text(Decimal(order.cost) / filled) if filled else None
     data = catalog.OrderData(
         order_id=order.order_id, client_order_id=order.client_order_id, bot_id=order.bot_id,
         exchange_account_id=order.account_id, exchange=order.exchange, symbol=order.symbol,
         side=order.side, type=order.type, amount=order.amount, price=order.price, status=order.status,
-        filled=order.filled, average_price=average, fee_cost=order.fee_cost, fee_currency=order.fee_currency,
+        filled=order.filled, average_price=order.average_price_text(), fee_cost=order.fee_cost,
+        fee_currency=order.fee_currency,
         reason=reason if reason is not None else order.reason,
     )
     return new_event(event_type, tenant_id=order.tenant_id, source=SOURCE, data=data)

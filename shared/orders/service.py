@@ -38,13 +38,12 @@ CURSOR_KIND = "orders"
 
 
 def to_out(order: OrderRecord) -> OrderOut:
-    filled = Decimal(order.filled)
     return OrderOut(
         id=order.order_id, client_order_id=order.client_order_id, exchange_order_id=order.exchange_order_id,
         exchange_account_id=order.account_id, exchange=order.exchange, bot_id=order.bot_id, symbol=order.symbol,
         side=order.side, type=order.type, amount=order.amount, price=order.price, stop_loss=order.stop_loss,
         take_profit=order.take_profit, status=order.status, filled=order.filled,
-        average_price=decimal_text(Decimal(order.cost) / filled) if filled else None, cost=order.cost,
+        average_price=order.average_price_text(), cost=order.cost,
         fee=Fee(cost=order.fee_cost, currency=order.fee_currency), fills=order.fills(), reason=order.reason,
         cancel_requested=bool(order.cancel_requested), created_at=isoformat(order.created_at),
         updated_at=isoformat(order.updated_at),
@@ -96,15 +95,6 @@ def create_intent(*, tenant_id: str, source: str, intent_id: str, bot_id: str | 
     returns the existing order instead of a second one."""
     digest = intent_digest(tenant_id, source, intent_id)
     order_id = order_id_for(digest)
-    existing = get_order(tenant_id, order_id)
-    if existing is not None:
-        same = (existing.account_id, existing.symbol, existing.side, existing.type, Decimal(existing.amount),
-                existing.decimal("price")) == (account_id, request.symbol, request.side, request.type,
-                                               request.amount, request.price)
-        if not same:
-            raise ValidationFailed("this intent was already used for a different order",
-                                   code="idempotency_key_reused", details={"order_id": order_id})
-        return existing
     now = utc_now()
     order = OrderRecord(
         tenant_id=tenant_id, order_id=order_id, created_key=f"{isoformat(now)}#{order_id}", source=source,
@@ -120,10 +110,17 @@ def create_intent(*, tenant_id: str, source: str, intent_id: str, bot_id: str | 
     try:
         recording.commit(order, [recording.order_event("order.created", order)], new=True)
     except recording.StaleOrder:
-        concurrent = get_order(tenant_id, order_id)
-        if concurrent is None:
+        # The intent row exists (a retry, however late, or a concurrent twin): that is the order.
+        existing = get_order(tenant_id, order_id)
+        if existing is None:
             raise
-        return concurrent
+        same = (existing.account_id, existing.symbol, existing.side, existing.type, Decimal(existing.amount),
+                existing.decimal("price")) == (account_id, request.symbol, request.side, request.type,
+                                               request.amount, request.price)
+        if not same:
+            raise ValidationFailed("this intent was already used for a different order",
+                                   code="idempotency_key_reused", details={"order_id": order_id}) from None
+        return existing
     try:
         enqueue(TradeTask(kind="submit", tenant_id=tenant_id, order_id=order_id, account_id=account_id))
     except Exception:

@@ -11,9 +11,8 @@ import boto3
 import pytest
 
 from tests.support.api import Caller, LambdaApi
-from tests.support.kraken_trading import point_kraken_at  # noqa: F401 - a fixture for every integration test
 from tests.support.tenants import new_tenant
-from tests.support.trading import point_binance_at  # noqa: F401 - a fixture for every integration test
+from tests.support.trading import point_binance_at, point_kraken_at  # noqa: F401 - fixtures for every test
 
 
 @pytest.fixture(scope="session")

@@ -18,15 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.integration.conftest import BusTap
-from tests.support.api import Caller, LambdaApi
+from tests.support.api import Caller
 from tests.support.aws import TestCloud
 from tests.support.fake_exchange import FakeBinance, Fault
-from tests.support.trading import (
-    TradingRig,
-    exchange_api_for,
-    orders_api_for,
-    register_binance_account,
-)
+from tests.support.trading import Desk, PointAt, TradingRig, exchange_api_for, register_account
 
 MARKET_BUY = {"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.01"}
 
@@ -39,47 +34,11 @@ def fake() -> Iterator[FakeBinance]:
 
 
 @pytest.fixture
-def desk(tenant_a: Caller, fake: FakeBinance, point_binance_at: Any, test_cloud: TestCloud) -> Desk:
+def desk(tenant_a: Caller, fake: FakeBinance, point_binance_at: PointAt, test_cloud: TestCloud) -> Desk:
     point_binance_at(fake)
-    account = register_binance_account(exchange_api_for(tenant_a), fake)
-    return Desk(tenant_a, account, orders_api_for(tenant_a), fake, TradingRig(test_cloud, tenant_a.tenant_id))
-
-
-class Desk:
-    """One tenant trading through one Binance account on the fake exchange."""
-
-    def __init__(self, caller: Caller, account: str, api: LambdaApi, fake: FakeBinance, rig: TradingRig) -> None:
-        self.caller, self.account, self.api, self.fake, self.rig = caller, account, api, fake, rig
-
-    def place(self, body: dict[str, Any] | None = None, key: str | None = None) -> dict[str, Any]:
-        reply = self.api.post("/orders", body={**(body or MARKET_BUY), "exchange_account_id": self.account},
-                              headers={"Idempotency-Key": key or secrets.token_hex(8)})
-        assert reply.status == 202, reply.text
-        order: dict[str, Any] = reply.json
-        return order
-
-    def order(self, order_id: str) -> dict[str, Any]:
-        reply = self.api.get(f"/orders/{order_id}")
-        assert reply.status == 200
-        order: dict[str, Any] = reply.json
-        return order
-
-    def creates_for(self, client_order_id: str) -> list[Any]:
-        return [r for r in self.fake.order_requests() if r.params.get("newClientOrderId") == client_order_id]
-
-    def assert_exactly_once(self, order_id: str) -> dict[str, Any]:
-        """The history invariant: one terminal state, at most one exchange order, none lost."""
-        order = self.order(order_id)
-        held = self.fake.orders_with_client_id(order["client_order_id"])
-        assert len(held) <= 1, f"the exchange holds {len(held)} orders for one intent"
-        assert order["status"] in {"FILLED", "CANCELED", "REJECTED", "EXPIRED", "NOT_PLACED", "OPEN",
-                                   "PARTIALLY_FILLED"}, order
-        if held:
-            assert order["status"] not in {"REJECTED", "NOT_PLACED"}, "the exchange holds an order we gave up on"
-            assert order["exchange_order_id"] == str(held[0].order_id)
-        else:
-            assert order["status"] in {"REJECTED", "NOT_PLACED"}, "we record an order the exchange does not hold"
-        return order
+    account = register_account(exchange_api_for(tenant_a), "binance", fake)
+    return Desk(tenant_a, account, fake, TradingRig(test_cloud, tenant_a.tenant_id), default_order=MARKET_BUY,
+                client_id_field="newClientOrderId", exchange_order_id=lambda held: str(held.order_id))
 
 
 def test_ccxt_request_carries_our_client_id_precision_and_a_valid_signature(desk: Desk) -> None:

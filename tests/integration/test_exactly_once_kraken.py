@@ -22,15 +22,10 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import BusTap
-from tests.support.api import Caller, LambdaApi
+from tests.support.api import Caller
 from tests.support.aws import TestCloud
 from tests.support.fake_kraken import Endpoint, FakeKraken, Fault, make_ccxt_kraken, new_secret
-from tests.support.kraken_trading import (
-    PointKraken,
-    point_kraken_at,  # noqa: F401 - a fixture, used by `desk`
-    register_kraken_account,
-)
-from tests.support.trading import TradingRig, exchange_api_for, orders_api_for
+from tests.support.trading import Desk, PointAt, TradingRig, exchange_api_for, register_account
 
 MARKET_BUY = {"symbol": "BTC/USD", "side": "buy", "type": "market", "amount": "0.01"}
 LIMIT_BUY = {"symbol": "BTC/USD", "side": "buy", "type": "limit", "amount": "0.02", "price": "59000"}
@@ -43,50 +38,12 @@ def fake() -> Iterator[FakeKraken]:
         yield server
 
 
-class Desk:
-    """One tenant trading through one Kraken account on the fake exchange."""
-
-    def __init__(self, caller: Caller, account: str, api: LambdaApi, fake: FakeKraken, rig: TradingRig) -> None:
-        self.caller, self.account, self.api, self.fake, self.rig = caller, account, api, fake, rig
-
-    def place(self, body: dict[str, Any] | None = None, key: str | None = None) -> dict[str, Any]:
-        reply = self.api.post("/orders", body={**(body or MARKET_BUY), "exchange_account_id": self.account},
-                              headers={"Idempotency-Key": key or secrets.token_hex(8)})
-        assert reply.status == 202, reply.text
-        order: dict[str, Any] = reply.json
-        return order
-
-    def order(self, order_id: str) -> dict[str, Any]:
-        reply = self.api.get(f"/orders/{order_id}")
-        assert reply.status == 200
-        order: dict[str, Any] = reply.json
-        return order
-
-    def creates_for(self, client_order_id: str) -> list[Any]:
-        """Every AddOrder that carried this cl_ord_id, accepted or not."""
-        return [r for r in self.fake.order_requests() if r.body.get("cl_ord_id") == client_order_id]
-
-    def assert_exactly_once(self, order_id: str) -> dict[str, Any]:
-        """The history invariant: one terminal state, at most one exchange order, none lost."""
-        order = self.order(order_id)
-        held = self.fake.orders_with_client_id(order["client_order_id"])
-        assert len(held) <= 1, f"the exchange holds {len(held)} orders for one intent"
-        assert order["status"] in {"FILLED", "CANCELED", "REJECTED", "EXPIRED", "NOT_PLACED", "OPEN",
-                                   "PARTIALLY_FILLED"}, order
-        if held:
-            assert order["status"] not in {"REJECTED", "NOT_PLACED"}, "the exchange holds an order we gave up on"
-            assert order["exchange_order_id"] == held[0].txid
-        else:
-            assert order["status"] in {"REJECTED", "NOT_PLACED"}, "we record an order the exchange does not hold"
-        return order
-
-
 @pytest.fixture
-def desk(tenant_a: Caller, fake: FakeKraken, point_kraken_at: PointKraken,  # noqa: F811 - the fixture
-         test_cloud: TestCloud) -> Desk:
+def desk(tenant_a: Caller, fake: FakeKraken, point_kraken_at: PointAt, test_cloud: TestCloud) -> Desk:
     point_kraken_at(fake)
-    account = register_kraken_account(exchange_api_for(tenant_a), fake)
-    return Desk(tenant_a, account, orders_api_for(tenant_a), fake, TradingRig(test_cloud, tenant_a.tenant_id))
+    account = register_account(exchange_api_for(tenant_a), "kraken", fake)
+    return Desk(tenant_a, account, fake, TradingRig(test_cloud, tenant_a.tenant_id), default_order=MARKET_BUY,
+                client_id_field="cl_ord_id", exchange_order_id=lambda held: str(held.txid))
 
 
 def test_account_registration_is_checked_with_a_signed_balance_call(desk: Desk) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from moto.server import ThreadedMotoServer
 
 from localcloud.cloud import LOCAL_ENVIRONMENT, REGION, start_moto_trimming
-from localcloud.functions import FunctionSpec, discover_functions
+from localcloud.functions import FunctionSpec, apply_environment, discover_functions
 from localcloud.provision import ACCOUNT_ID, provision
 from localcloud.template import Resolver, load_template
 
@@ -40,8 +40,5 @@ def start_test_cloud(stack_name: str = "test") -> TestCloud:
     resolver = Resolver(load_template(), REGION, ACCOUNT_ID, stack_name)
     provision(resolver, endpoint)
     functions = discover_functions(resolver)
-    for function in functions.values():
-        for key, value in function.environment.items():
-            if key not in {"POWERTOOLS_SERVICE_NAME", "STAGE"}:
-                os.environ[key] = value
+    apply_environment(functions, keep=frozenset({"STAGE"}))
     return TestCloud(server, endpoint, resolver, functions)

@@ -1,12 +1,14 @@
 """Drive the trading path in tests: the template's real SQS pollers and handlers on moto, and
-exchange accounts pointed at the fake Binance server."""
+exchange accounts pointed at the fake Binance and Kraken servers."""
 
 from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -17,7 +19,7 @@ from localcloud.pollers import SqsPoller, sqs_pollers
 from tests.support.api import Caller, LambdaApi
 from tests.support.aws import TestCloud
 from tests.support.fake_exchange.engine import MARKETS_PATH
-from tests.support.fake_exchange.server import FakeBinance
+from tests.support.fake_kraken.engine import MARKETS_PATH as KRAKEN_MARKETS_PATH
 
 
 class TradingRig:
@@ -74,18 +76,27 @@ class TradingRig:
                               MessageDeduplicationId=secrets.token_hex(8))
 
 
-@pytest.fixture
-def point_binance_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """`point_binance_at(server)` sends every ccxt binance call of the product code to `server`."""
+PointAt = Callable[..., None]
+
+
+@contextmanager
+def _pointing(monkeypatch: pytest.MonkeyPatch, exchange_id: str, markets_file: Path,
+              throttle: bool) -> Iterator[PointAt]:
+    """`point(server)` sends every ccxt call the product code makes to `exchange_id` to `server`,
+    with markets from `markets_file` and a short timeout (so a delay fault of a second or two is a
+    client timeout). Overrides already in force for other exchanges are kept; cached exchange
+    instances and markets are dropped before and after, so nothing leaks between tests."""
     from shared.exchange import ccxt_adapter, connect
     from shared.exchange.ccxt_adapter import EndpointOverride
 
-    def point(server: FakeBinance, timeout_ms: int = 400) -> None:
+    def point(server: Any, timeout_ms: int = 400) -> None:
         from shared.config import get_settings
 
-        override = {"binance": EndpointOverride(base_url=server.base_url, markets_file=str(MARKETS_PATH))}
+        overrides = {**connect.endpoint_overrides(),
+                     exchange_id: EndpointOverride(base_url=server.base_url, markets_file=str(markets_file),
+                                                   throttle=throttle)}
         settings = get_settings().model_copy(update={"exchange_timeout_ms": timeout_ms})
-        monkeypatch.setattr(connect, "endpoint_overrides", lambda: override)
+        monkeypatch.setattr(connect, "endpoint_overrides", lambda: overrides)
         monkeypatch.setattr(connect, "get_settings", lambda: settings)
         connect._instances.clear()
         ccxt_adapter._markets_cache.clear()
@@ -95,13 +106,77 @@ def point_binance_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     ccxt_adapter._markets_cache.clear()
 
 
-def register_binance_account(exchange_api: LambdaApi, server: FakeBinance, label: str = "fake binance") -> str:
-    """Register an account with the fake's credentials through the real API; returns its id."""
+@pytest.fixture
+def point_binance_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[PointAt]:
+    """`point_binance_at(server)`: the product's binance calls go to a FakeBinance."""
+    with _pointing(monkeypatch, "binance", MARKETS_PATH, throttle=True) as point:
+        yield point
+
+
+@pytest.fixture
+def point_kraken_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[PointAt]:
+    """`point_kraken_at(server)`: the product's kraken calls go to a FakeKraken, with ccxt's
+    client-side throttle off (for Kraken it waits 3 s before every private call)."""
+    with _pointing(monkeypatch, "kraken", KRAKEN_MARKETS_PATH, throttle=False) as point:
+        yield point
+
+
+def register_account(exchange_api: LambdaApi, exchange_id: str, server: Any, label: str = "fake exchange") -> str:
+    """Register an account with a fake's credentials through the real API (which checks them with
+    an authenticated balance call); returns its id."""
     reply = exchange_api.post("/exchange-accounts", body={
-        "exchange": "binance", "label": label, "api_key": server.api_key, "secret": server.secret})
+        "exchange": exchange_id, "label": label, "api_key": server.api_key, "secret": server.secret})
     assert reply.status == 201, reply.text
     account_id: str = reply.json["id"]
     return account_id
+
+
+class Desk:
+    """One tenant trading through one exchange account on a fake exchange, with the history
+    invariant every exactly-once test ends on.
+
+    `client_id_field` names the request field carrying our client order id on the exchange's
+    create call; `exchange_order_id` reads the exchange's id off one of the fake's orders.
+    """
+
+    def __init__(self, caller: Caller, account: str, fake: Any, rig: TradingRig, *, default_order: dict[str, Any],
+                 client_id_field: str, exchange_order_id: Callable[[Any], str]) -> None:
+        self.caller, self.account, self.fake, self.rig = caller, account, fake, rig
+        self.api = orders_api_for(caller)
+        self.default_order = default_order
+        self.client_id_field = client_id_field
+        self.exchange_order_id = exchange_order_id
+
+    def place(self, body: dict[str, Any] | None = None, key: str | None = None) -> dict[str, Any]:
+        reply = self.api.post("/orders", body={**(body or self.default_order), "exchange_account_id": self.account},
+                              headers={"Idempotency-Key": key or secrets.token_hex(8)})
+        assert reply.status == 202, reply.text
+        order: dict[str, Any] = reply.json
+        return order
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        reply = self.api.get(f"/orders/{order_id}")
+        assert reply.status == 200
+        order: dict[str, Any] = reply.json
+        return order
+
+    def creates_for(self, client_order_id: str) -> list[Any]:
+        """Every create request that carried this client order id, accepted or not."""
+        return [r for r in self.fake.order_requests() if r.params.get(self.client_id_field) == client_order_id]
+
+    def assert_exactly_once(self, order_id: str) -> dict[str, Any]:
+        """The history invariant: one terminal state, at most one exchange order, none lost."""
+        order = self.order(order_id)
+        held = self.fake.orders_with_client_id(order["client_order_id"])
+        assert len(held) <= 1, f"the exchange holds {len(held)} orders for one intent"
+        assert order["status"] in {"FILLED", "CANCELED", "REJECTED", "EXPIRED", "NOT_PLACED", "OPEN",
+                                   "PARTIALLY_FILLED"}, order
+        if held:
+            assert order["status"] not in {"REJECTED", "NOT_PLACED"}, "the exchange holds an order we gave up on"
+            assert order["exchange_order_id"] == self.exchange_order_id(held[0])
+        else:
+            assert order["status"] in {"REJECTED", "NOT_PLACED"}, "we record an order the exchange does not hold"
+        return order
 
 
 def exchange_api_for(caller: Caller) -> LambdaApi:

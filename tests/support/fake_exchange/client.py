@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import ccxt
 
 from tests.support.fake_exchange.engine import MARKETS_PATH, load_markets
 from tests.support.fake_exchange.server import FakeBinance
+from tests.support.fake_http import pointed_ccxt_client
 
 DEFAULT_TIMEOUT_MS = 3000
 
@@ -31,25 +31,11 @@ def make_ccxt_binance(
     server's own; pass others to test authentication failures. ccxt's client-side throttle is
     off by default so tests stay fast.
     """
-    exchange = ccxt.binance(
-        {
-            "apiKey": server.api_key if api_key is None else api_key,
-            "secret": server.secret if secret is None else secret,
-            "timeout": timeout_ms,
-            "enableRateLimit": enable_rate_limit,
-        }
-    )
-    # Every base (spot "public"/"private"/"v1", and sapi/fapi/dapi/... for safety) keeps its path
-    # and moves to the fake's host, so nothing can ever reach the real exchange.
-    api_urls = exchange.urls["api"]
-    for name, url in list(api_urls.items()):
-        if isinstance(url, str):
-            api_urls[name] = server.base_url + urlsplit(url).path
-    exchange.options["adjustForTimeDifference"] = False
-    exchange.options["fetchCurrencies"] = False
+    # Every base (spot "public"/"private"/"v1", and sapi/fapi/dapi/... for safety) moves.
+    exchange: ccxt.binance = pointed_ccxt_client(ccxt.binance, server, api_key, secret, timeout_ms=timeout_ms,
+                                                 enable_rate_limit=enable_rate_limit)
     exchange.options["warnOnFetchOpenOrdersWithoutSymbol"] = False
     exchange.options.setdefault("fetchOpenOrders", {})["warnWithoutSymbol"] = False
-    exchange.has["fetchCurrencies"] = False
     exchange.set_markets(load_markets(markets_path))
     _use_spot_error_table(exchange, server.base_url)
     return exchange

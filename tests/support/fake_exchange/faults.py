@@ -10,11 +10,11 @@ is briefly invisible to lookups, rate limits and rejections.
 
 from __future__ import annotations
 
-import threading
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
+
+from tests.support.fake_http import FaultQueues
 
 
 class Endpoint(Enum):
@@ -147,26 +147,8 @@ class Fault:
         return cls(FaultKind.ERROR, http_status=status, execute=execute, body={"code": code, "msg": msg})
 
 
-@dataclass
-class _Slot:
-    fault: Fault
-    remaining: int
-
-
-@dataclass
-class FaultPlan:
-    """Per-endpoint queues of faults, shared between the test thread and the server threads."""
-
-    _queues: dict[Endpoint, deque[_Slot]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def on(self, endpoint: Endpoint, fault: Fault, times: int = 1) -> FaultPlan:
-        """Apply ``fault`` to the next ``times`` requests of ``endpoint`` (after queued ones)."""
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        with self._lock:
-            self._queues.setdefault(endpoint, deque()).append(_Slot(fault, times))
-        return self
+class FaultPlan(FaultQueues[Endpoint, Fault]):
+    """Binance's fault queues, with shorthands for the endpoints tests target most."""
 
     def on_create(self, fault: Fault, times: int = 1) -> FaultPlan:
         """Shorthand for ``on(Endpoint.CREATE_ORDER, ...)``, the most common target."""
@@ -180,26 +162,6 @@ class FaultPlan:
         """Shorthand for ``on(Endpoint.CANCEL_ORDER, ...)``."""
         return self.on(Endpoint.CANCEL_ORDER, fault, times)
 
-    def pending(self, endpoint: Endpoint) -> int:
-        """How many requests of ``endpoint`` will still be faulted."""
-        with self._lock:
-            return sum(slot.remaining for slot in self._queues.get(endpoint, ()))
-
-    def clear(self) -> None:
-        """Drop every queued fault."""
-        with self._lock:
-            self._queues.clear()
-
     def take(self, endpoint: Endpoint) -> Fault | None:
         """Consume the fault for one request of ``endpoint`` (specific queue first, then ANY)."""
-        with self._lock:
-            for key in (endpoint, Endpoint.ANY):
-                queue = self._queues.get(key)
-                if not queue:
-                    continue
-                slot = queue[0]
-                slot.remaining -= 1
-                if slot.remaining == 0:
-                    queue.popleft()
-                return slot.fault
-        return None
+        return self._take(endpoint, Endpoint.ANY)

@@ -17,9 +17,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qsl
 
 from tests.support.fake_exchange.engine import (
@@ -39,6 +38,7 @@ from tests.support.fake_exchange.faults import (
     FaultKind,
     FaultPlan,
 )
+from tests.support.fake_http import LocalHttpServer
 
 DEFAULT_API_KEY = "fake-binance-api-key"
 DEFAULT_SECRET = "fake-binance-secret"
@@ -112,7 +112,7 @@ def _strip_signature(raw: str) -> tuple[str, str | None]:
 
 
 @dataclass(repr=False)
-class FakeBinance:
+class FakeBinance(LocalHttpServer):
     """The fake exchange. Use as a context manager, or call :meth:`start` and :meth:`stop`.
 
     Test-facing API: :attr:`faults`, :meth:`set_price`, :meth:`set_klines`, :meth:`set_balance`,
@@ -140,8 +140,6 @@ class FakeBinance:
             self.fee_rate,
             self.now_ms,
         )
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._routes = {
             route.endpoint: route
             for route in (
@@ -162,50 +160,7 @@ class FakeBinance:
         where = self.base_url if self._httpd is not None else "stopped"
         return f"FakeBinance({where}, {len(self._exchange.orders)} orders, {len(self._requests)} requests)"
 
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Listen on a free port of 127.0.0.1 and serve from a daemon thread."""
-        if self._httpd is not None:
-            raise RuntimeError("already started")
-        handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-binance", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; requests held by an injected delay are released immediately."""
-        self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-        self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError("not started")
-        return int(self._httpd.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>``; Binance's spot REST API lives under ``/api/v3``."""
-        return f"http://127.0.0.1:{self.port}"
+    # -- lifecycle: tests.support.fake_http.LocalHttpServer -----------------------------------
 
     def now_ms(self) -> int:
         """The exchange clock (wall clock plus ``clock_offset_ms``, to simulate skew)."""
@@ -424,3 +379,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (e.g. its timeout fired): nothing to tell it
+
+
+FakeBinance.handler_class = _Handler
+FakeBinance.thread_name = "fake-binance"

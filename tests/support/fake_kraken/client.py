@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from ccxt.kraken import kraken as ccxt_kraken
 
+from tests.support.fake_http import pointed_ccxt_client
 from tests.support.fake_kraken.engine import MARKETS_PATH, load_markets
 from tests.support.fake_kraken.server import FakeKraken
 
@@ -31,21 +31,8 @@ def make_ccxt_kraken(
     authentication failures. ccxt's client-side throttle is off by default so tests stay fast.
     Imported from ``ccxt.kraken`` (not ``ccxt``) so it works next to the product's light import.
     """
-    exchange = ccxt_kraken(
-        {
-            "apiKey": server.api_key if api_key is None else api_key,
-            "secret": server.secret if secret is None else secret,
-            "timeout": timeout_ms,
-            "enableRateLimit": enable_rate_limit,
-        }
-    )
-    api_urls = exchange.urls["api"]
-    for name, url in list(api_urls.items()):
-        if isinstance(url, str):
-            api_urls[name] = server.base_url + urlsplit(url).path
-    exchange.options["adjustForTimeDifference"] = False
-    exchange.options["fetchCurrencies"] = False
-    exchange.has["fetchCurrencies"] = False
+    exchange = pointed_ccxt_client(ccxt_kraken, server, api_key, secret, timeout_ms=timeout_ms,
+                                   enable_rate_limit=enable_rate_limit)
     exchange.set_markets(load_markets(markets_path))
     exchange.options["marketsByAltname"] = {m["altname"]: m for m in exchange.markets.values()}
     return exchange

@@ -16,10 +16,11 @@ Kraken answers errors with HTTP 200 and ``{"error": [...]}``; only its CDN in fr
 
 from __future__ import annotations
 
-import threading
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
+from typing import Self
+
+from tests.support.fake_http import FaultQueues
 
 
 class Endpoint(Enum):
@@ -152,28 +153,14 @@ class Fault:
         return cls(FaultKind.ERROR, message=message, execute=execute)
 
 
-@dataclass
-class _Slot:
-    fault: Fault
-    remaining: int
+class FaultPlan(FaultQueues[Endpoint, Fault]):
+    """Kraken's fault queues, with shorthands and the replica-lag target."""
 
-
-@dataclass
-class FaultPlan:
-    """Per-endpoint queues of faults, shared between the test thread and the server threads."""
-
-    _queues: dict[Endpoint, deque[_Slot]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def on(self, endpoint: Endpoint, fault: Fault, times: int = 1) -> FaultPlan:
+    def on(self, endpoint: Endpoint, fault: Fault, times: int = 1) -> Self:
         """Apply ``fault`` to the next ``times`` requests of ``endpoint`` (after queued ones)."""
-        if times < 1:
-            raise ValueError("times must be at least 1")
         if endpoint is Endpoint.ORDER_LOOKUP and fault.kind is not FaultKind.NOT_FOUND:
             raise ValueError("ORDER_LOOKUP only takes Fault.not_found()")
-        with self._lock:
-            self._queues.setdefault(endpoint, deque()).append(_Slot(fault, times))
-        return self
+        return super().on(endpoint, fault, times)
 
     def on_add_order(self, fault: Fault, times: int = 1) -> FaultPlan:
         """Shorthand for ``on(Endpoint.ADD_ORDER, ...)``, the most common target."""
@@ -192,27 +179,7 @@ class FaultPlan:
     def on_cancel(self, fault: Fault, times: int = 1) -> FaultPlan:
         return self.on(Endpoint.CANCEL_ORDER, fault, times)
 
-    def pending(self, endpoint: Endpoint) -> int:
-        """How many requests of ``endpoint`` will still be faulted."""
-        with self._lock:
-            return sum(slot.remaining for slot in self._queues.get(endpoint, ()))
-
-    def clear(self) -> None:
-        """Drop every queued fault."""
-        with self._lock:
-            self._queues.clear()
-
     def take(self, endpoint: Endpoint, *, fallback: bool = True) -> Fault | None:
         """Consume the fault for one request of ``endpoint`` (its own queue, then ``ANY`` unless
         ``fallback`` is False)."""
-        with self._lock:
-            for key in (endpoint, Endpoint.ANY) if fallback else (endpoint,):
-                queue = self._queues.get(key)
-                if not queue:
-                    continue
-                slot = queue[0]
-                slot.remaining -= 1
-                if slot.remaining == 0:
-                    queue.popleft()
-                return slot.fault
-        return None
+        return self._take(endpoint, Endpoint.ANY) if fallback else self._take(endpoint)

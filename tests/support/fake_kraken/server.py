@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qsl
 
+from tests.support.fake_http import LocalHttpServer
 from tests.support.fake_kraken.engine import (
     INVALID_ORDER,
     UNKNOWN_ORDER,
@@ -126,7 +126,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 @dataclass(repr=False)
-class FakeKraken:
+class FakeKraken(LocalHttpServer):
     """The fake exchange. Use as a context manager, or call :meth:`start` and :meth:`stop`.
 
     Test-facing API: :attr:`faults`, :meth:`set_price`, :meth:`set_ohlc`, :meth:`set_balance`,
@@ -157,8 +157,6 @@ class FakeKraken:
             self.maker_fee,
             self.now_ms,
         )
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._routes = {
             route.endpoint: route
             for route in (
@@ -181,50 +179,7 @@ class FakeKraken:
         where = self.base_url if self._httpd is not None else "stopped"
         return f"FakeKraken({where}, {len(self._exchange.orders)} orders, {len(self._requests)} requests)"
 
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Listen on a free port of 127.0.0.1 and serve from a daemon thread."""
-        if self._httpd is not None:
-            raise RuntimeError("already started")
-        handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-kraken", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; requests held by an injected delay are released immediately."""
-        self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-        self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError("not started")
-        return int(self._httpd.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>``; Kraken's REST API lives under ``/0/public`` and ``/0/private``."""
-        return f"http://127.0.0.1:{self.port}"
+    # -- lifecycle: tests.support.fake_http.LocalHttpServer -----------------------------------
 
     def now_ms(self) -> int:
         return int(time.time() * 1000)
@@ -470,3 +425,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (e.g. its timeout fired): nothing to tell it
+
+
+FakeKraken.handler_class = _Handler
+FakeKraken.thread_name = "fake-kraken"
