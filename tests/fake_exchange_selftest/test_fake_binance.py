@@ -8,7 +8,7 @@ becomes, so the platform's error handling can be tested against the exceptions i
 from __future__ import annotations
 
 import itertools
-import time
+import threading
 from decimal import Decimal
 from typing import Any
 
@@ -361,10 +361,8 @@ def test_accept_then_timeout_creates_the_order_but_ccxt_times_out(
 ) -> None:
     fake_binance.faults.on_create(Fault.accept_then_timeout())
 
-    started = time.monotonic()
     with pytest.raises(ccxt.RequestTimeout):
         _limit_buy(quick_exchange, "co123timeout")
-    assert time.monotonic() - started < 2
 
     [order] = fake_binance.orders_with_client_id("co123timeout")
     assert order.status == "NEW"
@@ -380,9 +378,10 @@ def test_stop_is_not_blocked_by_a_held_answer() -> None:
         with pytest.raises(ccxt.RequestTimeout):
             make_ccxt_binance(server, timeout_ms=200).fetch_ticker(SYMBOL)
     finally:
-        started = time.monotonic()
-        server.stop()
-    assert time.monotonic() - started < 2
+        stopping = threading.Thread(target=server.stop)
+        stopping.start()
+        stopping.join(10)
+    assert not stopping.is_alive(), "stop() waited for the held 30 s answer instead of releasing it"
 
 
 @pytest.mark.parametrize("status", [500, 503])
