@@ -64,12 +64,16 @@ class Settings(BaseSettings):
     paper_slippage: Decimal = Decimal("0.0005")
 
     # Order safety. The submit deadline is when a create request can no longer be in flight
-    # (Binance's recvWindow is 5 s; ccxt's timeout 10 s); after it, and after enough
-    # consecutive not-founds, an ambiguous order is declared not placed.
+    # (Binance's recvWindow is 5 s; ccxt's timeout 10 s). After it, an ambiguous order is declared
+    # NOT_PLACED once `order_not_found_threshold` lookups, each at least
+    # `order_not_found_interval_seconds` after the previous counted one, missed it. It is never
+    # resent: it is looked up again every `order_not_placed_lookup_interval_seconds` for
+    # `order_not_placed_watch_seconds`, and adopted if it appears.
     order_submit_deadline_seconds: int = Field(default=30, ge=1)
     order_not_found_threshold: int = Field(default=4, ge=1)
-    order_resubmit_limit: int = Field(default=1, ge=0)
-    order_resubmit_max_age_seconds: int = Field(default=300, ge=1)
+    order_not_found_interval_seconds: int = Field(default=60, ge=1)
+    order_not_placed_lookup_interval_seconds: int = Field(default=600, ge=1)
+    order_not_placed_watch_seconds: int = Field(default=48 * 3600, ge=24 * 3600)
     # A submit task normally waits in the queue; only one lost (its SendMessage failed) or parked
     # longer than this is queued again, so a backlog is never multiplied.
     pending_submit_requeue_seconds: int = Field(default=900, ge=1)

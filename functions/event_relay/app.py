@@ -6,13 +6,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.events.publisher import relay_unpublished
+from shared.events.relay import relay_unpublished
 from shared.observability import instrumented, logger
 
 
 @instrumented
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    relayed = relay_unpublished()
-    if relayed:
-        logger.info("relayed outbox events", extra={"count": relayed})
-    return {"relayed": relayed}
+    report = relay_unpublished()
+    if report.published or report.failed or report.quarantined:
+        logger.info("outbox relay run", extra={"published": report.published, "failed": report.failed,
+                                               "quarantined": report.quarantined})
+    return {"relayed": report.published, "failed": report.failed, "quarantined": report.quarantined}

@@ -90,6 +90,24 @@ class DriftData(_Data):
     detail: str
 
 
+class LateOrderAdoptedData(_Data):
+    order_id: str
+    client_order_id: str
+    exchange_account_id: str
+    exchange: str
+    symbol: str
+    exchange_status: str
+    filled: str
+    not_placed_at: str | None
+    found_at: str
+
+
+class EventQuarantinedData(_Data):
+    event_id: str
+    event_type: str
+    problem: str
+
+
 class TaskDeadLetteredData(_Data):
     task_kind: str
     order_id: str | None
@@ -117,13 +135,21 @@ EVENT_TYPES: dict[str, tuple[type[_Data], str]] = {
     "order.rejected": (OrderData, "Refused by a risk rule or by the exchange; `reason` says why. Never retried."),
     "order.expired": (OrderData, "The exchange expired the order."),
     "order.unknown": (OrderData, "The exchange's answer was ambiguous; the reconciler will find out."),
-    "order.not_placed": (OrderData, "An ambiguous order was proven never placed (deadline passed, repeated "
-                                    "not-founds)."),
-    "order.resubmitted": (OrderData, "The reconciler resubmitted a not-placed order with the same client id."),
+    "order.not_placed": (OrderData, "An ambiguous order was not found on the exchange after the submit deadline "
+                                    "and repeated lookups spaced in time. It is never resent: the owner (you or "
+                                    "the bot) may act again with a new order. It is still looked up for the watch "
+                                    "window and adopted if it appears (`order.found_after_not_placed`)."),
+    "order.found_after_not_placed": (OrderData, "An order declared not placed appeared on the exchange and was "
+                                                "adopted: its state and fills are recorded; what is still open of "
+                                                "it is canceled."),
     "risk.limit_breached": (RiskBreachData, "A risk rule stopped an order; `rule` names it."),
     "risk.kill_switch_engaged": (KillSwitchData, "All bots stopped and open orders are being canceled."),
     "risk.kill_switch_released": (KillSwitchData, "Trading is allowed again."),
     "reconciliation.drift_detected": (DriftData, "The exchange holds an order our records do not explain."),
+    "alert.late_order_adopted": (LateOrderAdoptedData, "Operators: an order declared not placed appeared on "
+                                                       "the exchange (lagging lookups) and was adopted."),
+    "alert.event_quarantined": (EventQuarantinedData, "Operators: an outbox row could not be read and was set "
+                                                      "aside; it no longer blocks the relay."),
     "alert.trade_task_dead_lettered": (TaskDeadLetteredData, "A trade task failed repeatedly and reached the "
                                                              "dead-letter queue."),
 }

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from shared.clock import utc_now
 from shared.config import get_settings
@@ -40,6 +41,7 @@ class EventRecord(Model):
     envelope = UnicodeAttribute()
     publish_shard = UnicodeAttribute(null=True)
     publish_attempts = NumberAttribute(default=0)
+    quarantined = UnicodeAttribute(null=True)  # why the relay set this row aside (unreadable)
     expires_at = TTLAttribute()
 
     unpublished = UnpublishedIndex()
@@ -86,3 +88,9 @@ def unpublished_events(older_than: timedelta, limit: int = 500) -> list[EventRec
 
 def increment_attempts(record: EventRecord) -> None:
     record.update(actions=[EventRecord.publish_attempts.add(1)])
+
+
+def stage_quarantine(tx: TransactWrite, record: EventRecord, problem: str) -> None:
+    """Take an unreadable row out of the relay's index, keeping it (and why) for an operator."""
+    tx.update(record, actions=[EventRecord.publish_shard.remove(), EventRecord.quarantined.set(problem)],
+              condition=EventRecord.publish_shard.exists())

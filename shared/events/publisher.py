@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -92,20 +91,3 @@ def publish_recorded(events: Sequence[DomainEvent]) -> bool:
             logger.warning("could not mark event published", extra={"event_id": event.id})
     metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=len(events))
     return True
-
-
-def relay_unpublished(older_than: timedelta = timedelta(seconds=30), limit: int = 500) -> int:
-    """Publish outbox rows that their writer did not (crash, EventBridge outage). Returns count."""
-    sent = 0
-    for record in outbox.unpublished_events(older_than, limit):
-        event = record.to_event()
-        try:
-            put_events([event])
-        except EventPublishError:
-            outbox.increment_attempts(record)
-            continue
-        outbox.mark_published(event)
-        sent += 1
-    if sent:
-        metrics.add_metric(name="EventsRelayed", unit=MetricUnit.Count, value=sent)
-    return sent

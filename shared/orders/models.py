@@ -96,8 +96,12 @@ class OrderRecord(Model):
     reason = UnicodeAttribute(null=True)
     cancel_requested = BooleanAttribute(default=False)
     submit_attempts = NumberAttribute(default=0)
-    resubmits = NumberAttribute(default=0)
-    not_found_count = NumberAttribute(default=0)
+    not_found_count = NumberAttribute(default=0)  # counted misses: each spaced from the previous
+    last_miss_at = UTCDateTimeAttribute(null=True)  # when the last counted miss happened
+    not_placed_at = UTCDateTimeAttribute(null=True)
+    watch_until = UTCDateTimeAttribute(null=True)  # a NOT_PLACED order is looked up until then
+    last_lookup_at = UTCDateTimeAttribute(null=True)  # last lookup of a NOT_PLACED order
+    request_digest = UnicodeAttribute(null=True)  # sha256 of the canonical request: intent reuse check
     submit_started_at = UTCDateTimeAttribute(null=True)
     submit_deadline = UTCDateTimeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
@@ -132,6 +136,11 @@ class OrderRecord(Model):
         return loaded
 
     @property
+    def watched_after_not_placed(self) -> bool:
+        """Declared NOT_PLACED but still looked up, in case the exchange only lagged."""
+        return self.state is OrderStatus.NOT_PLACED and self.watch_until is not None
+
+    @property
     def guards_position(self) -> bool:
         """A filled order whose stop-loss / take-profit still watches the market."""
         return (self.state is OrderStatus.FILLED and (self.stop_loss is not None or self.take_profit is not None)
@@ -139,11 +148,12 @@ class OrderRecord(Model):
 
     def set_status(self, status: OrderStatus) -> None:
         """Also keeps the sparse indexes in step: non-terminal orders are in both; a filled order
-        with an untriggered stop-loss or take-profit stays in `reconcile`, which watches it."""
+        with an untriggered stop-loss or take-profit, and a NOT_PLACED order still watched for a
+        late appearance, stay in `reconcile`, which looks after them."""
         self.status = status.value
         shard = f"open-{zlib.crc32(self.order_id.encode()) % RECONCILE_SHARDS}"
         if status in TERMINAL:
-            self.open_shard = shard if self.guards_position else None
+            self.open_shard = shard if self.guards_position or self.watched_after_not_placed else None
             self.open_scope = None
         else:
             self.open_shard = shard

@@ -3,8 +3,11 @@
 - OPEN / PARTIALLY_FILLED: fetch, apply fills, record the final state.
 - UNKNOWN: fetch by client order id. Found: its real state. Not found: declared NOT_PLACED only
   after the submit deadline has passed (no request can still be in flight) and after
-  `order_not_found_threshold` consecutive not-founds (exchange replicas lag). Then, and only
-  here, it may be resubmitted, with the same client order id.
+  `order_not_found_threshold` misses, each at least `order_not_found_interval_seconds` after the
+  previous counted one (exchange replicas lag). It is never resent.
+- NOT_PLACED, for `order_not_placed_watch_seconds`: looked up again every
+  `order_not_placed_lookup_interval_seconds`; if it appears, it is adopted (its real state and
+  fills, an event and an alert) and what is still open of it is canceled.
 - SUBMITTING past its deadline: the worker died mid-call; becomes UNKNOWN.
 - PENDING_SUBMIT for too long: its task was lost (or dead-lettered); queued again. Safe: the
   worker's conditional claim lets only one attempt through.
@@ -13,6 +16,7 @@ It also reports drift: open orders on an exchange that no row of ours explains.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,7 +33,7 @@ from shared.exchange.connect import open_exchange
 from shared.observability import MetricUnit, logger, metrics, tracer
 from shared.orders import recording
 from shared.orders.models import OrderRecord, find_by_client_order_id, get_order, orders_to_reconcile
-from shared.orders.states import ON_EXCHANGE, TERMINAL, OrderStatus
+from shared.orders.states import ON_EXCHANGE, TERMINAL, OrderStatus, may_move, status_from_exchange
 from shared.orders.tasks import TradeTask, enqueue
 from shared.positions.models import PositionRecord
 
@@ -46,28 +50,67 @@ def _task(order: OrderRecord, kind: str) -> TradeTask:
                                      "account_id": order.account_id})
 
 
+def _count_miss(order: OrderRecord, now: datetime) -> bool:
+    """Count a lookup that missed, if it proves anything: only once the create request can no
+    longer be in flight, and only `order_not_found_interval_seconds` after the previous counted
+    miss, so several reconciler runs within seconds count once."""
+    settings = get_settings()
+    if order.submit_deadline is not None and now <= order.submit_deadline:
+        return False
+    spacing = timedelta(seconds=settings.order_not_found_interval_seconds)
+    if order.last_miss_at is not None and now - order.last_miss_at < spacing:
+        return False
+    order.not_found_count = int(order.not_found_count or 0) + 1
+    order.last_miss_at = now
+    return True
+
+
 def _not_found(order: OrderRecord, now: datetime) -> str:
     settings = get_settings()
-    order.not_found_count = int(order.not_found_count or 0) + 1
-    deadline_passed = order.submit_deadline is None or now > order.submit_deadline
-    if order.state is not OrderStatus.UNKNOWN:
-        recording.commit(order, [])
-        return "known order not found (counted)"
-    if not deadline_passed or order.not_found_count < settings.order_not_found_threshold:
-        recording.commit(order, [])
-        return "unknown order not found yet (counted)"
-    young = now - order.created_at < timedelta(seconds=settings.order_resubmit_max_age_seconds)
-    if int(order.resubmits or 0) < settings.order_resubmit_limit and young and not order.cancel_requested:
-        order.resubmits = int(order.resubmits or 0) + 1
-        order.not_found_count = 0
-        order.submit_deadline = None
-        order.queued_at = now
-        recording.move(order, OrderStatus.PENDING_SUBMIT, reason="not_placed_resubmitting",
-                       extra_events=[recording.order_event("order.resubmitted", order, reason="not_placed")])
-        enqueue(_task(order, "submit"), attempt=f"resubmit-{order.resubmits}")
-        return "not placed: resubmitted with the same client order id"
+    counted = _count_miss(order, now)
+    if order.state is not OrderStatus.UNKNOWN or order.not_found_count < settings.order_not_found_threshold:
+        if counted:
+            recording.commit(order, [])
+        kind = "unknown" if order.state is OrderStatus.UNKNOWN else "known"
+        return f"{kind} order not found ({'counted' if counted else 'too soon to count'})"
+    # Never resent: the exchange may only be slow to show it (Binance and Kraken would accept the
+    # reused client id once a first order closed, and the account would hold two). The user or
+    # bot may act again with a new intent; we keep looking, and adopt the order if it appears.
+    order.not_placed_at = now
+    order.watch_until = now + timedelta(seconds=settings.order_not_placed_watch_seconds)
+    order.last_lookup_at = now
     recording.move(order, OrderStatus.NOT_PLACED, reason="not_found_after_deadline")
-    return "not placed"
+    return "not placed: watching for a late appearance"
+
+
+def _look_for_late_order(order: OrderRecord, now: datetime, *, force: bool = False) -> str:
+    """A NOT_PLACED order still in its watch window: look it up by client id, less often than an
+    UNKNOWN one; adopt it if it appears; stop watching when the window closes."""
+    settings = get_settings()
+    interval = timedelta(seconds=settings.order_not_placed_lookup_interval_seconds)
+    if not force and order.last_lookup_at is not None and now - order.last_lookup_at < interval:
+        return "not placed: watching"
+    try:
+        reported = open_exchange(order.tenant_id, order.account_id).fetch_order(
+            order.symbol, client_order_id=order.client_order_id)
+    except (ExchangeOrderNotFound, NotFound):
+        reported = None
+    except (ExchangeTemporary, ExchangeRejected):
+        return "not placed: lookup failed, next time"
+    if reported is not None and may_move(order.state, status_from_exchange(reported)):
+        recording.adopt_late_order(order, reported, now=now)
+        if order.state in ON_EXCHANGE:
+            # Declared dead, so its owner may have acted again: what filled counts, the rest goes.
+            enqueue(_task(order, "cancel"), attempt=f"adopted-{int(now.timestamp()) // 60}")
+        return f"not placed: found and adopted ({order.status})"
+    order.last_lookup_at = now
+    if order.watch_until is None or now >= order.watch_until:
+        order.watch_until = None
+        order.set_status(OrderStatus.NOT_PLACED)  # leaves the reconcile index
+        recording.commit(order, [])
+        return "not placed: watch ended"
+    recording.commit(order, [])
+    return "not placed: still not found"
 
 
 def _not_yet_on_exchange(order: OrderRecord, now: datetime) -> str:
@@ -91,6 +134,8 @@ def _not_yet_on_exchange(order: OrderRecord, now: datetime) -> str:
 def reconcile_order(order: OrderRecord, now: datetime) -> str:
     if order.guards_position:
         return _watch_protection(order)
+    if order.watched_after_not_placed:
+        return _look_for_late_order(order, now)
     if order.state in TERMINAL:
         return "terminal"
     if order.state in (OrderStatus.PENDING_SUBMIT, OrderStatus.SUBMITTING):
@@ -149,8 +194,9 @@ def _watch_protection(order: OrderRecord) -> str:
     return f"protection: {trigger} triggered"
 
 
-def _report_drift(tenant_id: str, account_id: str, exchange_id: str) -> int:
-    """Open exchange orders our rows do not explain; each reported once."""
+def _report_drift(tenant_id: str, account_id: str, exchange_id: str, now: datetime) -> int:
+    """Open exchange orders our rows do not explain; each reported once. One we declared not
+    placed and still watch is looked up (and adopted) at once instead."""
     reported = 0
     try:
         open_orders = open_exchange(tenant_id, account_id).fetch_open_orders()
@@ -160,6 +206,10 @@ def _report_drift(tenant_id: str, account_id: str, exchange_id: str) -> int:
         ours = find_by_client_order_id(remote.client_order_id) if remote.client_order_id else None
         order = get_order(*ours) if ours else None
         if order is not None and order.tenant_id == tenant_id and order.state not in TERMINAL:
+            continue
+        if order is not None and order.tenant_id == tenant_id and order.watched_after_not_placed:
+            with contextlib.suppress(recording.StaleOrder):  # changed meanwhile: the next run looks again
+                _look_for_late_order(order, now, force=True)
             continue
         kind = "unknown_open_order" if order is None else "order_state_mismatch"
         marker = PositionRecord(tenant_id=tenant_id, position_key=f"drift#{account_id}#{remote.exchange_order_id}",
@@ -203,7 +253,7 @@ def reconcile_open_orders(now: datetime | None = None, tenant_ids: set[str] | No
             outcome = "error"
         report.outcomes[outcome.split(":")[0]] += 1
     for tenant_id, account_id, exchange_id in sorted(report.accounts):
-        report.drift += _report_drift(tenant_id, account_id, exchange_id)
+        report.drift += _report_drift(tenant_id, account_id, exchange_id, moment)
     metrics.add_metric(name="OrdersReconciled", unit=MetricUnit.Count, value=sum(report.outcomes.values()))
     if report.drift:
         metrics.add_metric(name="DriftDetected", unit=MetricUnit.Count, value=report.drift)

@@ -29,6 +29,8 @@ from shared.persistence import condition_failed
 from shared.positions.ledger import stage_fill
 
 SOURCE = "cryptoorchestrator.orders"
+# States in which the exchange has not (to our knowledge) accepted the order yet.
+_NOT_YET_ACCEPTED = frozenset({OrderStatus.SUBMITTING, OrderStatus.UNKNOWN, OrderStatus.NOT_PLACED})
 MAX_FILLS_KEPT = 50
 
 
@@ -109,9 +111,15 @@ def mark_submitting(order: OrderRecord, deadline_seconds: int) -> OrderRecord:
     order.submit_attempts = int(order.submit_attempts or 0) + 1
     order.submit_started_at = now
     order.submit_deadline = now + timedelta(seconds=deadline_seconds)
-    order.not_found_count = 0
+    _forget_misses(order)
     commit(order, [])
     return order
+
+
+def _forget_misses(order: OrderRecord) -> None:
+    """The exchange has answered for the order: earlier misses were lag, not absence."""
+    order.not_found_count = 0
+    order.last_miss_at = None
 
 
 def _fill_delta(order: OrderRecord, reported: ExchangeOrder) -> tuple[Decimal, Decimal, Decimal] | None:
@@ -131,14 +139,19 @@ def _fill_delta(order: OrderRecord, reported: ExchangeOrder) -> tuple[Decimal, D
     return amount, price, max(fee, Decimal(0))
 
 
-def record_exchange_state(order: OrderRecord, reported: ExchangeOrder, *, now: datetime | None = None) -> OrderRecord:
-    """Bring the row in line with what the exchange reports: state, fills, fees, events."""
+def record_exchange_state(order: OrderRecord, reported: ExchangeOrder, *, now: datetime | None = None,
+                          extra_events: list[DomainEvent] | None = None,
+                          announce: tuple[str, ...] = ()) -> OrderRecord:
+    """Bring the row in line with what the exchange reports: state, fills, fees, events.
+
+    `announce` names further order events, built from the order as recorded; `extra_events` are
+    ready-made ones. All commit in the same transaction as the change."""
     current = order.state
     target = status_from_exchange(reported)
     delta = _fill_delta(order, reported)
     if target == current and delta is None and order.exchange_order_id == reported.exchange_order_id:
         if order.not_found_count:
-            order.not_found_count = 0
+            _forget_misses(order)
             commit(order, [])
         return order
     if target != current and not may_move(current, target):
@@ -147,7 +160,7 @@ def record_exchange_state(order: OrderRecord, reported: ExchangeOrder, *, now: d
         return order
     events: list[DomainEvent] = []
     order.exchange_order_id = reported.exchange_order_id
-    order.not_found_count = 0
+    _forget_misses(order)
     if delta is not None:
         amount, price, _ = delta
         fills = order.fills()
@@ -159,12 +172,40 @@ def record_exchange_state(order: OrderRecord, reported: ExchangeOrder, *, now: d
         order.fee_cost = str(reported.fee_cost)
         order.fee_currency = reported.fee_currency or order.fee_currency
     order.set_status(target)
-    if current in (OrderStatus.SUBMITTING, OrderStatus.UNKNOWN) and target is not OrderStatus.REJECTED:
+    if current in _NOT_YET_ACCEPTED and target is not OrderStatus.REJECTED:
         events.append(order_event("order.submitted", order))
     changed = target != current or (delta is not None and target is OrderStatus.PARTIALLY_FILLED)
     if changed and target in EVENT_FOR_STATUS and not (target is OrderStatus.OPEN and events):
         events.append(order_event(EVENT_FOR_STATUS[target], order))
+    events.extend(order_event(event_type, order) for event_type in announce)
+    events.extend(extra_events or [])
     commit(order, events, fill=delta)
     if target in ON_EXCHANGE or target is OrderStatus.FILLED:
         metrics.add_metric(name="OrdersRecorded", unit=MetricUnit.Count, value=1)
+    return order
+
+
+def adopt_late_order(order: OrderRecord, reported: ExchangeOrder, *, now: datetime) -> OrderRecord:
+    """An order declared NOT_PLACED has appeared on the exchange: take it back into our books.
+
+    Its real state and fills are recorded (the fills move the position, so a bot's next decision
+    sees them), `order.found_after_not_placed` and `alert.late_order_adopted` are published, and
+    what is still open of it is marked for cancellation: its owner was told it was not placed
+    and may have acted again, so it must not add to a position a second time."""
+    not_placed_at = order.not_placed_at
+    order.watch_until = None
+    order.reason = "found_after_not_placed"
+    if status_from_exchange(reported) in ON_EXCHANGE:
+        order.cancel_requested = True
+    alert = new_event("alert.late_order_adopted", tenant_id=order.tenant_id, source=SOURCE,
+                      data=catalog.LateOrderAdoptedData(
+                          order_id=order.order_id, client_order_id=order.client_order_id,
+                          exchange_account_id=order.account_id, exchange=order.exchange, symbol=order.symbol,
+                          exchange_status=reported.status.value, filled=decimal_text(reported.filled),
+                          not_placed_at=isoformat(not_placed_at) if not_placed_at else None,
+                          found_at=isoformat(now)))
+    record_exchange_state(order, reported, now=now, extra_events=[alert], announce=("order.found_after_not_placed",))
+    metrics.add_metric(name="LateOrdersAdopted", unit=MetricUnit.Count, value=1)
+    logger.warning("an order declared not placed appeared on the exchange and was adopted",
+                   extra={"order_id": order.order_id, "status": order.status})
     return order

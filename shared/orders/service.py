@@ -4,6 +4,8 @@ cancel; and positions with PnL."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -89,6 +91,29 @@ def validate_against_market(request: OrderCreate, market: Market, exchange: Exch
                            min_cost=str(market.min_cost))
 
 
+def request_digest(request: OrderCreate) -> str:
+    """SHA-256 of the request's canonical form: every field, normalized (decimals as plain text,
+    keys sorted), so reusing an intent for a different order is caught whatever field differs,
+    including fields added later."""
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _recorded_digest(order: OrderRecord) -> str | None:
+    """The digest of the request an order was created from; rebuilt from its fields for rows
+    written before the digest was stored."""
+    if order.request_digest:
+        return order.request_digest
+    try:
+        request = OrderCreate.model_validate({
+            "exchange_account_id": order.account_id, "symbol": order.symbol, "side": order.side, "type": order.type,
+            "amount": order.amount, "price": order.price, "stop_loss": order.stop_loss,
+            "take_profit": order.take_profit})
+    except ValueError:
+        return None
+    return request_digest(request)
+
+
 def create_intent(*, tenant_id: str, source: str, intent_id: str, bot_id: str | None, account_id: str,
                   exchange_id: str, request: OrderCreate) -> OrderRecord:
     """Write the intent row (PENDING_SUBMIT) and queue its task; the same intent, however late,
@@ -104,7 +129,7 @@ def create_intent(*, tenant_id: str, source: str, intent_id: str, bot_id: str | 
         stop_loss=None if request.stop_loss is None else str(request.stop_loss),
         take_profit=None if request.take_profit is None else str(request.take_profit),
         client_order_id=client_order_id_for(exchange_id, digest), created_at=now, updated_at=now,
-        status=OrderStatus.PENDING_SUBMIT.value, queued_at=now,
+        status=OrderStatus.PENDING_SUBMIT.value, queued_at=now, request_digest=request_digest(request),
     )
     order.set_status(OrderStatus.PENDING_SUBMIT)
     try:
@@ -114,10 +139,7 @@ def create_intent(*, tenant_id: str, source: str, intent_id: str, bot_id: str | 
         existing = get_order(tenant_id, order_id)
         if existing is None:
             raise
-        same = (existing.account_id, existing.symbol, existing.side, existing.type, Decimal(existing.amount),
-                existing.decimal("price")) == (account_id, request.symbol, request.side, request.type,
-                                               request.amount, request.price)
-        if not same:
+        if existing.account_id != account_id or _recorded_digest(existing) != order.request_digest:
             raise ValidationFailed("this intent was already used for a different order",
                                    code="idempotency_key_reused", details={"order_id": order_id}) from None
         return existing

@@ -2,7 +2,11 @@
 
 PENDING_SUBMIT -> SUBMITTING -> OPEN -> PARTIALLY_FILLED -> FILLED, or CANCELED / REJECTED /
 EXPIRED; UNKNOWN while the exchange's answer is ambiguous, which only the reconciler resolves
-(to a real state, or to NOT_PLACED once proven never placed).
+(to a real state, or to NOT_PLACED after the deadline and repeated, time-spaced misses).
+
+NOT_PLACED is terminal for the intent (nothing will send it again), but not a proof: an exchange
+that lags can still show the order later. The reconciler keeps looking, and an order that
+appears is adopted: NOT_PLACED moves to the state the exchange reports.
 """
 
 from __future__ import annotations
@@ -40,7 +44,10 @@ ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
                                              OrderStatus.CANCELED, OrderStatus.EXPIRED}),
     OrderStatus.UNKNOWN: frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED,
                                     OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED,
-                                    OrderStatus.NOT_PLACED, OrderStatus.PENDING_SUBMIT}),
+                                    OrderStatus.NOT_PLACED}),
+    # Adoption: a late order found on the exchange after we declared it not placed.
+    OrderStatus.NOT_PLACED: frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED,
+                                       OrderStatus.CANCELED, OrderStatus.EXPIRED}),
 }
 
 

@@ -125,3 +125,64 @@ def _context() -> Any:
     from localcloud.functions import FakeLambdaContext
 
     return FakeLambdaContext("event_relay", 256, 60)
+
+
+def _unpublished_event(tenant_id: str, name: str) -> Any:
+    from shared.events import outbox
+    from shared.events.catalog import TenantCreatedData
+    from shared.events.envelope import new_event
+
+    event = new_event("tenant.created", tenant_id=tenant_id, source="test",
+                      data=TenantCreatedData(tenant_id=tenant_id, name=name, plan="free"))
+    outbox.record_for(event).save()
+    return event
+
+
+def test_an_unreadable_outbox_row_is_quarantined_and_blocks_nothing(tenant_a: Caller, bus_tap: BusTap) -> None:
+    """The review's fifth finding: a row that can never be parsed stopped the relay run, and would
+    have blocked every event behind it on every run."""
+    from shared.events import outbox
+    from shared.events.relay import relay_unpublished
+    from shared.ids import new_ulid
+
+    broken = outbox.EventRecord(tenant_id=tenant_a.tenant_id, event_id="evt_" + new_ulid(1_000),  # oldest of all
+                                type="order.filled", envelope="{not an envelope", publish_shard=outbox.shard_for("x"),
+                                expires_at=outbox.utc_now() + timedelta(days=1))
+    broken.save()
+    good = _unpublished_event(tenant_a.tenant_id, "after the broken row")
+    report = relay_unpublished(older_than=timedelta(seconds=-1))
+    assert report.quarantined >= 1
+    assert good.id in {e["id"] for e in bus_tap.of_tenant(tenant_a.tenant_id, expect=2)}
+    kept = outbox.EventRecord.get(tenant_a.tenant_id, broken.event_id)
+    assert kept.publish_shard is None and kept.quarantined is not None and "unreadable" in kept.quarantined
+    alerts = [e for e in bus_tap.of_tenant(tenant_a.tenant_id, expect=2) if e["type"] == "alert.event_quarantined"]
+    assert [a["data"]["event_id"] for a in alerts] == [broken.event_id]
+    again = relay_unpublished(older_than=timedelta(seconds=-1))  # set aside for good: not tried again
+    assert broken.event_id not in {r.event_id for r in outbox.unpublished_events(timedelta(seconds=-1))}
+    assert again.quarantined == 0
+
+
+def test_a_row_that_cannot_be_marked_published_is_counted_and_retried_without_stopping_the_rest(
+        tenant_a: Caller, bus_tap: BusTap, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.events import outbox
+    from shared.events.relay import relay_unpublished
+
+    stuck = _unpublished_event(tenant_a.tenant_id, "cannot be marked")
+    fine = _unpublished_event(tenant_a.tenant_id, "marked fine")
+    real_mark = outbox.mark_published
+
+    def mark(event: Any) -> None:
+        if event.id == stuck.id:
+            raise RuntimeError("DynamoDB said no")
+        real_mark(event)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(outbox, "mark_published", mark)
+        report = relay_unpublished(older_than=timedelta(seconds=-1))
+    assert report.failed >= 1
+    pending = {r.event_id: r for r in outbox.unpublished_events(timedelta(seconds=-1))}
+    assert stuck.id in pending and pending[stuck.id].publish_attempts == 1
+    assert fine.id not in pending
+    assert {stuck.id, fine.id} <= {e["id"] for e in bus_tap.of_tenant(tenant_a.tenant_id, expect=2)}
+    relay_unpublished(older_than=timedelta(seconds=-1))  # next run: published again (at least once), marked
+    assert stuck.id not in {r.event_id for r in outbox.unpublished_events(timedelta(seconds=-1))}

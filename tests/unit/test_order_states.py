@@ -10,9 +10,23 @@ from shared.exchange.model import ExchangeOrder, ExchangeOrderStatus
 from shared.orders.states import TERMINAL, OrderStatus, may_move, status_from_exchange
 
 
-def test_terminal_states_never_move() -> None:
-    for state in TERMINAL:
+def test_terminal_states_never_move_except_a_late_order_being_adopted() -> None:
+    for state in TERMINAL - {OrderStatus.NOT_PLACED}:
         assert not any(may_move(state, target) for target in OrderStatus)
+    adoptable = {target for target in OrderStatus if may_move(OrderStatus.NOT_PLACED, target)}
+    assert adoptable == {OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELED,
+                         OrderStatus.EXPIRED}
+
+
+def test_nothing_ever_goes_back_to_sending() -> None:
+    """An order whose first send may have reached the exchange is never sent again: no state
+    after the claim leads back to PENDING_SUBMIT or SUBMITTING, except the claim given back when
+    the exchange proved it did nothing (SUBMITTING -> PENDING_SUBMIT on a rate limit)."""
+    for state in OrderStatus:
+        if state in (OrderStatus.PENDING_SUBMIT, OrderStatus.SUBMITTING):
+            continue
+        assert not may_move(state, OrderStatus.PENDING_SUBMIT), state
+        assert not may_move(state, OrderStatus.SUBMITTING), state
 
 
 def test_only_the_reconciler_paths_leave_unknown() -> None:

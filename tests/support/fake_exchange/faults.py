@@ -62,6 +62,7 @@ class FaultKind(Enum):
 
 
 STATUS_UNKNOWN_MSG = "Timeout waiting for response from backend server. Send status unknown; execution status unknown."
+DUPLICATE_MSG = "Duplicate order sent."
 INSUFFICIENT_FUNDS_MSG = "Account has insufficient balance for requested action."
 RATE_LIMIT_MSG = (
     "Too much request weight used; current limit is 6000 request weight per 1 MINUTE. "
@@ -140,6 +141,13 @@ class Fault:
     def insufficient_funds(cls) -> Fault:
         """Reject the order with -2010 "insufficient balance" even when the funds suffice."""
         return cls(FaultKind.INSUFFICIENT_FUNDS, http_status=400, body={"code": -2010, "msg": INSUFFICIENT_FUNDS_MSG})
+
+    @classmethod
+    def duplicate_client_id(cls, *, execute: bool = True) -> Fault:
+        """-2010 "Duplicate order sent.": Binance's answer to a client id already held by a live
+        order. With ``execute=True`` the order is created first, so it exists as the answer says
+        (as when an earlier send of ours got through)."""
+        return cls(FaultKind.ERROR, http_status=400, execute=execute, body={"code": -2010, "msg": DUPLICATE_MSG})
 
     @classmethod
     def error(cls, status: int, code: int, msg: str, *, execute: bool = False) -> Fault:
