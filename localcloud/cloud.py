@@ -7,9 +7,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any
-
-from moto.server import ThreadedMotoServer
+from typing import TYPE_CHECKING, Any
 
 from localcloud.functions import FunctionSpec, apply_environment, discover_functions
 from localcloud.gateway import Gateway, make_http_server
@@ -17,6 +15,9 @@ from localcloud.pollers import SqsPoller, sqs_pollers
 from localcloud.provision import ACCOUNT_ID, provision
 from localcloud.schedules import ScheduleClock, template_schedules
 from localcloud.template import Resolver, load_template
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 REGION = "us-east-1"
 
@@ -36,6 +37,8 @@ LOCAL_ENVIRONMENT = {
 def start_aws_endpoint(host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadedMotoServer, str]:
     """moto's server in this process, with the local cloud's fixes to it installed: the one way
     the local cloud, the tests and the benchmarks start their AWS endpoint."""
+    from moto.server import ThreadedMotoServer
+
     from localcloud import moto_transactions
 
     moto_transactions.install()

@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-
-from moto.server import ThreadedMotoServer
+from typing import TYPE_CHECKING
 
 from localcloud.cloud import LOCAL_ENVIRONMENT, REGION, start_aws_endpoint, start_moto_trimming
 from localcloud.functions import FunctionSpec, apply_environment, discover_functions
 from localcloud.provision import ACCOUNT_ID, provision
 from localcloud.template import Resolver, load_template
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 
 @dataclass
