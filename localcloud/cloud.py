@@ -39,9 +39,10 @@ def start_aws_endpoint(host: str = "127.0.0.1", port: int = 0) -> tuple[Threaded
     the local cloud, the tests and the benchmarks start their AWS endpoint."""
     from moto.server import ThreadedMotoServer
 
-    from localcloud import moto_transactions
+    from localcloud import moto_speedups, moto_transactions
 
     moto_transactions.install()
+    moto_speedups.install()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()
