@@ -37,7 +37,7 @@ e2e: venv
 	$(BIN)/python -m pytest tests/e2e
 
 openapi: venv  ## regenerate shared/openapi.json from the FastAPI apps
-	$(BIN)/python -m localcloud.openapi
+	$(BIN)/python -m tools.openapi
 
 bench: venv  ## print cold-start, warm-call and DynamoDB-request figures
 	$(BIN)/python -m benchmarks.cold_start

@@ -165,11 +165,10 @@ class MotoInstanceTrim(threading.Thread):
     """Empties moto's instance tracker every `interval` seconds.
 
     Every moto model object (`BaseModel.__new__`) is appended to a class-level list that only
-    the server's `/moto-api` dashboard reads, and DynamoDB's TransactWriteItems deep-copies each
-    table it touches (its rollback copy) on every call, so every transaction leaks a full copy
-    of those tables: memory and garbage-collector work grow with transactions x table size,
-    and the run slows down as it goes (and takes long to exit). That is moto, not the product;
-    `reset_model_data()` is moto's own way to drop the tracking.
+    the server's `/moto-api` dashboard reads (every stored item, every parsed expression, and
+    with moto's own TransactWriteItems a full copy of each table it touches per call), so memory
+    and garbage-collector work grow as the run goes (and it takes long to exit). That is moto,
+    not the product; `reset_model_data()` is moto's own way to drop the tracking.
     """
 
     def __init__(self, interval: float = 1.0) -> None:

@@ -13,12 +13,13 @@ a time (like one warm Lambda instance each), and trade tasks are FIFO per tenant
 one account's orders are serialized; `--tenants` spreads the orders over several tenants (one
 paper account each) so a batch can hold several message groups.
 
-Everything (moto, gateway, functions, clients) shares one interpreter, and moto's
-TransactWriteItems deep-copies every table it touches, so the figures are local-cloud figures,
-slower than AWS and slowing as tables grow: the run prints where moto's time went. To keep within
-about 3 minutes on 2 cores, clients stop starting orders after --submit-seconds (default 80) and
-the output says how many of --orders were sent. moto's instance tracker (which keeps every one
-of those table copies alive) is emptied every second unless --keep-moto-leak.
+Everything (moto, gateway, functions, clients) shares one interpreter (one GIL), so the figures
+are local-cloud figures, slower than AWS: the run prints where moto's time went. moto runs with
+the local cloud's fixes (localcloud.moto_transactions: transactions no longer copy whole tables;
+localcloud.moto_speedups). To keep within about 3 minutes on 2 cores, clients stop starting
+orders after --submit-seconds (default 80) and the output says how many of --orders were sent.
+moto's instance tracker (which keeps every model object it ever made alive) is emptied every
+second unless --keep-moto-leak.
 
     .venv/bin/python -m benchmarks.paper_pipeline [--orders 1000] [--threads 4] [--tenants 4]
         [--submit-seconds 80] [--wait 75] [--probe 20] [--keep-moto-leak]
@@ -341,7 +342,7 @@ def _report_endpoint(accepted: list[Accepted], seen: Observed) -> None:
           "included (signups, auth, pollers' receives, the fill tap, schedules)")
     if seen.trims:
         print(f"  moto's instance tracker was emptied {seen.trims} times during the run (moto keeps every model "
-              "object, incl. a copy of each table per TransactWriteItems; --keep-moto-leak to keep them)")
+              "object it makes; --keep-moto-leak to keep them)")
     else:
         print(f"  moto's instance tracker holds {seen.tracked} model objects at the end (--keep-moto-leak)")
     if seen.metric_lines_dropped:

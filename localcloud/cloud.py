@@ -7,9 +7,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any
-
-from moto.server import ThreadedMotoServer
+from typing import TYPE_CHECKING, Any
 
 from localcloud.functions import FunctionSpec, apply_environment, discover_functions
 from localcloud.gateway import Gateway, make_http_server
@@ -17,6 +15,9 @@ from localcloud.pollers import SqsPoller, sqs_pollers
 from localcloud.provision import ACCOUNT_ID, provision
 from localcloud.schedules import ScheduleClock, template_schedules
 from localcloud.template import Resolver, load_template
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 REGION = "us-east-1"
 
@@ -33,10 +34,25 @@ LOCAL_ENVIRONMENT = {
 }
 
 
+def start_aws_endpoint(host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadedMotoServer, str]:
+    """moto's server in this process, with the local cloud's fixes to it installed: the one way
+    the local cloud, the tests and the benchmarks start their AWS endpoint."""
+    from moto.server import ThreadedMotoServer
+
+    from localcloud import moto_speedups, moto_transactions
+
+    moto_transactions.install()
+    moto_speedups.install()
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    bound_host, bound_port = server.get_host_and_port()
+    return server, f"http://{bound_host}:{bound_port}"
+
+
 def start_moto_trimming(stop: threading.Event, interval: float = 5.0) -> None:
-    """moto tracks every model instance it creates, and each DynamoDB transaction deep-copies the
-    tables it touches, so a long session grows without bound (and slows down). Dropping that
-    tracking, which only feeds moto's dashboard, keeps memory flat."""
+    """moto tracks every model instance it creates (each stored item, each parsed expression), so
+    a long session grows without bound (and slows down). Dropping that tracking, which only feeds
+    moto's dashboard, keeps memory flat."""
     from moto.core.model_instances import reset_model_data
 
     def trim() -> None:
@@ -68,10 +84,7 @@ class LocalCloud:
 
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
-        self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        self.aws_endpoint = f"http://{host}:{port}"
+        self._moto, self.aws_endpoint = start_aws_endpoint(self.host, self.aws_port)
         os.environ.update(LOCAL_ENVIRONMENT)
         os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint
 

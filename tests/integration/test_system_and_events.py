@@ -50,7 +50,7 @@ def test_readiness_is_503_when_a_dependency_is_missing(system_handler: Any, monk
 
 
 def test_openapi_is_served_and_current(system_handler: Any) -> None:
-    from localcloud.openapi import apps
+    from tools.openapi import apps
 
     reply = invoke(system_handler, load_event("system_api_openapi.json"))
     assert reply.status == 200

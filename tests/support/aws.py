@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from moto.server import ThreadedMotoServer
-
-from localcloud.cloud import LOCAL_ENVIRONMENT, REGION, start_moto_trimming
+from localcloud.cloud import LOCAL_ENVIRONMENT, REGION, start_aws_endpoint, start_moto_trimming
 from localcloud.functions import FunctionSpec, apply_environment, discover_functions
 from localcloud.provision import ACCOUNT_ID, provision
 from localcloud.template import Resolver, load_template
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 
 @dataclass
@@ -29,11 +31,8 @@ class TestCloud:
 
 
 def start_test_cloud(stack_name: str = "test") -> TestCloud:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    server, endpoint = start_aws_endpoint()
     start_moto_trimming(threading.Event(), interval=2.0)
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
     os.environ.update(LOCAL_ENVIRONMENT)
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     os.environ["STAGE"] = "test"

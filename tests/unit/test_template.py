@@ -205,3 +205,11 @@ def test_resolve_passes_plain_values_through(resolver: Resolver) -> None:
     assert resolver.resolve([1, {"Ref": "Stage"}]) == [1, "dev"]
     assert resolver.resolve({"Key": "v"}) == {"Key": "v"}
     assert resolver.resolve({"A": {"Ref": "Stage"}, "B": 2}) == {"A": "dev", "B": 2}
+
+
+def test_duplicate_keys_are_rejected(tmp_path: Path) -> None:
+    """Plain YAML keeps the last of two equal keys; CloudFormation refuses the template."""
+    path = tmp_path / "duplicate.yaml"
+    path.write_text("Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n  Queue:\n    Type: AWS::SNS::Topic\n")
+    with pytest.raises(yaml.YAMLError, match="Duplicate found 'Queue'"):
+        load_template(path)

@@ -1,0 +1,1 @@
+"""Build tools: scripts that regenerate committed files (`make openapi`). Never deployed."""
