@@ -227,8 +227,9 @@ class SnsVerifier:
             except SnsVerificationFailed:
                 raise
             except Exception as error:  # a fetch or parse failure: no key, no trust
-                raise SnsVerificationFailed("certificate", f"cannot load the signing certificate "
-                                            f"({type(error).__name__})") from None
+                raise SnsVerificationFailed(
+                    "certificate", f"cannot load the signing certificate ({type(error).__name__})"
+                ) from None
             key = certificate.public_key()
             if not isinstance(key, RSAPublicKey):
                 raise SnsVerificationFailed("certificate", "the signing certificate is not RSA")

@@ -155,8 +155,9 @@ class WebhookVerifier:
         timestamp_text = lowered.get("webhook-timestamp", "")
         signature_header = lowered.get("webhook-signature", "")
         if not (msg_id and timestamp_text and signature_header):
-            raise WebhookVerificationFailed("missing_header", "webhook-id, webhook-timestamp and "
-                                            "webhook-signature are required")
+            raise WebhookVerificationFailed(
+                "missing_header", "webhook-id, webhook-timestamp and webhook-signature are required"
+            )
         if len(msg_id) > _MAX_ID_LENGTH:
             raise WebhookVerificationFailed("missing_header", "webhook-id is too long")
         if not _TIMESTAMP.fullmatch(timestamp_text):

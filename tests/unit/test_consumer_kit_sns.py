@@ -27,11 +27,20 @@ from consumer_kit.sns import (
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:domain-events"
 CERT_URL = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-0123456789abcdef.pem"
 CN_CERT_URL = "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-0123456789abcdef.pem"
-SUBSCRIBE_URL = ("https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription"
-                 "&TopicArn=arn:aws:sns:eu-west-1:123456789012:domain-events&Token=2336412f37")
+SUBSCRIBE_URL = (
+    "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription"
+    "&TopicArn=arn:aws:sns:eu-west-1:123456789012:domain-events&Token=2336412f37"
+)
 NOW = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
-EVENT = {"id": "evt_1", "type": "order.filled", "version": 1, "tenant_id": "ten_1",
-         "occurred_at": "2027-01-15T08:00:00Z", "source": "cryptoorchestrator", "data": {}}
+EVENT = {
+    "id": "evt_1",
+    "type": "order.filled",
+    "version": 1,
+    "tenant_id": "ten_1",
+    "occurred_at": "2027-01-15T08:00:00Z",
+    "source": "cryptoorchestrator",
+    "data": {},
+}
 
 
 @dataclass
@@ -49,9 +58,16 @@ class Signer:
 
 def self_signed(key: Any, *, not_before: datetime, not_after: datetime) -> bytes:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(not_before).not_valid_after(not_after)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .sign(key, hashes.SHA256())
+    )
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
@@ -71,25 +87,38 @@ class Fetcher:
         return self.pem
 
 
-def verifier_for(fetcher: Callable[[str], bytes], *, now: datetime = NOW, topics: tuple[str, ...] = (TOPIC,)
-                 ) -> SnsVerifier:
+def verifier_for(
+    fetcher: Callable[[str], bytes], *, now: datetime = NOW, topics: tuple[str, ...] = (TOPIC,)
+) -> SnsVerifier:
     return SnsVerifier(topics, fetch_certificate=fetcher, clock=now.timestamp)
 
 
 def notification(**overrides: Any) -> dict[str, Any]:
-    message = {"Type": "Notification", "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324", "TopicArn": TOPIC,
-               "Message": json.dumps(EVENT), "Timestamp": "2027-01-15T08:00:00.000Z",
-               "SigningCertURL": CERT_URL,
-               "UnsubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=x",
-               "MessageAttributes": {"type": {"Type": "String", "Value": "order.filled"}}}
+    message = {
+        "Type": "Notification",
+        "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
+        "TopicArn": TOPIC,
+        "Message": json.dumps(EVENT),
+        "Timestamp": "2027-01-15T08:00:00.000Z",
+        "SigningCertURL": CERT_URL,
+        "UnsubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=x",
+        "MessageAttributes": {"type": {"Type": "String", "Value": "order.filled"}},
+    }
     message.update(overrides)
     return message
 
 
 def confirmation(msg_type: str = "SubscriptionConfirmation", **overrides: Any) -> dict[str, Any]:
-    message = {"Type": msg_type, "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b", "Token": "2336412f37",
-               "TopicArn": TOPIC, "Message": "You have chosen to subscribe to the topic ...",
-               "SubscribeURL": SUBSCRIBE_URL, "Timestamp": "2027-01-15T08:00:00.000Z", "SigningCertURL": CERT_URL}
+    message = {
+        "Type": msg_type,
+        "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+        "Token": "2336412f37",
+        "TopicArn": TOPIC,
+        "Message": "You have chosen to subscribe to the topic ...",
+        "SubscribeURL": SUBSCRIBE_URL,
+        "Timestamp": "2027-01-15T08:00:00.000Z",
+        "SigningCertURL": CERT_URL,
+    }
     message.update(overrides)
     return message
 
@@ -102,8 +131,9 @@ def reason_of(verifier: SnsVerifier, message: Any) -> str:
 
 def test_canonical_string_follows_the_aws_field_order() -> None:
     message = notification(Subject="hi")
-    expected = "".join(f"{k}\n{message[k]}\n" for k in ("Message", "MessageId", "Subject", "Timestamp", "TopicArn",
-                                                          "Type"))
+    expected = "".join(
+        f"{k}\n{message[k]}\n" for k in ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
+    )
     assert canonical_string(message) == expected.encode()
     assert b"Subject" not in canonical_string(notification())
     assert canonical_string(confirmation()).startswith(b"Message\n")
@@ -176,19 +206,22 @@ def test_unknown_signature_version_is_refused_before_any_fetch(signer: Signer, v
     assert fetcher.calls == []
 
 
-@pytest.mark.parametrize("url", [
-    "http://sns.eu-west-1.amazonaws.com/SimpleNotificationService-0123.pem",
-    "https://sns.eu-west-1.amazonaws.com.evil.example/SimpleNotificationService-0123.pem",
-    "https://evil.example/sns.eu-west-1.amazonaws.com/x.pem",
-    "https://s3.eu-west-1.amazonaws.com/SimpleNotificationService-0123.pem",
-    "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-0123.txt",
-    "https://sns.eu-west-1.amazonaws.com/x.pem?.pem",
-    "https://sns.eu-west-1.amazonaws.com:8443/x.pem",
-    "https://user@sns.eu-west-1.amazonaws.com/x.pem",
-    "https://sns.eu-west-1.amazonaws.com@evil.example/x.pem",
-    "HTTPS://SNS.EU-WEST-1.AMAZONAWS.COM/x.pem",
-    "",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://sns.eu-west-1.amazonaws.com/SimpleNotificationService-0123.pem",
+        "https://sns.eu-west-1.amazonaws.com.evil.example/SimpleNotificationService-0123.pem",
+        "https://evil.example/sns.eu-west-1.amazonaws.com/x.pem",
+        "https://s3.eu-west-1.amazonaws.com/SimpleNotificationService-0123.pem",
+        "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-0123.txt",
+        "https://sns.eu-west-1.amazonaws.com/x.pem?.pem",
+        "https://sns.eu-west-1.amazonaws.com:8443/x.pem",
+        "https://user@sns.eu-west-1.amazonaws.com/x.pem",
+        "https://sns.eu-west-1.amazonaws.com@evil.example/x.pem",
+        "HTTPS://SNS.EU-WEST-1.AMAZONAWS.COM/x.pem",
+        "",
+    ],
+)
 def test_non_aws_or_plain_http_certificate_urls_are_refused_and_never_fetched(signer: Signer, url: str) -> None:
     fetcher = Fetcher(signer.pem)
     message = signer.sign(notification(SigningCertURL=url), "2")
@@ -230,12 +263,15 @@ def test_unusable_certificates_are_refused(signer: Signer) -> None:
     assert reason_of(verifier_for(failing), message) == "certificate"
 
 
-@pytest.mark.parametrize(("broken", "reason"), [
-    ({"Type": "Other"}, "unknown_type"),
-    ({"Message": None}, "malformed"),
-    ({"Timestamp": 5}, "malformed"),
-    ({"Signature": "not base64!"}, "bad_signature"),
-])
+@pytest.mark.parametrize(
+    ("broken", "reason"),
+    [
+        ({"Type": "Other"}, "unknown_type"),
+        ({"Message": None}, "malformed"),
+        ({"Timestamp": 5}, "malformed"),
+        ({"Signature": "not base64!"}, "bad_signature"),
+    ],
+)
 def test_malformed_messages_are_refused(signer: Signer, broken: dict[str, Any], reason: str) -> None:
     message = signer.sign(notification(), "2") | broken
     assert reason_of(verifier_for(Fetcher(signer.pem)), message) == reason
@@ -278,8 +314,9 @@ def test_confirmation_refuses_non_sns_urls_notifications_and_sns_errors(signer: 
         return 403
 
     verifier = verifier_for(Fetcher(signer.pem))
-    foreign = verifier.verify(signer.sign(confirmation(SubscribeURL="https://evil.example/?Action=ConfirmSubscription"
-                                                                     ), "2"))
+    foreign = verifier.verify(
+        signer.sign(confirmation(SubscribeURL="https://evil.example/?Action=ConfirmSubscription"), "2")
+    )
     with pytest.raises(SnsConfirmationFailed):
         confirm_subscription(foreign, get=get)
     with pytest.raises(SnsConfirmationFailed):
@@ -290,13 +327,16 @@ def test_confirmation_refuses_non_sns_urls_notifications_and_sns_errors(signer: 
     assert calls == [SUBSCRIBE_URL]
 
 
-@pytest.mark.parametrize(("url", "ok"), [
-    (SUBSCRIBE_URL, True),
-    ("https://sns.cn-north-1.amazonaws.com.cn/?Action=ConfirmSubscription&Token=1", True),
-    ("http://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&Token=1", False),
-    ("https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe", False),
-    ("https://sns.eu-west-1.amazonaws.com.evil.example/?Action=ConfirmSubscription", False),
-    ("https://sns.eu-west-1.amazonaws.com:444/?Action=ConfirmSubscription", False),
-])
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        (SUBSCRIBE_URL, True),
+        ("https://sns.cn-north-1.amazonaws.com.cn/?Action=ConfirmSubscription&Token=1", True),
+        ("http://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&Token=1", False),
+        ("https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe", False),
+        ("https://sns.eu-west-1.amazonaws.com.evil.example/?Action=ConfirmSubscription", False),
+        ("https://sns.eu-west-1.amazonaws.com:444/?Action=ConfirmSubscription", False),
+    ],
+)
 def test_sns_confirmation_urls(url: str, ok: bool) -> None:
     assert is_sns_confirmation_url(url) is ok

@@ -24,9 +24,17 @@ from consumer_kit.webhooks import (
 )
 
 NOW = 1_800_000_000
-BODY = json.dumps({"id": "evt_1", "type": "order.filled", "version": 1, "tenant_id": "ten_1",
-                   "occurred_at": "2027-01-15T08:00:00Z", "source": "cryptoorchestrator",
-                   "data": {"order_id": "ord_1", "note": "é"}}).encode()
+BODY = json.dumps(
+    {
+        "id": "evt_1",
+        "type": "order.filled",
+        "version": 1,
+        "tenant_id": "ten_1",
+        "occurred_at": "2027-01-15T08:00:00Z",
+        "source": "cryptoorchestrator",
+        "data": {"order_id": "ord_1", "note": "é"},
+    }
+).encode()
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -67,10 +75,13 @@ def test_header_names_are_case_insensitive() -> None:
     assert verifier(secret).verify(BODY, headers).id == "evt_1"
 
 
-@pytest.mark.parametrize("tamper", [
-    pytest.param(lambda b: b.replace(b"ord_1", b"ord_2"), id="body"),
-    pytest.param(lambda b: b + b" ", id="trailing-space"),
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda b: b.replace(b"ord_1", b"ord_2"), id="body"),
+        pytest.param(lambda b: b + b" ", id="trailing-space"),
+    ],
+)
 def test_tampered_body_fails(tamper: object) -> None:
     secret = generate_secret()
     headers = sign_webhook(secret, "evt_1", BODY, NOW)
@@ -133,19 +144,24 @@ def test_unknown_versions_and_malformed_entries_are_skipped_not_fatal() -> None:
     secret = generate_secret()
     good = sign_webhook(secret, "evt_1", BODY, NOW)["webhook-signature"]
     header = f"v2,abcd v1 v1,not*base64 junk {good}"
-    assert verifier(secret).verify(BODY, {**sign_webhook(secret, "evt_1", BODY, NOW),
-                                          "webhook-signature": header}).id == "evt_1"
+    assert (
+        verifier(secret).verify(BODY, {**sign_webhook(secret, "evt_1", BODY, NOW), "webhook-signature": header}).id
+        == "evt_1"
+    )
 
 
-@pytest.mark.parametrize(("change", "reason"), [
-    ({"webhook-signature": ""}, "missing_header"),
-    ({"webhook-id": ""}, "missing_header"),
-    ({"webhook-timestamp": "1.8e9"}, "malformed_timestamp"),
-    ({"webhook-timestamp": "1800000000.0"}, "malformed_timestamp"),
-    ({"webhook-timestamp": "-5"}, "malformed_timestamp"),
-    ({"webhook-signature": "v1"}, "no_signature"),
-    ({"webhook-signature": "v1a,abc v2,abc"}, "no_signature"),
-])
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"webhook-signature": ""}, "missing_header"),
+        ({"webhook-id": ""}, "missing_header"),
+        ({"webhook-timestamp": "1.8e9"}, "malformed_timestamp"),
+        ({"webhook-timestamp": "1800000000.0"}, "malformed_timestamp"),
+        ({"webhook-timestamp": "-5"}, "malformed_timestamp"),
+        ({"webhook-signature": "v1"}, "no_signature"),
+        ({"webhook-signature": "v1a,abc v2,abc"}, "no_signature"),
+    ],
+)
 def test_malformed_headers_fail_with_our_error(change: dict[str, str], reason: str) -> None:
     secret = generate_secret()
     headers = {**sign_webhook(secret, "evt_1", BODY, NOW), **change}
@@ -162,9 +178,14 @@ def test_non_utf8_body_fails_with_our_error() -> None:
     assert failure.value.reason == "malformed_body"
 
 
-@pytest.mark.parametrize("secret", [
-    "not-prefixed-" + "A" * 40, "whsec_" + base64.b64encode(b"short").decode(), "whsec_ab$cd" + "A" * 40,
-])
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "not-prefixed-" + "A" * 40,
+        "whsec_" + base64.b64encode(b"short").decode(),
+        "whsec_ab$cd" + "A" * 40,
+    ],
+)
 def test_bad_secrets_are_refused_without_echoing_them(secret: str) -> None:
     """The reference decoder drops the `$` silently and accepts any length; we refuse."""
     with pytest.raises(ValueError) as failure:
@@ -188,8 +209,10 @@ def test_failure_messages_never_contain_the_secret_or_signature() -> None:
 
 def test_the_kit_imports_without_the_platform() -> None:
     """A consumer copies consumer_kit/ alone: importing it must not pull in `shared`."""
-    code = ("import sys, consumer_kit.webhooks, consumer_kit.sns; "
-            "bad = sorted(m for m in sys.modules if m == 'shared' or m.startswith(('shared.', 'functions')));"
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, consumer_kit.webhooks, consumer_kit.sns; "
+        "bad = sorted(m for m in sys.modules if m == 'shared' or m.startswith(('shared.', 'functions')));"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
