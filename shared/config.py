@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     pending_submit_requeue_seconds: int = Field(default=900, ge=1)
     default_max_price_deviation_pct: Decimal = Decimal("5")
 
+    # Webhooks: the local cloud sets this so deliveries may go to plain-http receivers on
+    # loopback (see shared/webhooks/ssrf.py); never set on AWS.
+    webhooks_allow_loopback_http: bool = False
+
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     events_retention_days: int = Field(default=30, ge=1)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
