@@ -2,7 +2,7 @@
 
 - total_return: final equity / starting cash - 1.
 - cagr: (final / starting) ** (1 / years) - 1, years = (last timestamp - first + one bar) / 365 days
-  (crypto trades every day of the year).
+  (crypto trades every day of the year); None when it exceeds a float (a big gain over minutes).
 - max_drawdown: the largest fall from a running peak of bar-close equity, as a fraction (0.25 is
   25 %); the starting cash is the first peak. Intrabar lows are not marked.
 - sharpe, sortino: from the n - 1 per-bar returns r_i = equity_i / equity_{i-1} - 1 (equity_0 is
@@ -39,7 +39,7 @@ class Metrics:
     starting_cash: float
     final_equity: float
     total_return: float
-    cagr: float
+    cagr: float | None
     max_drawdown: float
     sharpe: float | None
     sortino: float | None
@@ -70,7 +70,7 @@ def compute_metrics(
     final = float(equity[-1])
     total_return = final / starting_cash - 1.0
     years = (int(timestamps[-1]) - int(timestamps[0]) + bar_ms) / YEAR_MS
-    cagr = (final / starting_cash) ** (1.0 / years) - 1.0 if final > 0 else -1.0
+    cagr = _cagr(final / starting_cash, years)
     bars_per_year = YEAR_MS / bar_ms
 
     peaks = np.maximum.accumulate(equity)
@@ -95,7 +95,7 @@ def compute_metrics(
         max_drawdown=max_drawdown,
         sharpe=mean / std * annualize if std > 0 else None,
         sortino=mean / downside * annualize if downside > 0 else None,
-        calmar=cagr / max_drawdown if max_drawdown > 0 else None,
+        calmar=cagr / max_drawdown if cagr is not None and max_drawdown > 0 else None,
         bars_per_year=bars_per_year,
         trades=count,
         win_rate=float(np.count_nonzero(pnl > 0)) / count if count else None,
@@ -106,3 +106,11 @@ def compute_metrics(
         exposure=held / n,
         fees_paid=float(np.sum(trades.fees)),
     )
+
+
+def _cagr(growth: float, years: float) -> float | None:
+    """Compounded in log space: a short run's exponent overflows `**`."""
+    if growth <= 0:
+        return -1.0
+    exponent = math.log(growth) / years
+    return math.expm1(exponent) if exponent < 700 else None
