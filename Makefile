@@ -46,6 +46,7 @@ bench: venv  ## print cold-start, warm-call and DynamoDB-request figures
 	$(BIN)/python -m benchmarks.trade_cold_start
 	$(BIN)/python -m benchmarks.order_lifecycle_requests
 	$(BIN)/python -m benchmarks.paper_pipeline
+	$(BIN)/python -m benchmarks.backtest_engine
 
 # sam build / sam validate run from their own virtualenv: aws-sam-cli pins its own boto3.
 .venv-sam/bin/sam:

@@ -91,7 +91,7 @@ def simulate(candles: Candles, target: npt.ArrayLike, config: BacktestConfig) ->
     signal_exits: IntArray = (np.flatnonzero(edges == -1) + 1).astype(np.int64)
     count = starts.shape[0]
     if count == 0:
-        return _no_trades(), np.full(n, config.starting_cash)
+        return _no_trades(), np.full(n, config.starting_cash, dtype=np.float64)
     # A run still long at the end has no signal exit: `n` stands for "after the last bar".
     ends = np.full(count, n, dtype=np.int64)
     ends[: signal_exits.shape[0]] = signal_exits
@@ -263,8 +263,10 @@ def _equity_curve(
     cash_values[0] = starting_cash
     cash_values[1::2] = cash_during
     cash_values[2::2] = cash_after
+    position_value = np.repeat(_interleave(0.0, qty), lengths)
+    np.multiply(position_value, close, out=position_value)
     equity: FloatArray = np.repeat(cash_values, lengths)
-    equity += np.repeat(_interleave(0.0, qty), lengths) * close
+    equity += position_value
     return equity
 
 
