@@ -4,6 +4,11 @@ An indicator strategy is `evaluate(candles, params) -> Evaluation`: a pure, whol
 whose `positions[i]` is the fraction of a full position (0 = flat, 1 = fully long) wanted at the
 close of bar i, decided from bars 0..i only, and 0 during the warm-up. A backtest reads every
 element; a live tick reads the last one through `Decision`.
+
+Reversion strategies hold a position between their entry and exit conditions, and the bar that
+set it may lie before any window a live tick reads. Such bars are marked as carried
+(`decided[i]` False): the backtest carries its own earlier position, and a live bot keeps the
+position it really holds, which is the same thing when the bot has traded as the backtest did.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ BoolArray = npt.NDArray[np.bool_]
 class Evaluation:
     positions: FloatArray
     indicators: Mapping[str, FloatArray]
+    decided: BoolArray | None = None  # False where a bar carries an earlier bar's position; None: every bar decides
 
     def decision(self, candles: Candles) -> Decision:
         """The decision at the last bar, for the bot's activity log."""
@@ -33,6 +39,7 @@ class Evaluation:
         return Decision(
             bar_time=int(candles.timestamp[-1]),
             position=float(self.positions[-1]),
+            carried=self.decided is not None and not bool(self.decided[-1]),
             indicators={name: None if math.isnan(value) else value for name, value in values.items()},
         )
 
@@ -40,10 +47,15 @@ class Evaluation:
 @dataclass(frozen=True, slots=True)
 class Decision:
     """The wanted position at the close of the bar that opened at `bar_time` (epoch ms), and the
-    indicator values that decided it (None while an indicator is still warming up)."""
+    indicator values behind it (None while an indicator is still warming up).
+
+    `carried` means the bar met neither the entry nor the exit condition: `position` is then only
+    what the window shows, and a live bot keeps the position it holds instead.
+    """
 
     bar_time: int
     position: float
+    carried: bool
     indicators: dict[str, float | None]
 
 

@@ -170,6 +170,10 @@ class BollingerReversionParams(_SizedParams):
 # ------------------------------------------------------------------ stateful strategies (orders in, orders out)
 
 MAX_SAFETY_ORDERS = 100
+# Safety orders a migrated first-schema bot gets at most: 25% below the base price at the default
+# 1% deviation. (Its max_orders counted lifetime buys, often in the hundreds; taken as is, that
+# ladder would reach below zero and the stored bot would stop validating.)
+MIGRATED_MAX_SAFETY_ORDERS = 25
 
 
 class DcaParams(_Params):
@@ -183,7 +187,7 @@ class DcaParams(_Params):
     Migration from the first schema `{interval, order_notional, max_orders}` (a plain buy-every-interval
     plan that never traded): `interval` and `order_notional` keep their names and now mean the price
     check cadence and the base order; `max_orders` (orders in total) becomes
-    `max_safety_orders = max_orders - 1` (capped at 100; null takes the default). Every new field has a
+    `max_safety_orders = max_orders - 1` (capped at 25; null takes the default). Every new field has a
     default, so stored bots validate unchanged.
     """
 
@@ -212,7 +216,7 @@ class DcaParams(_Params):
         if total is not None:
             if not isinstance(total, int) or isinstance(total, bool) or not 1 <= total <= 100_000:
                 raise ValueError("max_orders must be a whole number from 1 to 100000")
-            migrated["max_safety_orders"] = min(total - 1, MAX_SAFETY_ORDERS)
+            migrated["max_safety_orders"] = min(total - 1, MIGRATED_MAX_SAFETY_ORDERS)
         return migrated
 
     @model_validator(mode="after")

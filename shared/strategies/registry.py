@@ -77,10 +77,10 @@ Strategy = IndicatorStrategy[Any] | SteppedStrategy[Any, Any] | ExternalStrategy
 STRATEGIES: Mapping[str, Strategy] = {
     "sma_cross": IndicatorStrategy("sma_cross", SmaCrossParams, trend.sma_cross, trend.sma_cross_lookback),
     "ema_cross": IndicatorStrategy("ema_cross", EmaCrossParams, trend.ema_cross, trend.ema_cross_lookback),
-    "macd_cross": IndicatorStrategy("macd_cross", MacdCrossParams, trend.macd_cross, trend.macd_cross_lookback),
     "rsi_reversion": IndicatorStrategy(
         "rsi_reversion", RsiReversionParams, reversion.rsi_reversion, reversion.rsi_reversion_lookback
     ),
+    "macd_cross": IndicatorStrategy("macd_cross", MacdCrossParams, trend.macd_cross, trend.macd_cross_lookback),
     "bollinger_reversion": IndicatorStrategy(
         "bollinger_reversion",
         BollingerReversionParams,

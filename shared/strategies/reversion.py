@@ -22,8 +22,8 @@ def rsi_reversion(candles: Candles, params: RsiReversionParams) -> Evaluation:
     here it is NaN, which marks neither condition, so a frozen market never triggers a buy.
     """
     value = indicators.rsi(candles.close, params.period, flat=np.nan)
-    positions = held_positions(value < params.oversold, value > params.overbought)
-    return Evaluation(positions, {"close": candles.close, "rsi": value})
+    enter, leave = value < params.oversold, value > params.overbought
+    return Evaluation(held_positions(enter, leave), {"close": candles.close, "rsi": value}, enter | leave)
 
 
 def rsi_reversion_lookback(params: RsiReversionParams) -> int:
@@ -38,10 +38,9 @@ def bollinger_reversion(candles: Candles, params: BollingerReversionParams) -> E
     """
     bands = indicators.bollinger(candles.close, params.period, params.std_dev)
     close = candles.close
-    positions = held_positions(close < bands.lower, close > bands.middle)
-    return Evaluation(
-        positions, {"close": close, "lower_band": bands.lower, "middle_band": bands.middle, "upper_band": bands.upper}
-    )
+    enter, leave = close < bands.lower, close > bands.middle
+    values = {"close": close, "lower_band": bands.lower, "middle_band": bands.middle, "upper_band": bands.upper}
+    return Evaluation(held_positions(enter, leave), values, enter | leave)
 
 
 def bollinger_reversion_lookback(params: BollingerReversionParams) -> int:
