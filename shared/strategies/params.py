@@ -274,9 +274,9 @@ class GridParams(_Params):
             if self.spacing == "arithmetic":
                 step = (self.upper_price - self.lower_price) / last
                 inner = [self.lower_price + step * i for i in range(1, last)]
-            else:
-                ratio = self.upper_price / self.lower_price
-                inner = [self.lower_price * ratio ** (Decimal(i) / last) for i in range(1, last)]
+            else:  # one fractional power (slow in Decimal), then integer powers of it
+                step = (self.upper_price / self.lower_price) ** (Decimal(1) / last)
+                inner = [self.lower_price * step**i for i in range(1, last)]
         return (self.lower_price, *(round_price(price) for price in inner), self.upper_price)
 
 

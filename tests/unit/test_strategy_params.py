@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 import json
 import math
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -658,3 +661,11 @@ def test_grid_levels_must_be_distinct_prices() -> None:
     with pytest.raises(ValidationError, match="levels are too close together"):
         # The middle level, 100000.000000005, keeps 12 significant digits: 100000, the lower price.
         GridParams(lower_price="100000", upper_price="100000.00000001", levels=3, order_amount="1")
+
+
+def test_params_do_not_import_numpy() -> None:
+    """API functions validate strategies at cold start: numpy (tens of ms to import) must wait for the workers."""
+    probe = "import sys, shared.bots.schemas, shared.strategies.params; print('numpy' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.stdout.strip() == "False"
