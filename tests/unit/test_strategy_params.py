@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 import json
 import math
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,10 +17,20 @@ from pydantic import TypeAdapter, ValidationError
 from shared.bots.schemas import BotCreate, BotUpdate, RiskLimits
 from shared.strategies.params import (
     STRATEGY_TYPES,
+    BollingerReversionParams,
+    BollingerReversionStrategy,
     DcaParams,
     DcaStrategy,
+    EmaCrossParams,
+    EmaCrossStrategy,
+    FixedNotional,
     GridParams,
     GridStrategy,
+    MacdCrossParams,
+    MacdCrossStrategy,
+    PercentOfCapital,
+    RsiReversionParams,
+    RsiReversionStrategy,
     SignalParams,
     SignalStrategy,
     SmaCrossParams,
@@ -25,7 +38,7 @@ from shared.strategies.params import (
     StrategyConfig,
 )
 
-STRATEGY = TypeAdapter(StrategyConfig)
+STRATEGY: TypeAdapter[Any] = TypeAdapter(StrategyConfig)
 
 VALID_STRATEGIES: dict[str, dict[str, Any]] = {
     "sma_cross": {"type": "sma_cross", "params": {"fast": 20, "slow": 50, "timeframe": "1m"}},
@@ -34,12 +47,23 @@ VALID_STRATEGIES: dict[str, dict[str, Any]] = {
                                         "order_amount": "0.001"}},
     "signal": {"type": "signal", "params": {"order_notional": 100, "allowed_actions": ["buy", "close"],
                                             "max_signal_age_seconds": 60}},
+    "ema_cross": {"type": "ema_cross", "params": {"fast": 12, "slow": 26, "timeframe": "1h",
+                                                  "sizing": {"mode": "fixed_notional", "notional": "250"}}},
+    "rsi_reversion": {"type": "rsi_reversion", "params": {"period": 14, "oversold": 25, "overbought": 75}},
+    "macd_cross": {"type": "macd_cross", "params": {"fast": 12, "slow": 26, "signal": 9, "timeframe": "4h"}},
+    "bollinger_reversion": {"type": "bollinger_reversion",
+                            "params": {"period": 20, "std_dev": 2.5,
+                                       "sizing": {"mode": "percent_of_capital", "percent": 10, "capital": "5000"}}},
 }
-EXPECTED_CLASS = {
+EXPECTED_CLASS: dict[str, tuple[type[Any], type[Any]]] = {
     "sma_cross": (SmaCrossStrategy, SmaCrossParams),
     "dca": (DcaStrategy, DcaParams),
     "grid": (GridStrategy, GridParams),
     "signal": (SignalStrategy, SignalParams),
+    "ema_cross": (EmaCrossStrategy, EmaCrossParams),
+    "rsi_reversion": (RsiReversionStrategy, RsiReversionParams),
+    "macd_cross": (MacdCrossStrategy, MacdCrossParams),
+    "bollinger_reversion": (BollingerReversionStrategy, BollingerReversionParams),
 }
 
 
@@ -206,7 +230,7 @@ def test_params_are_frozen() -> None:
 # ------------------------------------------------------------------ numbers
 
 
-NON_FINITE_FLOATS = [math.nan, math.inf, -math.inf]
+NON_FINITE_FLOATS: list[Any] = [math.nan, math.inf, -math.inf]
 NON_FINITE_JSON = ["NaN", "Infinity", "-Infinity"]
 NON_FINITE_STRINGS = ["NaN", "nan", "Infinity", "-Infinity", "inf", "sNaN"]
 
@@ -446,3 +470,202 @@ def test_bot_update_validates_nested_strategy() -> None:
     with pytest.raises(ValidationError):
         BotUpdate.model_validate({"risk": {"max_position_notional": "NaN", "max_daily_loss": 1,
                                            "max_open_orders": 1}})
+
+
+# ------------------------------------------------------------------ new indicator strategies
+
+
+@pytest.mark.parametrize("model", [EmaCrossParams, MacdCrossParams])
+@pytest.mark.parametrize(("fast", "slow"), [(26, 26), (30, 26)])
+def test_fast_must_be_below_slow_for_every_crossing(model: type[Any], fast: int, slow: int) -> None:
+    with pytest.raises(ValidationError, match="fast must be smaller than slow"):
+        model(fast=fast, slow=slow)
+
+
+def test_indicator_strategy_defaults() -> None:
+    rsi = RsiReversionParams()
+    assert (rsi.period, rsi.oversold, rsi.overbought, rsi.timeframe) == (14, 30.0, 70.0, "1m")
+    macd = MacdCrossParams()
+    assert (macd.fast, macd.slow, macd.signal) == (12, 26, 9)
+    bands = BollingerReversionParams()
+    assert (bands.period, bands.std_dev) == (20, 2.0)
+
+
+@pytest.mark.parametrize(("oversold", "overbought"), [(70, 30), (50, 50)])
+def test_rsi_oversold_must_be_below_overbought(oversold: float, overbought: float) -> None:
+    with pytest.raises(ValidationError, match="oversold must be below overbought"):
+        RsiReversionParams(oversold=oversold, overbought=overbought)
+
+
+@pytest.mark.parametrize(
+    ("model", "body"),
+    [
+        (RsiReversionParams, {"period": 1}),
+        (RsiReversionParams, {"oversold": 0}),
+        (RsiReversionParams, {"overbought": 100}),
+        (MacdCrossParams, {"signal": 0}),
+        (MacdCrossParams, {"slow": 1001}),
+        (BollingerReversionParams, {"std_dev": 0}),
+        (BollingerReversionParams, {"std_dev": 10.5}),
+        (BollingerReversionParams, {"period": 1}),
+        (EmaCrossParams, {"fast": 2, "slow": 3, "timeframe": "3m"}),
+        (EmaCrossParams, {"fast": 2}),
+    ],
+)
+def test_indicator_strategy_bounds(model: type[Any], body: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        model.model_validate(body)
+
+
+@pytest.mark.parametrize("literal", NON_FINITE_JSON)
+def test_non_finite_floats_rejected_json(literal: str) -> None:
+    with pytest.raises(ValidationError):
+        BollingerReversionParams.model_validate_json(f'{{"std_dev": {literal}}}')
+    with pytest.raises(ValidationError):
+        RsiReversionParams.model_validate_json(f'{{"oversold": {literal}}}')
+
+
+# ------------------------------------------------------------------ sizing
+
+
+def test_sizing_modes_give_the_quote_value_of_a_full_position() -> None:
+    fixed = EmaCrossParams(fast=2, slow=3, sizing={"mode": "fixed_notional", "notional": "250"})
+    assert isinstance(fixed.sizing, FixedNotional)
+    assert fixed.position_notional() == Decimal(250)
+    share = EmaCrossParams(fast=2, slow=3, sizing={"mode": "percent_of_capital", "percent": "12.5", "capital": "800"})
+    assert isinstance(share.sizing, PercentOfCapital)
+    assert share.position_notional() == Decimal(100)
+    # The older field still sizes a bot; with neither, the worker sizes from the risk limits.
+    assert SmaCrossParams(fast=2, slow=3, order_notional="40").position_notional() == Decimal(40)
+    assert SmaCrossParams(fast=2, slow=3).position_notional() is None
+    assert SignalParams(sizing={"mode": "fixed_notional", "notional": 5}).position_notional() == Decimal(5)
+
+
+def test_sizing_or_order_notional_not_both() -> None:
+    with pytest.raises(ValidationError, match="give either sizing or order_notional, not both"):
+        SmaCrossParams(fast=2, slow=3, order_notional="10", sizing={"mode": "fixed_notional", "notional": "10"})
+
+
+@pytest.mark.parametrize(
+    "sizing",
+    [
+        {"mode": "fixed_notional"},
+        {"mode": "fixed_notional", "notional": "0"},
+        {"mode": "percent_of_capital", "percent": 0, "capital": "100"},
+        {"mode": "percent_of_capital", "percent": 101, "capital": "100"},
+        {"mode": "percent_of_capital", "percent": 10},
+        {"mode": "all_in"},
+        {"mode": "fixed_notional", "notional": "10", "percent": 5},
+    ],
+    ids=["no-notional", "zero", "zero-percent", "over-100", "no-capital", "unknown-mode", "extra"],
+)
+def test_bad_sizing_rejected(sizing: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        RsiReversionParams.model_validate({"sizing": sizing})
+
+
+def test_unset_sizing_is_not_stored() -> None:
+    """Bots stored before sizing existed read back exactly as they were written."""
+    assert "sizing" not in json.loads(SmaCrossParams(fast=2, slow=3).model_dump_json())
+    dumped = json.loads(RsiReversionParams(sizing={"mode": "percent_of_capital", "percent": 10,
+                                                   "capital": "1000"}).model_dump_json())
+    assert dumped["sizing"] == {"mode": "percent_of_capital", "percent": "10", "capital": "1000"}
+    assert RsiReversionParams.model_validate(dumped).position_notional() == Decimal(100)
+
+
+# ------------------------------------------------------------------ dca: new fields and the migration
+
+
+def test_first_schema_dca_bodies_migrate() -> None:
+    migrated = DcaParams.model_validate({"interval": "1w", "order_notional": "25.5", "max_orders": 10})
+    assert migrated.interval == "1w"
+    assert migrated.order_notional == Decimal("25.5")
+    assert migrated.max_safety_orders == 9  # max_orders counted the base order too
+    # As stored by the first schema (null max_orders): the defaults apply.
+    stored = DcaParams.model_validate_json('{"interval": "1d", "order_notional": "10", "max_orders": null}')
+    assert stored.max_safety_orders == DcaParams(order_notional="10").max_safety_orders
+    assert DcaParams.model_validate({"order_notional": "1", "max_orders": 100_000}).max_safety_orders == 25
+    assert DcaParams.model_validate({"order_notional": "1", "max_orders": 1}).max_safety_orders == 0
+    # A migrated bot stores the new shape, which validates as is.
+    again = DcaParams.model_validate_json(migrated.model_dump_json())
+    assert again == migrated
+    assert "max_orders" not in json.loads(migrated.model_dump_json())
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"order_notional": "1", "max_orders": 5, "max_safety_orders": 3}, "give only max_safety_orders"),
+        ({"order_notional": "1", "max_orders": 0}, "max_orders must be a whole number"),
+        ({"order_notional": "1", "max_orders": 100_001}, "max_orders must be a whole number"),
+        ({"order_notional": "1", "max_orders": "ten"}, "max_orders must be a whole number"),
+        ({"order_notional": "1", "max_orders": True}, "max_orders must be a whole number"),
+    ],
+)
+def test_bad_first_schema_dca_bodies(body: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        DcaParams.model_validate(body)
+
+
+def test_dca_3commas_fields() -> None:
+    params = DcaParams.model_validate_json(
+        '{"order_notional": "100", "safety_order_notional": "50", "price_deviation_pct": "1.5",'
+        ' "safety_volume_scale": "2", "safety_step_scale": "1.5", "max_safety_orders": 4,'
+        ' "max_active_safety_orders": 2, "take_profit_pct": "2", "stop_loss_pct": "20"}'
+    )
+    # Deviations 1.5, 1.5 + 2.25, + 3.375, + 5.0625 percent; notionals 50, 100, 200, 400.
+    assert [params.safety_deviation_pct(n) for n in range(5)] == [0, Decimal("1.5"), Decimal("3.75"),
+                                                                 Decimal("7.125"), Decimal("12.1875")]
+    assert [params.safety_notional(n) for n in range(1, 5)] == [50, 100, 200, 400]
+    assert DcaParams(order_notional="30").safety_notional(1) == 30  # defaults to the base order
+    assert json.loads(params.model_dump_json())["stop_loss_pct"] == "20"
+
+
+def test_dca_safety_orders_must_stay_above_zero() -> None:
+    with pytest.raises(ValidationError, match="the last safety order would be 100% below the base price"):
+        DcaParams(order_notional="1", price_deviation_pct="10", max_safety_orders=10)
+    assert DcaParams(order_notional="1", price_deviation_pct="10", max_safety_orders=9).max_safety_orders == 9
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"price_deviation_pct": 0}, {"price_deviation_pct": 51}, {"safety_volume_scale": "0.05"},
+     {"safety_step_scale": 11}, {"max_safety_orders": 101}, {"max_safety_orders": -1},
+     {"max_active_safety_orders": 0}, {"take_profit_pct": 0}, {"stop_loss_pct": 100},
+     {"take_profit_pct": "NaN"}, {"safety_order_notional": 0}],
+    ids=repr,
+)
+def test_dca_bounds(body: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        DcaParams.model_validate({"order_notional": "1", **body})
+
+
+# ------------------------------------------------------------------ grid: spacing
+
+
+def test_first_schema_grid_bodies_are_arithmetic() -> None:
+    grid = GridParams.model_validate(VALID_STRATEGIES["grid"]["params"])
+    assert grid.spacing == "arithmetic"
+    assert grid.level_prices()[:3] == (Decimal(20000), Decimal("21111.1111111"), Decimal("22222.2222222"))
+    assert grid.level_prices()[-1] == Decimal(30000)
+
+
+def test_geometric_grid_levels_have_equal_ratios() -> None:
+    grid = GridParams(lower_price="100", upper_price="800", levels=4, spacing="geometric", order_amount="1")
+    assert grid.level_prices() == (Decimal(100), Decimal(200), Decimal(400), Decimal(800))
+    with pytest.raises(ValidationError):
+        GridParams(lower_price="1", upper_price="2", levels=2, spacing="logarithmic", order_amount="1")
+
+
+def test_grid_levels_must_be_distinct_prices() -> None:
+    with pytest.raises(ValidationError, match="levels are too close together"):
+        # The middle level, 100000.000000005, keeps 12 significant digits: 100000, the lower price.
+        GridParams(lower_price="100000", upper_price="100000.00000001", levels=3, order_amount="1")
+
+
+def test_params_do_not_import_numpy() -> None:
+    """API functions validate strategies at cold start: numpy (tens of ms to import) must wait for the workers."""
+    probe = "import sys, shared.bots.schemas, shared.strategies.params; print('numpy' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.stdout.strip() == "False"
