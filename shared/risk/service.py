@@ -16,8 +16,8 @@ from shared.errors import Conflict, NotFound
 from shared.events import catalog
 from shared.events.envelope import new_event
 from shared.events.recording import commit_with_events
+from shared.orders.intents import request_cancel
 from shared.orders.models import OrderRecord
-from shared.orders.service import request_cancel
 from shared.risk.schemas import KillSwitchOut, RiskSettings, RiskSettingsOut
 from shared.tenants.models import TenantRecord, get_tenant
 
