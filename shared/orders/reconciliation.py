@@ -32,11 +32,16 @@ from shared.events.recording import commit_with_events
 from shared.exchange.connect import open_exchange
 from shared.observability import MetricUnit, logger, metrics, tracer
 from shared.orders import recording
-from shared.orders.models import OrderRecord, find_by_client_order_id, get_order, orders_to_reconcile
+from shared.orders.models import (
+    OrderRecord,
+    find_by_client_order_id,
+    get_order,
+    orders_to_reconcile,
+    stage_drift_marker,
+)
 from shared.orders.protection import watch_protection
 from shared.orders.states import ON_EXCHANGE, TERMINAL, OrderStatus, may_move, status_from_exchange
 from shared.orders.tasks import TradeTask, enqueue
-from shared.positions.models import PositionRecord
 
 
 @dataclass
@@ -181,10 +186,8 @@ def _report_drift(tenant_id: str, account_id: str, exchange_id: str, now: dateti
                 _look_for_late_order(order, now, force=True)
             continue
         kind = "unknown_open_order" if order is None else "order_state_mismatch"
-        marker = PositionRecord(tenant_id=tenant_id, position_key=f"drift#{account_id}#{remote.exchange_order_id}",
-                                scope="drift")
-        def stage(tx: TransactWrite, m: PositionRecord = marker) -> None:
-            tx.save(m, condition=PositionRecord.position_key.does_not_exist())
+        def stage(tx: TransactWrite, remote_id: str = remote.exchange_order_id) -> None:
+            stage_drift_marker(tx, tenant_id, account_id, remote_id)
 
         try:
             commit_with_events(

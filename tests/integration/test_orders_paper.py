@@ -150,16 +150,16 @@ def test_a_queue_backlog_is_not_multiplied_by_the_reconciler(
 
     from shared.clock import utc_now
     from shared.config import get_settings
-    from shared.orders import reconciliation
+    from shared.orders import tasks
 
     requeued: list[str] = []
-    real_enqueue = reconciliation.enqueue
+    real_enqueue = tasks.enqueue
 
     def counting(task: Any, **kwargs: Any) -> None:
         requeued.append(task.order_id)
         real_enqueue(task, **kwargs)
 
-    monkeypatch.setattr(reconciliation, "enqueue", counting)
+    monkeypatch.setattr("shared.orders.reconciliation.enqueue", counting)
     rig = TradingRig(test_cloud, tenant_a.tenant_id)
     placed = [orders_a.post("/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market",
                                              "amount": "0.001"}, headers=_key()).json for _ in range(3)]
