@@ -14,10 +14,6 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class ConfigurationError(RuntimeError):
-    """The deployment is misconfigured; a programming or ops error, never a client error."""
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 

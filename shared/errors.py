@@ -1,16 +1,24 @@
-"""The error hierarchy. The web layer maps it to HTTP once (shared.web); workers map it to
-retry (temporary) or record-and-publish (permanent)."""
+"""The error hierarchy, with one root (`AppError`) for every error the code raises on purpose.
+The web layer maps it to HTTP once (shared.web); workers map it to retry (temporary) or
+record-and-publish (permanent). The JSON error body is built here and nowhere else."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
 
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """`{"error": {"code", "message", "details"}}`: the one shape of every error answer."""
+    return {"error": {"code": code, "message": message, "details": details if details is not None else {}}}
+
+
 class AppError(Exception):
-    """An error with a stable machine-readable code, safe to show to the client."""
+    """An error with a stable machine-readable code. Its message is shown to the client unless
+    `message_is_public` is False (then the client sees only the code)."""
 
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
+    message_is_public: ClassVar[bool] = True
     headers: dict[str, str]
 
     def __init__(
@@ -27,7 +35,9 @@ class AppError(Exception):
         self.headers = {}
 
     def to_body(self) -> dict[str, Any]:
-        return {"error": {"code": self.error_code, "message": self.message, "details": self.details}}
+        if not self.message_is_public:
+            return error_body(self.error_code, "internal error")
+        return error_body(self.error_code, self.message, self.details)
 
 
 class BadRequest(AppError):
@@ -113,3 +123,23 @@ class ExchangeOrderNotFound(AppError):
 
     status = 404
     code = "exchange_order_not_found"
+
+
+class ConfigurationError(AppError):
+    """The deployment is misconfigured: an operator's problem, never the client's (who sees only
+    `internal_error`-style text)."""
+
+    status = 500
+    code = "configuration_error"
+    message_is_public = False
+
+
+class TaskRetry(AppError):
+    """A worker did nothing and trying again later may succeed: leave the message on the queue."""
+
+    status = 503
+    code = "retry_later"
+
+
+class EventPublishError(DependencyUnavailable):
+    """EventBridge did not accept every event after retries (the outbox keeps them)."""

@@ -6,12 +6,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from botocore.config import Config
-from botocore.session import get_session
-
+from shared.aws_clients import aws_client
 from shared.config import get_settings
 
-_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1})
+_QUICK = {"connect_timeout": 1, "read_timeout": 2, "max_attempts": 1}  # a probe answers fast or fails
 
 
 def _timed(check: Callable[[], None]) -> dict[str, Any]:
@@ -26,14 +24,14 @@ def _timed(check: Callable[[], None]) -> dict[str, Any]:
 
 def _dynamodb() -> None:
     settings = get_settings()
-    client = get_session().create_client("dynamodb", region_name=settings.aws_region, config=_CONFIG)
+    client = aws_client("dynamodb", **_QUICK)
     for table in (settings.tenants_table, settings.bots_table, settings.idempotency_table):
         client.describe_table(TableName=table)
 
 
 def _eventbridge() -> None:
     settings = get_settings()
-    client = get_session().create_client("events", region_name=settings.aws_region, config=_CONFIG)
+    client = aws_client("events", **_QUICK)
     client.describe_event_bus(Name=settings.event_bus_name)
 
 

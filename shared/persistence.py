@@ -7,19 +7,46 @@ same code talks to AWS, moto or LocalStack.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.models import Model
 
 from shared.config import get_settings
 
 
-class BaseMeta:
-    region = get_settings().aws_region
+class _BoundAtFirstUse(type):
+    """Table name and region are read from the settings when PynamoDB first asks for them, not
+    when a model is defined: importing a module never needs AWS configuration, and neither the
+    order of imports nor of tests can freeze a stale name."""
+
+    @property
+    def table_name(cls) -> str:
+        return str(getattr(get_settings(), cls.table_setting))  # type: ignore[attr-defined]
+
+    @property
+    def region(cls) -> str:
+        return get_settings().aws_region
+
+
+class BaseMeta(metaclass=_BoundAtFirstUse):
+    table_setting = ""  # the Settings field holding this table's name
     connect_timeout_seconds = 2
     read_timeout_seconds = 5
     max_retry_attempts = 3
     billing_mode = "PAY_PER_REQUEST"
+
+
+ModelT = TypeVar("ModelT", bound=Model)
+
+
+def get_or_none(model: type[ModelT], hash_key: Any, range_key: Any = None) -> ModelT | None:
+    """One strongly consistent GetItem; None when there is no such row."""
+    try:
+        return model.get(hash_key, range_key, consistent_read=True)
+    except model.DoesNotExist:
+        return None
 
 
 @lru_cache(maxsize=1)

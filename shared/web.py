@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.auth.principal import Principal, Scope
 from shared.config import get_settings
-from shared.errors import AppError, BadRequest, PayloadTooLarge
+from shared.errors import AppError, BadRequest, PayloadTooLarge, error_body
 from shared.observability import logger, metrics, tracer
 
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -83,8 +83,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def error_response(status: int, code: str, message: str, details: Any = None,
                    headers: Mapping[str, str] | None = None) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "details": details if details is not None else {}}}
-    return JSONResponse(status_code=status, content=body, headers=dict(headers or {}))
+    return JSONResponse(status_code=status, content=error_body(code, message, details), headers=dict(headers or {}))
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -101,7 +100,7 @@ async def _on_app_error(_: Request, exc: Exception) -> JSONResponse:
         raise exc
     if exc.status >= 500:
         logger.warning("request failed", extra={"error_code": exc.error_code})
-    return error_response(exc.status, exc.error_code, exc.message, exc.details, exc.headers)
+    return JSONResponse(status_code=exc.status, content=exc.to_body(), headers=dict(exc.headers))
 
 
 async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:

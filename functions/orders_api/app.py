@@ -10,6 +10,7 @@ from shared.auth.principal import Principal
 from shared.idempotency import register_lambda_context
 from shared.orders import service
 from shared.orders.schemas import OrderCreate, OrderList, OrderOut, PositionList
+from shared.positions import view as positions_view
 from shared.risk import service as risk
 from shared.risk.schemas import KillSwitchOut, KillSwitchRequest, RiskSettings, RiskSettingsOut
 from shared.web import create_app, idempotency_key, make_lambda_handler, require_scope
@@ -53,7 +54,7 @@ async def cancel_order(order_id: OrderId, caller: Trader) -> OrderOut:
 @app.get("/positions", tags=["positions"])
 async def positions(caller: Reader) -> PositionList:
     """Positions per account, symbol and bot, with realized and unrealized PnL."""
-    return service.positions(caller)
+    return positions_view.positions(caller)
 
 
 @app.get("/risk/settings", tags=["risk"])

@@ -16,9 +16,8 @@ from pynamodb.attributes import UnicodeAttribute, UnicodeSetAttribute, UTCDateTi
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from shared.config import get_settings
 from shared.ids import new_ulid
-from shared.persistence import BaseMeta
+from shared.persistence import BaseMeta, get_or_none
 
 _KEY_PATTERN = re.compile(r"co_([0-9a-z]{26})_([A-Za-z0-9_-]{43})")
 
@@ -60,7 +59,7 @@ class ByKeyIdIndex(GlobalSecondaryIndex["ApiKeyRecord"]):  # type: ignore[no-unt
 
 class ApiKeyRecord(Model):
     class Meta(BaseMeta):
-        table_name = get_settings().api_keys_table
+        table_setting = "api_keys_table"
 
     tenant_id = UnicodeAttribute(hash_key=True)
     key_id = UnicodeAttribute(range_key=True)
@@ -98,7 +97,4 @@ def list_keys(tenant_id: str) -> list[ApiKeyRecord]:
 
 
 def get_key(tenant_id: str, key_id: str) -> ApiKeyRecord | None:
-    try:
-        return ApiKeyRecord.get(tenant_id, key_id, consistent_read=True)
-    except ApiKeyRecord.DoesNotExist:
-        return None
+    return get_or_none(ApiKeyRecord, tenant_id, key_id)

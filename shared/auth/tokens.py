@@ -10,8 +10,8 @@ import jwt
 
 from shared.auth.principal import ALL_SCOPES, Principal
 from shared.clock import utc_now
-from shared.config import ConfigurationError, get_settings
-from shared.errors import Unauthorized
+from shared.config import get_settings
+from shared.errors import ConfigurationError, Unauthorized
 from shared.ids import new_id
 
 ALGORITHM = "HS256"

@@ -5,13 +5,12 @@ from __future__ import annotations
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
 
-from shared.config import get_settings
-from shared.persistence import BaseMeta
+from shared.persistence import BaseMeta, get_or_none
 
 
 class UserRecord(Model):
     class Meta(BaseMeta):
-        table_name = get_settings().users_table
+        table_setting = "users_table"
 
     email = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
@@ -24,7 +23,4 @@ class UserRecord(Model):
 
 
 def find_user(email: str) -> UserRecord | None:
-    try:
-        return UserRecord.get(email, consistent_read=True)
-    except UserRecord.DoesNotExist:
-        return None
+    return get_or_none(UserRecord, email)

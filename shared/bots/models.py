@@ -5,13 +5,12 @@ from __future__ import annotations
 from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
 from pynamodb.models import Model
 
-from shared.config import get_settings
-from shared.persistence import BaseMeta
+from shared.persistence import BaseMeta, get_or_none
 
 
 class BotRecord(Model):
     class Meta(BaseMeta):
-        table_name = get_settings().bots_table
+        table_setting = "bots_table"
 
     tenant_id = UnicodeAttribute(hash_key=True)
     bot_id = UnicodeAttribute(range_key=True)
@@ -29,10 +28,7 @@ class BotRecord(Model):
 
 
 def get_bot(tenant_id: str, bot_id: str) -> BotRecord | None:
-    try:
-        return BotRecord.get(tenant_id, bot_id, consistent_read=True)
-    except BotRecord.DoesNotExist:
-        return None
+    return get_or_none(BotRecord, tenant_id, bot_id)
 
 
 def list_bots(tenant_id: str, *, limit: int, after: str | None) -> tuple[list[BotRecord], bool]:
@@ -40,3 +36,8 @@ def list_bots(tenant_id: str, *, limit: int, after: str | None) -> tuple[list[Bo
     range_condition = BotRecord.bot_id > after if after else None
     rows = list(BotRecord.query(tenant_id, range_condition, limit=limit + 1))
     return rows[:limit], len(rows) > limit
+
+
+def list_active_bots(tenant_id: str) -> list[BotRecord]:
+    """The tenant's running and paused bots (one Query; the status filter is applied server-side)."""
+    return list(BotRecord.query(tenant_id, filter_condition=BotRecord.status.is_in("running", "paused")))

@@ -80,6 +80,11 @@ class KillSwitchData(_Data):
     orders_canceling: int
 
 
+class RiskSettingsData(_Data):
+    symbol_allowlist: list[str] | None
+    max_price_deviation_pct: str
+
+
 class DriftData(_Data):
     exchange_account_id: str
     exchange: str
@@ -145,6 +150,7 @@ EVENT_TYPES: dict[str, tuple[type[_Data], str]] = {
     "risk.limit_breached": (RiskBreachData, "A risk rule stopped an order; `rule` names it."),
     "risk.kill_switch_engaged": (KillSwitchData, "All bots stopped and open orders are being canceled."),
     "risk.kill_switch_released": (KillSwitchData, "Trading is allowed again."),
+    "risk.settings_changed": (RiskSettingsData, "The tenant's risk settings changed (the new values)."),
     "reconciliation.drift_detected": (DriftData, "The exchange holds an order our records do not explain."),
     "alert.late_order_adopted": (LateOrderAdoptedData, "Operators: an order declared not placed appeared on "
                                                        "the exchange (lagging lookups) and was adopted."),

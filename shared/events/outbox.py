@@ -33,7 +33,7 @@ class UnpublishedIndex(GlobalSecondaryIndex["EventRecord"]):  # type: ignore[no-
 
 class EventRecord(Model):
     class Meta(BaseMeta):
-        table_name = get_settings().events_table
+        table_setting = "events_table"
 
     tenant_id = UnicodeAttribute(hash_key=True)
     event_id = UnicodeAttribute(range_key=True)

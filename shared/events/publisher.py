@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from botocore.session import get_session
 
+from shared.aws_clients import aws_client
 from shared.config import get_settings
+from shared.errors import EventPublishError
 from shared.events import outbox
 from shared.events.envelope import DomainEvent
 from shared.observability import MetricUnit, logger, metrics
@@ -24,15 +23,8 @@ MAX_BATCH = 10
 ATTEMPTS = 3
 
 
-class EventPublishError(RuntimeError):
-    """EventBridge did not accept every event after retries."""
-
-
-@lru_cache(maxsize=1)
 def _client() -> Any:
-    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
-    # botocore directly: boto3 would add ~100 ms of cold start for nothing here.
-    return get_session().create_client("events", region_name=get_settings().aws_region, config=config)
+    return aws_client("events")
 
 
 def _entry(event: DomainEvent) -> dict[str, Any]:

@@ -23,3 +23,10 @@ def commit_with_events(stage: Callable[[TransactWrite], None], events: Sequence[
         for event in events:
             tx.save(outbox.record_for(event), condition=outbox.EventRecord.event_id.does_not_exist())
     publish_recorded(events)
+
+
+def record_events(events: Sequence[DomainEvent]) -> None:
+    """Events that accompany no write of ours (operator alerts about something observed): their
+    outbox rows alone, in one transaction, then published. A change of state never uses this: it
+    commits its writes and its events together through `commit_with_events`."""
+    commit_with_events(lambda _tx: None, events)

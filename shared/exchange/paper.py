@@ -49,7 +49,7 @@ class PaperRecord(Model):
     account; `data` is JSON with decimal strings."""
 
     class Meta(BaseMeta):
-        table_name = get_settings().paper_accounts_table
+        table_setting = "paper_accounts_table"
 
     tenant_id = UnicodeAttribute(hash_key=True)
     item = UnicodeAttribute(range_key=True)

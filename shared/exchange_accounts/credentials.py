@@ -8,7 +8,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from shared.config import ConfigurationError, get_settings
+from shared.config import get_settings
+from shared.errors import ConfigurationError
 from shared.exchange.ccxt_adapter import Credentials
 
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 from pynamodb.attributes import BooleanAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
 
-from shared.config import get_settings
 from shared.errors import NotFound
-from shared.persistence import BaseMeta
+from shared.persistence import BaseMeta, get_or_none
 
 PAPER_ACCOUNT_ID = "paper"
 
 
 class ExchangeAccountRecord(Model):
     class Meta(BaseMeta):
-        table_name = get_settings().exchange_accounts_table
+        table_setting = "exchange_accounts_table"
 
     tenant_id = UnicodeAttribute(hash_key=True)
     account_id = UnicodeAttribute(range_key=True)
@@ -31,10 +30,7 @@ class ExchangeAccountRecord(Model):
 
 
 def get_account_record(tenant_id: str, account_id: str) -> ExchangeAccountRecord | None:
-    try:
-        return ExchangeAccountRecord.get(tenant_id, account_id, consistent_read=True)
-    except ExchangeAccountRecord.DoesNotExist:
-        return None
+    return get_or_none(ExchangeAccountRecord, tenant_id, account_id)
 
 
 def list_account_records(tenant_id: str) -> list[ExchangeAccountRecord]:

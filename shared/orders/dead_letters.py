@@ -6,7 +6,7 @@ from pydantic import ValidationError
 
 from shared.events import catalog
 from shared.events.envelope import new_event
-from shared.events.recording import commit_with_events
+from shared.events.recording import record_events
 from shared.observability import MetricUnit, logger, metrics
 from shared.orders import recording
 from shared.orders.models import get_order
@@ -39,7 +39,7 @@ def settle_dead_lettered_task(body: str, receive_count: int) -> str:
                       data=catalog.TaskDeadLetteredData(task_kind=task.kind if task else "unparseable",
                                                         order_id=task.order_id if task else None,
                                                         receive_count=receive_count, resolution=resolution))
-    commit_with_events(lambda tx: None, [alert])
+    record_events([alert])
     metrics.add_metric(name="TradeTasksDeadLettered", unit=MetricUnit.Count, value=1)
     logger.error("trade task dead-lettered", extra={"resolution": resolution})
     return resolution

@@ -22,6 +22,7 @@ from shared.errors import (
     ExchangeRejected,
     ExchangeTemporary,
     NotFound,
+    TaskRetry,
 )
 from shared.events import catalog
 from shared.events.envelope import DomainEvent, new_event
@@ -35,10 +36,6 @@ from shared.orders.tasks import TradeTask
 from shared.positions.ledger import position_quantity, realized_today
 from shared.risk.rules import Breach, RiskInput, evaluate
 from shared.tenants.models import get_tenant
-
-
-class TaskRetry(Exception):
-    """Nothing was done and trying again later may succeed: leave the message on the queue."""
 
 
 def request_of(order: OrderRecord) -> OrderRequest:

@@ -22,11 +22,11 @@ from pynamodb.attributes import (
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
-from shared.config import get_settings
 from shared.money import decimal_text
 from shared.orders.states import TERMINAL, OrderStatus
-from shared.persistence import BaseMeta
+from shared.persistence import BaseMeta, get_or_none
 
 RECONCILE_SHARDS = 4
 
@@ -68,7 +68,7 @@ class ByCreatedIndex(LocalSecondaryIndex["OrderRecord"]):  # type: ignore[no-unt
 
 class OrderRecord(Model):
     class Meta(BaseMeta):
-        table_name = get_settings().orders_table
+        table_setting = "orders_table"
 
     tenant_id = UnicodeAttribute(hash_key=True)
     order_id = UnicodeAttribute(range_key=True)
@@ -160,15 +160,31 @@ class OrderRecord(Model):
             self.open_scope = scope_key(self.tenant_id, self.bot_id)
 
 
+class DriftMarkerRecord(Model):
+    """In the Orders table: "this exchange order was reported as drift", so it is reported once.
+
+    Its sort key (`drift#<account>#<exchange order id>`) never collides with an order id, and it
+    carries none of the indexed attributes, so no order listing or index ever sees it."""
+
+    class Meta(BaseMeta):
+        table_setting = "orders_table"
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    order_id = UnicodeAttribute(range_key=True)
+
+
+def stage_drift_marker(tx: TransactWrite, tenant_id: str, account_id: str, exchange_order_id: str) -> None:
+    """Fails the caller's transaction if this drift was reported before."""
+    marker = DriftMarkerRecord(tenant_id=tenant_id, order_id=f"drift#{account_id}#{exchange_order_id}")
+    tx.save(marker, condition=DriftMarkerRecord.order_id.does_not_exist())
+
+
 def scope_key(tenant_id: str, bot_id: str | None) -> str:
     return f"{tenant_id}#{bot_id or 'manual'}"
 
 
 def get_order(tenant_id: str, order_id: str) -> OrderRecord | None:
-    try:
-        return OrderRecord.get(tenant_id, order_id, consistent_read=True)
-    except OrderRecord.DoesNotExist:
-        return None
+    return get_or_none(OrderRecord, tenant_id, order_id)
 
 
 def list_orders(tenant_id: str, *, limit: int, after: str | None) -> tuple[list[OrderRecord], bool]:
@@ -176,6 +192,11 @@ def list_orders(tenant_id: str, *, limit: int, after: str | None) -> tuple[list[
     condition = OrderRecord.created_key < after if after else None
     rows = list(OrderRecord.by_created.query(tenant_id, condition, scan_index_forward=False, limit=limit + 1))
     return rows[:limit], len(rows) > limit
+
+
+def list_open_orders(tenant_id: str) -> list[OrderRecord]:
+    """The tenant's orders still in the reconcile index (not terminal, or watched)."""
+    return list(OrderRecord.query(tenant_id, filter_condition=OrderRecord.open_shard.exists()))
 
 
 def count_open_orders(tenant_id: str, bot_id: str | None, exclude: str) -> int:

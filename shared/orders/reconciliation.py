@@ -32,10 +32,16 @@ from shared.events.recording import commit_with_events
 from shared.exchange.connect import open_exchange
 from shared.observability import MetricUnit, logger, metrics, tracer
 from shared.orders import recording
-from shared.orders.models import OrderRecord, find_by_client_order_id, get_order, orders_to_reconcile
+from shared.orders.models import (
+    OrderRecord,
+    find_by_client_order_id,
+    get_order,
+    orders_to_reconcile,
+    stage_drift_marker,
+)
+from shared.orders.protection import watch_protection
 from shared.orders.states import ON_EXCHANGE, TERMINAL, OrderStatus, may_move, status_from_exchange
 from shared.orders.tasks import TradeTask, enqueue
-from shared.positions.models import PositionRecord
 
 
 @dataclass
@@ -133,7 +139,7 @@ def _not_yet_on_exchange(order: OrderRecord, now: datetime) -> str:
 @tracer.capture_method(capture_response=False)
 def reconcile_order(order: OrderRecord, now: datetime) -> str:
     if order.guards_position:
-        return _watch_protection(order)
+        return watch_protection(order)
     if order.watched_after_not_placed:
         return _look_for_late_order(order, now)
     if order.state in TERMINAL:
@@ -162,38 +168,6 @@ def reconcile_order(order: OrderRecord, now: datetime) -> str:
     return f"checked ({order.status})"
 
 
-def _watch_protection(order: OrderRecord) -> str:
-    """Platform-managed stop-loss / take-profit, the same on every exchange: once the last price
-    crosses a level, sell (or buy back) what the order filled, as a new intent derived from this
-    order, so however often this runs there is one exit order."""
-    from shared.orders.schemas import OrderCreate
-    from shared.orders.service import create_intent
-
-    try:
-        last = open_exchange(order.tenant_id, order.account_id).fetch_ticker(order.symbol).last
-    except AppError:  # NotFound included: the account is gone
-        return "protection: price unavailable"
-    long = order.side == "buy"
-    stop, take = order.decimal("stop_loss"), order.decimal("take_profit")
-    if stop is not None and (last <= stop if long else last >= stop):
-        trigger = "stop_loss"
-    elif take is not None and (last >= take if long else last <= take):
-        trigger = "take_profit"
-    else:
-        return "protection: watching"
-    request = OrderCreate.model_validate({
-        "exchange_account_id": order.account_id, "symbol": order.symbol, "side": "sell" if long else "buy",
-        "type": "market", "amount": order.filled})
-    exit_order = create_intent(tenant_id=order.tenant_id, source=order.source, intent_id=f"{order.order_id}:{trigger}",
-                               bot_id=order.bot_id, account_id=order.account_id, exchange_id=order.exchange,
-                               request=request)
-    order.protection = trigger
-    order.exit_order_id = exit_order.order_id
-    order.set_status(order.state)  # leaves the reconcile index
-    recording.commit(order, [])
-    return f"protection: {trigger} triggered"
-
-
 def _report_drift(tenant_id: str, account_id: str, exchange_id: str, now: datetime) -> int:
     """Open exchange orders our rows do not explain; each reported once. One we declared not
     placed and still watch is looked up (and adopted) at once instead."""
@@ -212,10 +186,8 @@ def _report_drift(tenant_id: str, account_id: str, exchange_id: str, now: dateti
                 _look_for_late_order(order, now, force=True)
             continue
         kind = "unknown_open_order" if order is None else "order_state_mismatch"
-        marker = PositionRecord(tenant_id=tenant_id, position_key=f"drift#{account_id}#{remote.exchange_order_id}",
-                                scope="drift")
-        def stage(tx: TransactWrite, m: PositionRecord = marker) -> None:
-            tx.save(m, condition=PositionRecord.position_key.does_not_exist())
+        def stage(tx: TransactWrite, remote_id: str = remote.exchange_order_id) -> None:
+            stage_drift_marker(tx, tenant_id, account_id, remote_id)
 
         try:
             commit_with_events(

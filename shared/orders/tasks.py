@@ -8,11 +8,11 @@ that, the intent row's state makes a repeated task a no-op.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.aws_clients import aws_client
 from shared.config import get_settings
 
 TaskKind = Literal["submit", "cancel"]
@@ -27,13 +27,8 @@ class TradeTask(BaseModel):
     account_id: str
 
 
-@lru_cache(maxsize=1)
 def _sqs() -> Any:
-    from botocore.config import Config
-    from botocore.session import get_session
-
-    return get_session().create_client("sqs", region_name=get_settings().aws_region,
-                                       config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3}))
+    return aws_client("sqs")
 
 
 def enqueue(task: TradeTask, *, attempt: str = "0") -> None:

@@ -8,13 +8,12 @@ from datetime import datetime
 from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
 from pynamodb.models import Model
 
-from shared.config import get_settings
-from shared.persistence import BaseMeta
+from shared.persistence import BaseMeta, get_or_none
 
 
 class PositionRecord(Model):
     class Meta(BaseMeta):
-        table_name = get_settings().positions_table
+        table_setting = "positions_table"
 
     tenant_id = UnicodeAttribute(hash_key=True)
     position_key = UnicodeAttribute(range_key=True)
@@ -38,10 +37,7 @@ def daily_key(scope: str, day: datetime) -> str:
 
 
 def get_position_row(tenant_id: str, key: str) -> PositionRecord | None:
-    try:
-        return PositionRecord.get(tenant_id, key, consistent_read=True)
-    except PositionRecord.DoesNotExist:
-        return None
+    return get_or_none(PositionRecord, tenant_id, key)
 
 
 def list_positions(tenant_id: str) -> list[PositionRecord]:

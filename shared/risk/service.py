@@ -9,17 +9,18 @@ from pynamodb.expressions.update import Action
 
 from shared.auth.principal import Principal
 from shared.bots import service as bots
-from shared.bots.lifecycle import BotAction, BotStatus
-from shared.bots.models import BotRecord
+from shared.bots.lifecycle import BotAction
+from shared.bots.models import list_active_bots
 from shared.config import get_settings
 from shared.errors import Conflict, NotFound
 from shared.events import catalog
 from shared.events.envelope import new_event
 from shared.events.recording import commit_with_events
-from shared.orders.models import OrderRecord
-from shared.orders.service import request_cancel
+from shared.orders.intents import request_cancel
+from shared.orders.models import list_open_orders
+from shared.orders.states import TERMINAL
 from shared.risk.schemas import KillSwitchOut, RiskSettings, RiskSettingsOut
-from shared.tenants.models import TenantRecord, get_tenant
+from shared.tenants.models import TenantRecord, get_tenant, stage_tenant_update
 
 SOURCE = "cryptoorchestrator.risk"
 
@@ -41,37 +42,40 @@ def read_settings(caller: Principal) -> RiskSettingsOut:
 
 
 def update_settings(caller: Principal, request: RiskSettings) -> RiskSettingsOut:
+    """Change the settings and publish `risk.settings_changed`, in one transaction."""
     tenant = _tenant(caller)
-    allowlist = None if request.symbol_allowlist is None else json.dumps(sorted(set(request.symbol_allowlist)))
+    allowlist = None if request.symbol_allowlist is None else sorted(set(request.symbol_allowlist))
     actions: list[Action] = [TenantRecord.max_price_deviation_pct.set(str(request.max_price_deviation_pct))]
-    actions.append(TenantRecord.symbol_allowlist.set(allowlist) if allowlist is not None
+    actions.append(TenantRecord.symbol_allowlist.set(json.dumps(allowlist)) if allowlist is not None
                    else TenantRecord.symbol_allowlist.remove())
-    tenant.update(actions=actions)
+    event = new_event("risk.settings_changed", tenant_id=caller.tenant_id, source=SOURCE,
+                      data=catalog.RiskSettingsData(symbol_allowlist=allowlist,
+                                                    max_price_deviation_pct=str(request.max_price_deviation_pct)))
+    commit_with_events(lambda tx: stage_tenant_update(tx, tenant, actions), [event])
     return read_settings(caller)
 
 
-def _open_orders(tenant_id: str) -> list[OrderRecord]:
-    return list(OrderRecord.query(tenant_id, filter_condition=OrderRecord.open_shard.exists()))
-
-
 def set_kill_switch(caller: Principal, engaged: bool) -> KillSwitchOut:
-    """Engaging it rejects every new order, stops every bot and cancels every open order."""
+    """Engaging it rejects every new order, stops every bot and cancels every open order.
+
+    The switch and its event are one transaction; the bots and orders it acts on are counted
+    first. Stopping and canceling follow (each with its own events): should that be cut short,
+    the switch already refuses every order, and engaging it again finishes the job."""
     tenant = _tenant(caller)
-    tenant.update(actions=[TenantRecord.kill_switch.set(engaged)])
-    stopped = canceling = 0
-    if engaged:
-        for bot in BotRecord.query(caller.tenant_id):
-            if bot.status in (BotStatus.RUNNING.value, BotStatus.PAUSED.value):
-                try:
-                    bots.change_status(caller, bot.bot_id, BotAction.STOP)
-                    stopped += 1
-                except Conflict:
-                    continue
-        for order in _open_orders(caller.tenant_id):
-            request_cancel(caller.tenant_id, order.order_id)
-            canceling += 1
+    active = list_active_bots(caller.tenant_id) if engaged else []
+    open_orders = [o for o in list_open_orders(caller.tenant_id) if o.state not in TERMINAL] if engaged else []
     event_type = "risk.kill_switch_engaged" if engaged else "risk.kill_switch_released"
-    commit_with_events(lambda tx: None, [new_event(event_type, tenant_id=caller.tenant_id, source=SOURCE,
-                                                   data=catalog.KillSwitchData(engaged=engaged, bots_stopped=stopped,
-                                                                               orders_canceling=canceling))])
-    return KillSwitchOut(kill_switch=engaged, bots_stopped=stopped, orders_canceling=canceling)
+    event = new_event(event_type, tenant_id=caller.tenant_id, source=SOURCE,
+                      data=catalog.KillSwitchData(engaged=engaged, bots_stopped=len(active),
+                                                  orders_canceling=len(open_orders)))
+    commit_with_events(lambda tx: stage_tenant_update(tx, tenant, [TenantRecord.kill_switch.set(engaged)]), [event])
+    stopped = 0
+    for bot in active:
+        try:
+            bots.change_status(caller, bot.bot_id, BotAction.STOP)
+            stopped += 1
+        except Conflict:  # stopped meanwhile
+            continue
+    for order in open_orders:
+        request_cancel(caller.tenant_id, order.order_id)
+    return KillSwitchOut(kill_switch=engaged, bots_stopped=stopped, orders_canceling=len(open_orders))

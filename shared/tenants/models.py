@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
-from shared.config import get_settings
-from shared.persistence import BaseMeta
+from shared.persistence import BaseMeta, get_or_none
 
 
 class TenantRecord(Model):
     class Meta(BaseMeta):
-        table_name = get_settings().tenants_table
+        table_setting = "tenants_table"
 
     tenant_id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute()
@@ -25,7 +26,9 @@ class TenantRecord(Model):
 
 
 def get_tenant(tenant_id: str) -> TenantRecord | None:
-    try:
-        return TenantRecord.get(tenant_id, consistent_read=True)
-    except TenantRecord.DoesNotExist:
-        return None
+    return get_or_none(TenantRecord, tenant_id)
+
+
+def stage_tenant_update(tx: TransactWrite, tenant: TenantRecord, actions: list[Action]) -> None:
+    """Change a tenant's attributes inside the caller's transaction (with its events)."""
+    tx.update(tenant, actions=actions, condition=TenantRecord.tenant_id.exists())

@@ -30,8 +30,10 @@ def _create(api: LambdaApi, **changes: Any) -> dict[str, Any]:
 
 def _bot_rows(tenant_id: str) -> list[dict[str, Any]]:
     client = boto3.client("dynamodb")
-    return client.query(TableName=os.environ["BOTS_TABLE"], KeyConditionExpression="tenant_id = :t",
-                        ExpressionAttributeValues={":t": {"S": tenant_id}})["Items"]
+    rows: list[dict[str, Any]] = client.query(
+        TableName=os.environ["BOTS_TABLE"], KeyConditionExpression="tenant_id = :t",
+        ExpressionAttributeValues={":t": {"S": tenant_id}})["Items"]
+    return rows
 
 
 def test_sample_create_event_creates_a_stopped_bot(bots_handler: Any, tenant_a: Caller) -> None:

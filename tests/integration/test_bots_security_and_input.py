@@ -21,9 +21,10 @@ def _key() -> dict[str, str]:
 
 
 def _rows(tenant_id: str) -> list[dict[str, Any]]:
-    return boto3.client("dynamodb").query(
+    rows: list[dict[str, Any]] = boto3.client("dynamodb").query(
         TableName=os.environ["BOTS_TABLE"], KeyConditionExpression="tenant_id = :t",
         ExpressionAttributeValues={":t": {"S": tenant_id}})["Items"]
+    return rows
 
 
 # ---------------------------------------------------------------- tenant isolation

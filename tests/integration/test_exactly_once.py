@@ -354,8 +354,8 @@ def test_duplicate_manual_request_with_the_same_idempotency_key(desk: Desk) -> N
 
 def test_the_same_signal_beyond_the_fifo_dedup_window(desk: Desk) -> None:
     """A signal repeated after SQS's 5-minute deduplication window: the intent row stops it."""
+    from shared.orders.intents import create_intent
     from shared.orders.schemas import OrderCreate
-    from shared.orders.service import create_intent
 
     request = OrderCreate.model_validate({**MARKET_BUY, "exchange_account_id": desk.account})
     orders = [create_intent(tenant_id=desk.caller.tenant_id, source="signal:bot_x", intent_id="tv-alert-42",

@@ -125,14 +125,14 @@ def test_stop_loss_and_take_profit_exit_once(orders_a: LambdaApi, test_cloud: Te
 
 def test_an_order_whose_task_was_lost_is_queued_again_by_the_reconciler(
         orders_a: LambdaApi, test_cloud: TestCloud, tenant_a: Caller, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.orders import service
+    from shared.orders import intents
 
     def broken_queue(*args: Any, **kwargs: Any) -> None:
         raise ConnectionError("SQS unreachable")
 
     rig = TradingRig(test_cloud, tenant_a.tenant_id)
     with monkeypatch.context() as patch:
-        patch.setattr(service, "enqueue", broken_queue)
+        patch.setattr(intents, "enqueue", broken_queue)
         placed = orders_a.post("/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market",
                                                 "amount": "0.001"}, headers=_key())
     assert placed.status == 202  # the intent is recorded even though its task was not queued
@@ -150,16 +150,16 @@ def test_a_queue_backlog_is_not_multiplied_by_the_reconciler(
 
     from shared.clock import utc_now
     from shared.config import get_settings
-    from shared.orders import reconciliation
+    from shared.orders import tasks
 
     requeued: list[str] = []
-    real_enqueue = reconciliation.enqueue
+    real_enqueue = tasks.enqueue
 
     def counting(task: Any, **kwargs: Any) -> None:
         requeued.append(task.order_id)
         real_enqueue(task, **kwargs)
 
-    monkeypatch.setattr(reconciliation, "enqueue", counting)
+    monkeypatch.setattr("shared.orders.reconciliation.enqueue", counting)
     rig = TradingRig(test_cloud, tenant_a.tenant_id)
     placed = [orders_a.post("/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market",
                                              "amount": "0.001"}, headers=_key()).json for _ in range(3)]

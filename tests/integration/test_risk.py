@@ -95,8 +95,8 @@ def _new_bot(bots: LambdaApi, **risk: Any) -> str:
 def _bot_intent(tenant: Caller, bot_id: str, **order: Any) -> str:
     """What a bot's strategy does: record an order intent for the bot (the API only takes manual
     orders)."""
+    from shared.orders.intents import create_intent
     from shared.orders.schemas import OrderCreate
-    from shared.orders.service import create_intent
 
     request = OrderCreate.model_validate({"symbol": "BTC/USDT", "side": "buy", "type": "market",
                                           "amount": "0.001", **order})
@@ -153,8 +153,8 @@ def test_kill_switch_rejects_new_orders_until_released(orders_a: LambdaApi, acco
     assert refused.status == 409 and refused.json["error"]["code"] == "kill_switch_engaged"
     assert orders_a.get("/orders").json["items"] == []  # refused at the door: nothing written
     # Intents that do not come through the API (a bot's, a signal's) meet the worker's rule.
+    from shared.orders.intents import create_intent
     from shared.orders.schemas import OrderCreate
-    from shared.orders.service import create_intent
 
     blocked = create_intent(tenant_id=tenant_a.tenant_id, source="signal:tradingview", intent_id=secrets.token_hex(8),
                             bot_id=None, account_id="paper", exchange_id="paper",

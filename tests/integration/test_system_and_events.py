@@ -12,6 +12,7 @@ import pytest
 from botocore.config import Config
 
 from shared.api_spec import build_spec, load_spec
+from shared.clock import utc_now
 from tests.integration.conftest import BusTap
 from tests.support.api import Caller, LambdaApi, invoke, load_event
 from tests.support.payloads import bot
@@ -77,7 +78,7 @@ def _break_eventbridge(monkeypatch: pytest.MonkeyPatch) -> None:
     dead = boto3.client("events", endpoint_url="http://127.0.0.1:9", region_name="us-east-1",
                         config=Config(connect_timeout=0.2, read_timeout=0.2, retries={"max_attempts": 1}))
     monkeypatch.setattr(publisher, "_client", lambda: dead)
-    monkeypatch.setattr(publisher.time, "sleep", lambda _: None)
+    monkeypatch.setattr("shared.events.publisher.time.sleep", lambda _: None)
 
 
 def test_events_survive_an_eventbridge_outage(bots_handler: Any, tenant_a: Caller, bus_tap: BusTap,
@@ -97,8 +98,8 @@ def test_events_survive_an_eventbridge_outage(bots_handler: Any, tenant_a: Calle
     # The scheduled relay, a minute later, publishes them.
     from functions.event_relay.app import lambda_handler as relay
 
-    later = outbox.utc_now() + timedelta(minutes=1)
-    monkeypatch.setattr(outbox, "utc_now", lambda: later)
+    later = utc_now() + timedelta(minutes=1)
+    monkeypatch.setattr("shared.events.outbox.utc_now", lambda: later)
     reply = relay(load_event("event_relay_schedule.json"), _context())
     assert reply["relayed"] >= 2
     events = bus_tap.of_tenant(tenant_a.tenant_id, expect=2)
@@ -147,7 +148,7 @@ def test_an_unreadable_outbox_row_is_quarantined_and_blocks_nothing(tenant_a: Ca
 
     broken = outbox.EventRecord(tenant_id=tenant_a.tenant_id, event_id="evt_" + new_ulid(1_000),  # oldest of all
                                 type="order.filled", envelope="{not an envelope", publish_shard=outbox.shard_for("x"),
-                                expires_at=outbox.utc_now() + timedelta(days=1))
+                                expires_at=utc_now() + timedelta(days=1))
     broken.save()
     good = _unpublished_event(tenant_a.tenant_id, "after the broken row")
     report = relay_unpublished(older_than=timedelta(seconds=-1))

@@ -77,7 +77,8 @@ def _table_for(template: dict[str, Any], model: type[Model]) -> dict[str, Any]:
         if os.environ.get(variable) == model.Meta.table_name and isinstance(value, dict) and "Ref" in value:
             resource: dict[str, Any] = template["Resources"][value["Ref"]]
             assert resource["Type"] == "AWS::DynamoDB::Table"
-            return resource["Properties"]
+            properties: dict[str, Any] = resource["Properties"]
+            return properties
     raise AssertionError(f"no template table feeds {model.__name__}")
 
 

@@ -67,7 +67,7 @@ def test_an_unrecognised_exchange_error_on_create_stays_ambiguous() -> None:
 
 # Each supported exchange's answer to a client order id already in use, raised by ccxt's own
 # error handling for that exchange from the exchange's real body.
-DUPLICATE_ANSWERS = {
+DUPLICATE_ANSWERS: dict[str, tuple[int, dict[str, object], str]] = {
     "binance": (400, {"code": -2010, "msg": "Duplicate order sent."}, "https://api.binance.com/api/v3/order"),
     "binanceus": (400, {"code": -2010, "msg": "Duplicate order sent."}, "https://api.binance.us/api/v3/order"),
     "okx": (200, {"code": "1", "msg": "All operations failed",

@@ -14,8 +14,8 @@ import pytest
 from shared.auth import tokens
 from shared.auth.principal import ALL_SCOPES
 from shared.auth.tokens import issue_access_token, signing_secret, verify_access_token
-from shared.config import ConfigurationError, Settings, get_settings
-from shared.errors import Unauthorized
+from shared.config import Settings, get_settings
+from shared.errors import ConfigurationError, Unauthorized
 
 OTHER_SECRET = b"another-secret-that-is-long-enough-for-hs256-0123456789"
 
