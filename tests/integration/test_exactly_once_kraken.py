@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -26,7 +25,14 @@ from tests.integration.conftest import BusTap
 from tests.support.api import Caller
 from tests.support.aws import TestCloud
 from tests.support.fake_kraken import Endpoint, FakeKraken, Fault, make_ccxt_kraken, new_secret
-from tests.support.trading import Desk, PointAt, TradingRig, exchange_api_for, register_account
+from tests.support.trading import (
+    Desk,
+    PointAt,
+    TradingRig,
+    exchange_api_for,
+    register_account,
+    run_the_same_task_twice_at_once,
+)
 
 MARKET_BUY = {"symbol": "BTC/USD", "side": "buy", "type": "market", "amount": "0.01"}
 LIMIT_BUY = {"symbol": "BTC/USD", "side": "buy", "type": "limit", "amount": "0.02", "price": "59000"}
@@ -266,31 +272,11 @@ def test_sqs_redelivery_of_the_same_task_sends_nothing(desk: Desk) -> None:
     assert len(desk.creates_for(placed["client_order_id"])) == 1
 
 
-def test_the_same_task_twice_concurrently(desk: Desk) -> None:
+def test_the_same_task_twice_concurrently(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two workers get the same task at once (a visibility timeout ran out mid-call); they share
     one ccxt instance, so their nonces come from one counter."""
-    from localcloud.functions import FakeLambdaContext, ensure_event_loop
-
-    # A slow but successful answer (0.2 s, within ccxt's timeout) keeps the first call in flight.
-    desk.fake.faults.on_add_order(Fault.accept_then_timeout(delay_s=0.2))
     placed = desk.place()
-    body = json.dumps({"kind": "submit", "tenant_id": desk.caller.tenant_id, "order_id": placed["id"],
-                       "account_id": desk.account})
-    handler = desk.rig.cloud.functions["TradeWorkerFunction"].handler()
-    event = {"Records": [{"messageId": secrets.token_hex(4), "receiptHandle": "r", "body": body,
-                          "attributes": {"MessageGroupId": "g", "ApproximateReceiveCount": "1"},
-                          "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                          "eventSourceARN": desk.rig.worker.queue_arn, "awsRegion": "us-east-1"}]}
-
-    def run() -> None:
-        ensure_event_loop()
-        handler(event, FakeLambdaContext("trade-worker", 1024, 30))
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    run_the_same_task_twice_at_once(desk, placed["id"], monkeypatch)
     desk.rig.settle()
     assert desk.assert_exactly_once(placed["id"])["status"] == "FILLED"
     assert len(desk.creates_for(placed["client_order_id"])) == 1

@@ -3,6 +3,7 @@ exchange accounts pointed at the fake Binance and Kraken servers."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from collections.abc import Callable, Iterator
@@ -189,3 +190,39 @@ def orders_api_for(caller: Caller) -> LambdaApi:
     from functions.orders_api.app import lambda_handler
 
     return LambdaApi(lambda_handler, caller)
+
+
+def run_the_same_task_twice_at_once(desk: Desk, order_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two trade workers handle one submit task at the same moment (a visibility timeout ran out
+    mid-call). A barrier holds both just before the claim, so both have read the order as
+    PENDING_SUBMIT: the overlap is forced, not hoped for."""
+    from localcloud.functions import ensure_event_loop
+    from shared.orders import recording
+
+    barrier = threading.Barrier(2, timeout=30)
+    real_claim = recording.mark_submitting
+
+    def claim_together(order: Any, deadline_seconds: int) -> Any:
+        barrier.wait()
+        return real_claim(order, deadline_seconds)
+
+    body = json.dumps({"kind": "submit", "tenant_id": desk.caller.tenant_id, "order_id": order_id,
+                       "account_id": desk.account})
+    handler = desk.rig.cloud.functions["TradeWorkerFunction"].handler()
+    event = {"Records": [{"messageId": secrets.token_hex(4), "receiptHandle": "r", "body": body,
+                          "attributes": {"MessageGroupId": "g", "ApproximateReceiveCount": "1"},
+                          "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                          "eventSourceARN": desk.rig.worker.queue_arn, "awsRegion": "us-east-1"}]}
+
+    def run() -> None:
+        ensure_event_loop()
+        handler(event, FakeLambdaContext("trade-worker", 1024, 30))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(recording, "mark_submitting", claim_together)
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    assert not barrier.broken, "the two workers did not both reach the claim"
