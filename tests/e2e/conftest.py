@@ -49,7 +49,7 @@ class LocalCloudProcess:
                             aws_access_key_id="local", aws_secret_access_key="local")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # stopped after its module, not left running through the suite
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
     state = tmp_path_factory.mktemp("localcloud") / "state.json"
     log = (state.parent / "localcloud.log").open("w")
