@@ -1,5 +1,11 @@
 # The two commands a newcomer needs: `make dev` and `make test`. Both create .venv first.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Python 3.12, the Lambda runtime: the first python3.12 that really runs, on PATH or among pyenv's
+# installed versions (a pyenv shim for a version not selected does not). Without one, say how to get it.
+ifndef PYTHON
+PYTHON := $(shell for p in python3.12 $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12 \
+	/usr/local/bin/python3.12 /usr/bin/python3.12; do \
+	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/*/requirements.txt layers/constraints.txt | cksum | cut -d' ' -f1)
@@ -7,7 +13,8 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/*/requiremen
 .PHONY: venv dev test lint typecheck unit integration e2e openapi bench sam-check clean
 
 $(STAMP): requirements-dev.txt layers/common/requirements.txt layers/exchange/requirements.txt layers/constraints.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -n "$(PYTHON)" || { echo "python3.12 not found: install it (pyenv install 3.12, or apt-get install python3.12) or run make PYTHON=/path/to/python3.12"; exit 1; }
+	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	rm -f $(VENV)/.installed-*
@@ -57,7 +64,7 @@ bench: venv  ## print cold-start, warm-call and DynamoDB-request figures
 sam-check: venv .venv-sam/bin/sam  ## sam validate --lint and an offline sam build (no container)
 	AWS_DEFAULT_REGION=us-east-1 .venv-sam/bin/sam validate --lint
 	rm -rf .aws-sam
-	PATH="$(CURDIR)/.venv-sam/bin:$$PATH" .venv-sam/bin/sam build --build-dir .aws-sam/build
+	PATH="$(dir $(PYTHON)):$(CURDIR)/.venv-sam/bin:$$PATH" .venv-sam/bin/sam build --build-dir .aws-sam/build
 	$(BIN)/python tests/build/check_built_functions.py
 
 clean:

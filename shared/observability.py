@@ -20,7 +20,7 @@ metrics = Metrics()
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
-def instrumented(handler: Handler) -> Handler:
+def instrumented[Handler: Callable[..., Any]](handler: Handler) -> Handler:
     """The decorators every non-HTTP entry point wears: Lambda context in the logs (state cleared
     per invocation), an X-Ray segment without the response, metrics flushed as EMF."""
     wrapped = logger.inject_lambda_context(clear_state=True)(

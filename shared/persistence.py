@@ -41,7 +41,7 @@ class BaseMeta(metaclass=_BoundAtFirstUse):
 ModelT = TypeVar("ModelT", bound=Model)
 
 
-def get_or_none(model: type[ModelT], hash_key: Any, range_key: Any = None) -> ModelT | None:
+def get_or_none[ModelT: Model](model: type[ModelT], hash_key: Any, range_key: Any = None) -> ModelT | None:
     """One strongly consistent GetItem; None when there is no such row."""
     try:
         return model.get(hash_key, range_key, consistent_read=True)
@@ -64,3 +64,14 @@ def condition_failed(exc: TransactWriteError) -> bool:
     """
     return any(reason is not None and reason.code == "ConditionalCheckFailed"
                for reason in exc.cancellation_reasons)
+
+
+def forget_model_connections() -> None:
+    """Drop every table model's cached connection (and its HTTP pool): after a SnapStart restore
+    each environment opens its own."""
+    pending: list[type[Model]] = [Model]
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        if "_connection" in vars(model):
+            model._connection = None

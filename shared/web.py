@@ -27,6 +27,7 @@ from shared.auth.principal import Principal, Scope
 from shared.config import get_settings
 from shared.errors import AppError, BadRequest, PayloadTooLarge, error_body
 from shared.observability import logger, metrics, tracer
+from shared.snapstart import register_restore_hooks
 
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
@@ -210,6 +211,7 @@ def make_lambda_handler(app: FastAPI, *, on_invoke: Callable[[LambdaContext], No
     """Wrap an app for API Gateway REST proxy events, with logging, tracing and metrics."""
     adapter = Mangum(app, lifespan="off")
     limit = get_settings().max_body_bytes
+    register_restore_hooks()  # API functions run with SnapStart (template.yaml)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @tracer.capture_lambda_handler(capture_response=False)

@@ -7,12 +7,8 @@ on temporary errors; order creation never retries (shared.exchange.errors says w
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import logging
-import sys
-import threading
 import time
 import types
 from collections.abc import Callable
@@ -33,6 +29,7 @@ from shared.exchange.model import (
     OrderRequest,
     Ticker,
 )
+from shared.light_imports import import_without_package_init
 from shared.observability import tracer
 
 T = TypeVar("T")
@@ -88,37 +85,18 @@ _QUIRKS: dict[str, Quirks] = {
     "kraken": Quirks(fetch_by_client_id=False, client_id_params=("clientOrderId",), create_returns_state=False,
                      cancel_returns_order=False, missing_order_errors=("InvalidOrder",)),
 }
-_import_lock = threading.Lock()
 # ccxt logs whole requests, API key header included, at DEBUG: never let it.
 logging.getLogger("ccxt").setLevel(logging.WARNING)
 
 
-def _light_ccxt_package() -> None:
-    """Register `ccxt` as a bare namespace so `ccxt.<exchange>` imports without ccxt/__init__."""
-    if "ccxt" in sys.modules:
-        return
-    spec = importlib.util.find_spec("ccxt")
-    if spec is None or spec.submodule_search_locations is None:
-        raise ImportError("ccxt is not installed")
-    package = types.ModuleType("ccxt")
-    package.__path__ = list(spec.submodule_search_locations)
-    package.__spec__ = spec
-    package.__file__ = spec.origin
-    sys.modules["ccxt"] = package
-
-
 def ccxt_errors() -> types.ModuleType:
-    with _import_lock:
-        _light_ccxt_package()
-        return importlib.import_module("ccxt.base.errors")
+    return import_without_package_init("ccxt", "base.errors")
 
 
 def exchange_class(exchange_id: str) -> type:
     if exchange_id not in SUPPORTED_EXCHANGES:
         raise ValueError(f"unsupported exchange {exchange_id!r}")
-    with _import_lock:
-        _light_ccxt_package()
-        module = importlib.import_module(f"ccxt.{exchange_id}")
+    module = import_without_package_init("ccxt", exchange_id)
     cls: type = getattr(module, exchange_id)
     return cls
 

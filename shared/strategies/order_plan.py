@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, localcontext
-from typing import Generic, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
@@ -65,7 +65,7 @@ class WantedOrder:
 
 
 @dataclass(frozen=True, slots=True)
-class Step(Generic[StateT]):
+class Step[StateT: BaseModel]:
     """A step's answer: the state to keep, every order wanted now, and what to log about the decision."""
 
     state: StateT

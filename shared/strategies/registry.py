@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -34,7 +34,7 @@ StateT = TypeVar("StateT", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
-class IndicatorStrategy(Generic[ParamsT]):
+class IndicatorStrategy[ParamsT: BaseModel]:
     name: str
     params_model: type[ParamsT]
     evaluate: Callable[[Candles, ParamsT], Evaluation]
@@ -50,7 +50,7 @@ class IndicatorStrategy(Generic[ParamsT]):
 
 
 @dataclass(frozen=True, slots=True)
-class SteppedStrategy(Generic[ParamsT, StateT]):
+class SteppedStrategy[ParamsT: BaseModel, StateT: BaseModel]:
     name: str
     params_model: type[ParamsT]
     state_model: type[StateT]
@@ -67,7 +67,7 @@ class SteppedStrategy(Generic[ParamsT, StateT]):
 
 
 @dataclass(frozen=True, slots=True)
-class ExternalStrategy(Generic[ParamsT]):
+class ExternalStrategy[ParamsT: BaseModel]:
     name: str
     params_model: type[ParamsT]
 

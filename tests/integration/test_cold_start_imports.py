@@ -19,7 +19,8 @@ mods = sorted(sys.modules)
 print(json.dumps({{"ccxt": [m for m in mods if m.startswith("ccxt.") or m == "ccxt"],
                   "pydantic_v1": "pydantic.v1" in sys.modules,
                   "stripe": any(m.startswith("stripe") for m in mods),
-                  "encryption_sdk": any(m.startswith("aws_encryption_sdk") for m in mods)}}))
+                  "encryption_sdk": any(m.startswith("aws_encryption_sdk") for m in mods),
+                  "boto3": [m for m in ("boto3", "s3transfer") if m in sys.modules]}}))
 """
 
 TRADING = {"TradeWorkerFunction", "OrderReconcilerFunction", "OrdersApiFunction", "ExchangeAccountsApiFunction"}
@@ -44,6 +45,7 @@ def test_no_function_imports_ccxt_or_pydantic_v1_at_cold_start(logical_id: str) 
     assert imported["pydantic_v1"] is False
     assert imported["stripe"] is False
     assert imported["encryption_sdk"] is False, "the encryption SDK loads only when credentials are touched"
+    assert imported["boto3"] == [], "botocore serves every AWS call; boto3 and s3transfer are never loaded"
 
 
 def test_trading_functions_load_only_the_exchange_class_they_need() -> None:

@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 from urllib.parse import urlsplit
 
 E = TypeVar("E")  # an exchange's Endpoint enum
@@ -70,13 +70,13 @@ class LocalHttpServer:
 
 
 @dataclass
-class _Slot(Generic[F]):
+class _Slot[F]:
     fault: F
     remaining: int
 
 
 @dataclass
-class FaultQueues(Generic[E, F]):
+class FaultQueues[E, F]:
     """Per-endpoint queues of faults, shared between the test thread and the server threads. A
     fault queued with ``times=N`` applies to the next N requests of its endpoint."""
 

@@ -1,0 +1,50 @@
+"""Lambda SnapStart: what must not be shared between environments restored from one snapshot.
+
+With SnapStart, a function's init runs once per published version and its memory is snapshotted;
+every new environment resumes from that snapshot instead of running init again. Anything created
+during init is therefore shared by all of them: random state, open connections and clients,
+and any secret or credential cached in memory. The after-restore hook below renews each of
+those, so each environment starts with its own. Off SnapStart (locally, in tests, without the
+runtime's `snapshot_restore_py` module) nothing is registered and nothing changes.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Callable
+
+_refreshers: list[Callable[[], None]] = []
+
+
+def on_restore(refresh: Callable[[], None]) -> Callable[[], None]:
+    """Register `refresh` to run after each restore (usable as a decorator)."""
+    _refreshers.append(refresh)
+    return refresh
+
+
+def refresh_after_restore() -> None:
+    """Give this environment its own randomness, clients, connections and secret caches."""
+    random.seed()
+    # Caches of modules this function imported (none is imported here just to be cleared).
+    caches = {"shared.aws_clients": ("aws_client",), "shared.persistence": ("connection",),
+              "shared.auth.tokens": ("signing_secret",), "shared.idempotency": ("_persistence",),
+              "shared.exchange_accounts.credentials": ("_masking",)}
+    for module_name, names in caches.items():
+        module = sys.modules.get(module_name)
+        for name in names if module is not None else ():
+            getattr(module, name).cache_clear()
+    if "shared.persistence" in sys.modules:
+        sys.modules["shared.persistence"].forget_model_connections()
+    for refresh in _refreshers:
+        refresh()
+
+
+def register_restore_hooks() -> bool:
+    """Called at init by functions that run with SnapStart; returns whether hooks were registered."""
+    try:
+        from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]
+    except ImportError:  # not on a SnapStart runtime
+        return False
+    register_after_restore(refresh_after_restore)
+    return True
