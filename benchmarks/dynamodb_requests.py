@@ -127,7 +127,8 @@ def hook_every_client(tally: ClientTally) -> None:
     import functions.auth_api.app
     import functions.authorizer.app
     import functions.bots_api.app  # noqa: F401 - imported so every model class exists
-    from shared import idempotency, persistence
+    from shared import persistence
+    from shared.aws_clients import aws_client
     from shared.events import publisher
 
     pending: list[type[Model]] = list(Model.__subclasses__())
@@ -137,7 +138,7 @@ def hook_every_client(tally: ClientTally) -> None:
         if getattr(getattr(model, "Meta", None), "table_name", None):
             tally.watch(model._get_connection().connection.client)
     tally.watch(persistence.connection().client)
-    tally.watch(idempotency._persistence().client)
+    tally.watch(aws_client("dynamodb"))  # the idempotency store's client
     tally.watch(publisher._client())
 
 
