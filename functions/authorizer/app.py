@@ -24,15 +24,21 @@ API_KEY_PREFIX = "co_"
 
 
 def _credential(headers: dict[str, str]) -> tuple[str, str] | None:
+    """The one credential a request carries. Two that disagree (an API key and a different bearer
+    token) are refused rather than one silently preferred."""
     lowered = {k.lower(): v for k, v in headers.items() if isinstance(v, str)}
     api_key = lowered.get("x-api-key", "").strip()
+    authorization = lowered.get("authorization", "").strip()
+    scheme, _, value = authorization.partition(" ")
+    value = value.strip()
+    bearer = value if scheme.lower() == "bearer" and value else None
+    if api_key and authorization and bearer != api_key:
+        raise Unauthorized("send one credential: X-Api-Key or Authorization, not two different ones")
     if api_key:
         return "api_key", api_key
-    scheme, _, value = lowered.get("authorization", "").strip().partition(" ")
-    value = value.strip()
-    if scheme.lower() != "bearer" or not value:
+    if bearer is None:
         return None
-    return ("api_key", value) if value.startswith(API_KEY_PREFIX) else ("jwt", value)
+    return ("api_key", bearer) if bearer.startswith(API_KEY_PREFIX) else ("jwt", bearer)
 
 
 def authenticate(headers: dict[str, str]) -> Principal:

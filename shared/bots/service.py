@@ -26,6 +26,7 @@ from shared.idempotency import run_once
 from shared.ids import new_id
 from shared.pagination import decode_cursor, encode_cursor
 from shared.persistence import condition_failed
+from shared.tenants.models import get_tenant, stage_kill_switch_released
 
 SOURCE = "cryptoorchestrator.bots"
 CURSOR_KIND = "bots"
@@ -67,8 +68,18 @@ def _ensure_exchange_account(tenant_id: str, account_id: str) -> None:
     ensure_account(tenant_id, account_id)
 
 
-def _commit(record: BotRecord, event: DomainEvent, *, delete: bool = False, new: bool = False) -> None:
+def _kill_switch_engaged() -> Conflict:
+    return Conflict("the kill switch is engaged: no bot can start until it is released", code="kill_switch_engaged")
+
+
+def _commit(record: BotRecord, event: DomainEvent, *, delete: bool = False, new: bool = False,
+            unless_kill_switch: bool = False) -> None:
+    """`unless_kill_switch`: the change commits only while the tenant's kill switch is released,
+    checked in the same transaction, so a start racing the switch cannot slip through."""
+
     def stage(tx: TransactWrite) -> None:
+        if unless_kill_switch:
+            stage_kill_switch_released(tx, record.tenant_id)
         if delete:
             tx.delete(record)
         elif new:
@@ -80,6 +91,9 @@ def _commit(record: BotRecord, event: DomainEvent, *, delete: bool = False, new:
         commit_with_events(stage, [event])
     except TransactWriteError as exc:
         if condition_failed(exc):
+            tenant = get_tenant(record.tenant_id) if unless_kill_switch else None
+            if tenant is not None and tenant.kill_switch:
+                raise _kill_switch_engaged() from exc
             raise Conflict("the bot was changed by another request; reload and retry",
                            code="concurrent_modification", details={"id": record.bot_id}) from exc
         raise
@@ -175,7 +189,11 @@ def change_status(caller: Principal, bot_id: str, action: BotAction) -> BotOut:
     if record is None:
         raise _not_found(bot_id)
     previous = BotStatus(record.status)
+    starting = action is BotAction.START
+    if starting and (tenant := get_tenant(caller.tenant_id)) is not None and tenant.kill_switch:
+        raise _kill_switch_engaged()
     record.status = lifecycle.next_status(previous, action).value
     record.updated_at = utc_now()
-    _commit(record, _event(lifecycle.EVENT_FOR_ACTION[action], record, previous=previous.value))
+    _commit(record, _event(lifecycle.EVENT_FOR_ACTION[action], record, previous=previous.value),
+            unless_kill_switch=starting)
     return to_out(record)

@@ -7,7 +7,7 @@ from pynamodb.transactions import TransactWrite
 
 from shared.auth.principal import Principal
 from shared.clock import isoformat, utc_now
-from shared.errors import AppError, ExchangeRejected, ExchangeTemporary, NotFound, ValidationFailed
+from shared.errors import AppError, Conflict, ExchangeRejected, ExchangeTemporary, NotFound, ValidationFailed
 from shared.events import catalog
 from shared.events.envelope import new_event
 from shared.events.recording import commit_with_events
@@ -94,7 +94,10 @@ def read_account(caller: Principal, account_id: str) -> ExchangeAccountOut:
 
 
 def delete_account(caller: Principal, account_id: str) -> None:
-    record = get_account_record(caller.tenant_id, account_id) if account_id != PAPER_ACCOUNT_ID else None
+    if account_id == PAPER_ACCOUNT_ID:
+        raise Conflict("the built-in paper account cannot be deleted", code="paper_account_permanent",
+                       details={"exchange_account_id": account_id})
+    record = get_account_record(caller.tenant_id, account_id)
     if record is None:
         raise NotFound("no such exchange account", code="exchange_account_not_found",
                        details={"exchange_account_id": account_id})

@@ -13,8 +13,9 @@ import hashlib
 import json
 
 from shared.clock import isoformat, utc_now
-from shared.errors import NotFound, ValidationFailed
+from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.exchange.client_ids import client_order_id_for, intent_digest, order_id_for
+from shared.money import decimal_text
 from shared.observability import logger
 from shared.orders import recording
 from shared.orders.models import OrderRecord, get_order
@@ -60,10 +61,10 @@ def create_intent(*, tenant_id: str, source: str, intent_id: str, bot_id: str | 
     order = OrderRecord(
         tenant_id=tenant_id, order_id=order_id, created_key=f"{isoformat(now)}#{order_id}", source=source,
         intent_id=intent_id, bot_id=bot_id, account_id=account_id, exchange=exchange_id, symbol=request.symbol,
-        side=request.side, type=request.type, amount=str(request.amount),
-        price=None if request.price is None else str(request.price),
-        stop_loss=None if request.stop_loss is None else str(request.stop_loss),
-        take_profit=None if request.take_profit is None else str(request.take_profit),
+        side=request.side, type=request.type, amount=decimal_text(request.amount),
+        price=None if request.price is None else decimal_text(request.price),
+        stop_loss=None if request.stop_loss is None else decimal_text(request.stop_loss),
+        take_profit=None if request.take_profit is None else decimal_text(request.take_profit),
         client_order_id=client_order_id_for(exchange_id, digest), created_at=now, updated_at=now,
         status=OrderStatus.PENDING_SUBMIT.value, queued_at=now, request_digest=request_digest(request),
     )
@@ -98,7 +99,10 @@ def request_cancel(tenant_id: str, order_id: str) -> OrderRecord:
         order = get_order(tenant_id, order_id)
         if order is None:
             raise order_not_found(order_id)
-        if order.state in TERMINAL or order.cancel_requested:
+        if order.state in TERMINAL:
+            raise Conflict(f"the order is already {order.status}: there is nothing left to cancel",
+                           code="order_not_cancelable", details={"id": order_id, "status": order.status})
+        if order.cancel_requested:  # asked before: the same answer again
             return order
         try:
             order.cancel_requested = True

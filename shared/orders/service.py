@@ -3,6 +3,7 @@ cancel; and positions with PnL."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from shared.auth.principal import Principal
@@ -11,6 +12,7 @@ from shared.errors import Conflict, ExchangeRejected, ValidationFailed
 from shared.exchange.connect import open_exchange
 from shared.exchange.model import Exchange, Market
 from shared.idempotency import run_once
+from shared.money import decimal_text
 from shared.orders.intents import create_intent, order_not_found, request_cancel
 from shared.orders.models import OrderRecord, get_order, list_orders
 from shared.orders.schemas import (
@@ -25,14 +27,24 @@ from shared.tenants.models import get_tenant
 CURSOR_KIND = "orders"
 
 
+def _plain(text: str) -> str:
+    """Money as a plain decimal string, whatever form a row holds ("6.2E+4" -> "62000")."""
+    return decimal_text(Decimal(text))
+
+
+def _plain_or_none(text: str | None) -> str | None:
+    return None if text is None else _plain(text)
+
+
 def to_out(order: OrderRecord) -> OrderOut:
     return OrderOut(
         id=order.order_id, client_order_id=order.client_order_id, exchange_order_id=order.exchange_order_id,
         exchange_account_id=order.account_id, exchange=order.exchange, bot_id=order.bot_id, symbol=order.symbol,
-        side=order.side, type=order.type, amount=order.amount, price=order.price, stop_loss=order.stop_loss,
-        take_profit=order.take_profit, status=order.status, filled=order.filled,
-        average_price=order.average_price_text(), cost=order.cost,
-        fee=Fee(cost=order.fee_cost, currency=order.fee_currency), fills=order.fills(), reason=order.reason,
+        side=order.side, type=order.type, amount=_plain(order.amount), price=_plain_or_none(order.price),
+        stop_loss=_plain_or_none(order.stop_loss), take_profit=_plain_or_none(order.take_profit),
+        status=order.status, filled=_plain(order.filled), average_price=order.average_price_text(),
+        cost=_plain(order.cost), fee=Fee(cost=_plain(order.fee_cost), currency=order.fee_currency),
+        fills=order.fills(), reason=order.reason,
         cancel_requested=bool(order.cancel_requested), created_at=isoformat(order.created_at),
         updated_at=isoformat(order.updated_at),
     )

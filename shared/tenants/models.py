@@ -29,6 +29,12 @@ def get_tenant(tenant_id: str) -> TenantRecord | None:
     return get_or_none(TenantRecord, tenant_id)
 
 
+def stage_kill_switch_released(tx: TransactWrite, tenant_id: str) -> None:
+    """Fails the caller's transaction while the tenant's kill switch is engaged."""
+    tx.condition_check(TenantRecord, tenant_id,
+                       condition=TenantRecord.kill_switch.does_not_exist() | (TenantRecord.kill_switch == False))  # noqa: E712
+
+
 def stage_tenant_update(tx: TransactWrite, tenant: TenantRecord, actions: list[Action]) -> None:
     """Change a tenant's attributes inside the caller's transaction (with its events)."""
     tx.update(tenant, actions=actions, condition=TenantRecord.tenant_id.exists())

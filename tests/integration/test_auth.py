@@ -222,3 +222,14 @@ def test_jwt_secret_comes_from_secrets_manager_when_configured(monkeypatch: pyte
         assert tokens.signing_secret() == expected.encode()
     finally:
         tokens.signing_secret.cache_clear()
+
+
+def test_two_different_credentials_are_refused_not_one_preferred(auth_handler: Any, authorizer: Any) -> None:
+    """An API key and a different bearer token in one request: 401, whichever is valid."""
+    from shared.auth.tokens import signing_secret
+
+    token = _forge(_claims("ten_01jd0000000000000000000000"), signing_secret())
+    api_key = "co_01jd0000000000000000000000_" + "A" * 43
+    assert authorize(authorizer, {"X-Api-Key": api_key, "Authorization": f"Bearer {token}"}) is None
+    assert authorize(authorizer, {"x-api-key": api_key, "authorization": "Basic dXNlcjpwYXNz"}) is None
+    assert authorize(authorizer, {"Authorization": f"Bearer {token}"}) is not None  # alone, it passes

@@ -243,7 +243,8 @@ def test_a_deleted_account_is_not_traded_by_a_warm_trade_worker(accounts_a: Lamb
 
 
 def test_the_paper_account_cannot_be_deleted(accounts_a: LambdaApi) -> None:
-    _assert_error(accounts_a.delete("/exchange-accounts/paper"), 404, "exchange_account_not_found")
+    """It is listed and readable, so deleting it is a clear refusal, not a 404."""
+    _assert_error(accounts_a.delete("/exchange-accounts/paper"), 409, "paper_account_permanent")
     assert accounts_a.get("/exchange-accounts/paper").status == 200
 
 

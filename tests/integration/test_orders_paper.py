@@ -172,3 +172,26 @@ def test_a_queue_backlog_is_not_multiplied_by_the_reconciler(
     assert sorted(requeued) == sorted(p["id"] for p in placed)  # once each, not once per run
     rig.drain()
     assert {orders_a.get(f"/orders/{p['id']}").json["status"] for p in placed} == {"FILLED"}
+
+
+def test_cancelling_a_terminal_order_is_a_409_that_says_so(orders_a: LambdaApi, test_cloud: TestCloud,
+                                                           tenant_a: Caller) -> None:
+    rig = TradingRig(test_cloud, tenant_a.tenant_id)
+    placed = orders_a.post("/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market",
+                                            "amount": "0.001"}, headers=_key())
+    rig.drain()
+    assert orders_a.get(f"/orders/{placed.json['id']}").json["status"] == "FILLED"
+    reply = orders_a.post(f"/orders/{placed.json['id']}/cancel")
+    assert reply.status == 409, reply.text
+    assert reply.json["error"]["code"] == "order_not_cancelable"
+    assert reply.json["error"]["details"]["status"] == "FILLED"
+
+
+def test_money_is_echoed_as_plain_decimal_strings(orders_a: LambdaApi, test_cloud: TestCloud,
+                                                  tenant_a: Caller) -> None:
+    """A price sent as 5.9e4 comes back as "59000", never "5.9E+4"."""
+    raw = '{"symbol": "BTC/USDT", "side": "buy", "type": "limit", "amount": 1e-3, "price": 5.9e4}'
+    placed = orders_a.post("/orders", raw_body=raw, headers=_key())
+    assert placed.status == 202, placed.text
+    assert (placed.json["amount"], placed.json["price"]) == ("0.001", "59000")
+    assert orders_a.get(f"/orders/{placed.json['id']}").json["price"] == "59000"

@@ -164,11 +164,22 @@ def test_kill_switch_rejects_new_orders_until_released(orders_a: LambdaApi, acco
     _assert_rejected_by(orders_a, bus_tap, tenant_a, blocked, "kill_switch")
     assert _balances(accounts_a) == before
 
+    # Starting a bot is refused too, so the switch cannot be walked around.
+    from functions.bots_api.app import lambda_handler as bots_handler
+
+    bots = LambdaApi(bots_handler, tenant_a)
+    created = bots.post("/bots", body=bot(), headers=_key())
+    assert created.status == 201, created.text
+    start = bots.post(f"/bots/{created.json['id']}/start")
+    assert start.status == 409 and start.json["error"]["code"] == "kill_switch_engaged"
+    assert bots.get(f"/bots/{created.json['id']}").json["status"] == "stopped"
+
     released = orders_a.post("/risk/kill-switch", body={"engaged": False})
     assert released.status == 200 and released.json["kill_switch"] is False
     allowed = _place(orders_a)
     rig.drain()
     assert _order(orders_a, allowed)["status"] == "FILLED"
+    assert bots.post(f"/bots/{created.json['id']}/start").status == 200
     wanted = {"risk.kill_switch_engaged", "risk.kill_switch_released"}
     events = _events(bus_tap, tenant_a.tenant_id, lambda found: wanted <= {e["type"] for e in found})
     assert wanted <= {e["type"] for e in events}
