@@ -20,7 +20,7 @@ print(json.dumps({{"ccxt": [m for m in mods if m.startswith("ccxt.") or m == "cc
                   "pydantic_v1": "pydantic.v1" in sys.modules,
                   "stripe": any(m.startswith("stripe") for m in mods),
                   "encryption_sdk": any(m.startswith("aws_encryption_sdk") for m in mods),
-                  "boto3": [m for m in ("boto3", "s3transfer") if m in sys.modules]}}))
+                  "boto3": [m for m in ("boto3", "s3transfer", "pydantic_settings") if m in sys.modules]}}))
 """
 
 TRADING = {"TradeWorkerFunction", "OrderReconcilerFunction", "OrdersApiFunction", "ExchangeAccountsApiFunction"}
@@ -45,7 +45,7 @@ def test_no_function_imports_ccxt_or_pydantic_v1_at_cold_start(logical_id: str) 
     assert imported["pydantic_v1"] is False
     assert imported["stripe"] is False
     assert imported["encryption_sdk"] is False, "the encryption SDK loads only when credentials are touched"
-    assert imported["boto3"] == [], "botocore serves every AWS call; boto3 and s3transfer are never loaded"
+    assert imported["boto3"] == [], "botocore serves AWS calls (no boto3/s3transfer); settings, no pydantic-settings"
 
 
 def test_trading_functions_load_only_the_exchange_class_they_need() -> None:
