@@ -14,7 +14,6 @@ import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared.auth.principal import Principal, Scope
 from shared.config import get_settings
 from shared.errors import AppError, BadRequest, PayloadTooLarge, error_body
-from shared.observability import logger, metrics, tracer
+from shared.observability import logger, metrics, traced
 from shared.snapstart import register_restore_hooks
 
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -213,10 +212,12 @@ def make_lambda_handler(app: FastAPI, *, on_invoke: Callable[[LambdaContext], No
     limit = get_settings().max_body_bytes
     register_restore_hooks()  # API functions run with SnapStart (template.yaml)
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-    @tracer.capture_lambda_handler(capture_response=False)
+    @logger.inject_lambda_context(clear_state=True)
+    @traced
     @metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        # The request id as correlation id, read directly (a JMESPath lookup per call costs more).
+        logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
         if on_invoke is not None:
             on_invoke(context)
         if _body_size(event) > limit:

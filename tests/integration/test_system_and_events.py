@@ -187,3 +187,12 @@ def test_a_row_that_cannot_be_marked_published_is_counted_and_retried_without_st
     assert {stuck.id, fine.id} <= {e["id"] for e in bus_tap.of_tenant(tenant_a.tenant_id, expect=2)}
     relay_unpublished(older_than=timedelta(seconds=-1))  # next run: published again (at least once), marked
     assert stuck.id not in {r.event_id for r in outbox.unpublished_events(timedelta(seconds=-1))}
+
+
+def test_the_api_gateway_request_id_is_the_log_correlation_id(system_handler: Any) -> None:
+    from shared.observability import logger
+
+    event = load_event("system_api_health.json")
+    event["requestContext"] = {**event.get("requestContext", {}), "requestId": "req-" + secrets.token_hex(6)}
+    assert invoke(system_handler, event).status == 200
+    assert logger.get_correlation_id() == event["requestContext"]["requestId"]
