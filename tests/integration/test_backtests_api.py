@@ -410,3 +410,47 @@ def test_a_presigned_upload_is_registered_once_and_only_by_its_tenant(
     bucket = upload["url"].rstrip("/").rsplit("/", 1)[-1]
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="uploads/").get("Contents", [])]
     assert not any(upload["upload_id"] in k for k in keys)
+
+
+# ---------------------------------------------------------------- worker failures
+
+
+def test_a_job_that_never_finishes_is_failed_instead_of_rerun(
+    api_a: LambdaApi, rig: BacktestRig, tenant_a: Caller
+) -> None:
+    from shared.backtest import records
+
+    sweep = api_a.post("/backtests/sweeps", body=_sweep_body({"fast": [5, 10], "slow": [20]}), headers=key()).json
+    crashed = records.get_backtest(tenant_a.tenant_id, sweep["backtest_ids"][0])
+    assert crashed is not None
+    crashed.update(actions=[records.BacktestRecord.status.set("running"), records.BacktestRecord.attempts.set(3)])
+    rig.drain()
+    member = api_a.get(f"/backtests/{crashed.item_id}").json
+    assert member["status"] == "failed"
+    assert member["reason"] == "the backtest did not finish in 3 attempts (out of time or memory)"
+    progress = api_a.get(f"/backtests/sweeps/{sweep['id']}").json
+    assert (progress["status"], progress["done"], progress["failed"]) == ("completed", 2, 1)
+    assert progress["ranking"][-1]["id"] == crashed.item_id and progress["ranking"][-1]["value"] is None
+
+
+def test_an_unexpected_error_is_retried_then_recorded_on_the_last_delivery(
+    api_a: LambdaApi, tenant_a: Caller, rig: BacktestRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.backtest import storage
+    from shared.backtest.jobs import BacktestJob
+    from shared.backtest.runner import LAST_RECEIVE, run_job
+
+    queued = api_a.post("/backtests", body=backtest_body(), headers=key()).json
+    rig.sqs.purge_queue(QueueUrl=rig.worker.queue_url)
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("S3 is having a day")
+
+    monkeypatch.setattr(storage, "write_results", broken)
+    job = BacktestJob(tenant_id=tenant_a.tenant_id, backtest_id=queued["id"])
+    with pytest.raises(RuntimeError):
+        run_job(job, receive_count=1)
+    assert api_a.get(f"/backtests/{queued['id']}").json["status"] == "running"
+    assert run_job(job, receive_count=LAST_RECEIVE) == "failed"
+    failed = api_a.get(f"/backtests/{queued['id']}").json
+    assert (failed["status"], failed["reason"]) == ("failed", "internal error")
