@@ -39,11 +39,12 @@ def _sqs() -> Any:
     )
 
 
-def enqueue(jobs: Sequence[BacktestJob]) -> None:
-    """Send every job, ten per SendMessageBatch; entries a batch reports as failed are sent again.
-    Raises DependencyUnavailable if some still fail (the caller's request then fails as a whole)."""
+def enqueue(jobs: Sequence[BacktestJob]) -> list[BacktestJob]:
+    """Send every job, ten per SendMessageBatch; entries a batch reports as failed are sent again
+    (SEND_ATTEMPTS times). Returns the jobs that could not be sent (empty when all were)."""
     url = get_settings().backtest_jobs_queue_url
     client = _sqs()
+    unsent: list[BacktestJob] = []
     for first in range(0, len(jobs), BATCH):
         pending = {str(i): job for i, job in enumerate(jobs[first : first + BATCH])}
         for _ in range(SEND_ATTEMPTS):
@@ -52,5 +53,12 @@ def enqueue(jobs: Sequence[BacktestJob]) -> None:
             pending = {f["Id"]: pending[f["Id"]] for f in answer.get("Failed", [])}
             if not pending:
                 break
-        if pending:
-            raise DependencyUnavailable("the backtest queue refused some jobs; retry the request")
+        unsent.extend(pending.values())
+    return unsent
+
+
+def queue_refused(count: int) -> DependencyUnavailable:
+    return DependencyUnavailable(
+        f"the backtest queue refused {count} job(s); retry the request with a new Idempotency-Key",
+        code="queue_unavailable",
+    )

@@ -28,6 +28,7 @@ from shared.backtest.requests import (
     SweepAccepted,
     SweepCreate,
     SweepOut,
+    SyntheticSource,
     TradesPage,
     epoch_ms,
 )
@@ -37,6 +38,7 @@ from shared.idempotency import run_once
 from shared.ids import new_ulid
 from shared.pagination import decode_cursor, encode_cursor
 
+SYNTHETIC_EPOCH_MS = 1_262_304_000_000  # shared.backtest.synthetic.EPOCH_MS (a test keeps them equal; no numpy here)
 # Metrics where smaller is better: ranked ascending unless the caller says otherwise.
 ASCENDING_METRICS = frozenset({"max_drawdown", "fees_paid"})
 
@@ -48,6 +50,8 @@ def _not_found(kind: str, item_id: str) -> NotFound:
 def _check_source(tenant_id: str, request: BacktestSettings) -> None:
     """What the request model cannot check without I/O: the data source exists and covers the range."""
     source = request.data_source
+    if isinstance(source, SyntheticSource) and epoch_ms(request.start) < SYNTHETIC_EPOCH_MS:
+        raise ValidationFailed("synthetic candles start on 2010-01-01", details={"field": "start"})
     if isinstance(source, ExchangeSource):
         raise ValidationFailed(
             "exchange data is not available to backtests yet (the backtest worker has no exchange access); "
@@ -92,11 +96,15 @@ def create_backtest(caller: Principal, request: BacktestCreate, idempotency_key:
         _check_source(caller.tenant_id, request)
         record = _row(caller.tenant_id, f"bt_{new_ulid()}", request, None)
         record.save(condition=BacktestRecord.item_id.does_not_exist())
+        # If the job cannot be sent, nothing will run it: delete the row rather than leave it queued forever.
         try:
-            jobs.enqueue([jobs.BacktestJob(tenant_id=caller.tenant_id, backtest_id=record.item_id)])
+            unsent = jobs.enqueue([jobs.BacktestJob(tenant_id=caller.tenant_id, backtest_id=record.item_id)])
         except Exception:
-            record.delete()  # nothing will run it: do not leave a job that stays queued forever
+            record.delete()
             raise
+        if unsent:
+            record.delete()
+            raise jobs.queue_refused(1)
         return BacktestAccepted(id=record.item_id, status="queued").model_dump(mode="json")
 
     result = run_once(
@@ -148,7 +156,13 @@ def create_sweep(caller: Principal, request: SweepCreate, idempotency_key: str) 
         with BacktestRecord.batch_write() as batch:
             for row in rows:
                 batch.save(row)
-        jobs.enqueue([jobs.BacktestJob(tenant_id=caller.tenant_id, backtest_id=row.item_id) for row in rows])
+        unsent = jobs.enqueue([jobs.BacktestJob(tenant_id=caller.tenant_id, backtest_id=row.item_id) for row in rows])
+        if unsent:
+            # What was sent runs; what was not is failed and counted, so the sweep still completes.
+            by_id = {row.item_id: row for row in rows}
+            for job in unsent:
+                records.finish(by_id[job.backtest_id], status="failed", finished_at=utc_now(), reason="not queued")
+            raise jobs.queue_refused(len(unsent))
         return SweepAccepted(
             id=sweep_id, total=len(rows), skipped=skipped, backtest_ids=[row.item_id for row in rows]
         ).model_dump(mode="json")

@@ -153,6 +153,7 @@ TEN_YEARS_OF_MINUTES = {"timeframe": "1m", "start": "2014-01-01T00:00:00Z", "end
         ({"start": "2024-01-01T00:00:00"}, 422, "start"),
         ({"data_source": {"type": "exchange", "exchange": "binance"}}, 422, "exchange data is not available"),
         ({"data_source": {"type": "dataset", "dataset_id": "ds_" + "0" * 26}}, 404, "no such dataset"),
+        ({"start": "2009-12-01T00:00:00Z"}, 422, "synthetic candles start on 2010-01-01"),
     ],
     ids=[
         "inverted-range",
@@ -167,6 +168,7 @@ TEN_YEARS_OF_MINUTES = {"timeframe": "1m", "start": "2014-01-01T00:00:00Z", "end
         "naive-time",
         "exchange",
         "unknown-dataset",
+        "synthetic-before-2010",
     ],
 )
 def test_bad_requests_are_clear_and_queue_nothing(
@@ -454,3 +456,40 @@ def test_an_unexpected_error_is_retried_then_recorded_on_the_last_delivery(
     assert run_job(job, receive_count=LAST_RECEIVE) == "failed"
     failed = api_a.get(f"/backtests/{queued['id']}").json
     assert (failed["status"], failed["reason"]) == ("failed", "internal error")
+
+
+class _RefusingQueue:
+    """An SQS client whose SendMessageBatch accepts the first `accept` entries it is ever sent."""
+
+    def __init__(self, real: Any, accept: int) -> None:
+        self.real, self.accept = real, accept
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:  # noqa: N803
+        taken, refused = Entries[: self.accept], Entries[self.accept :]
+        self.accept -= len(taken)
+        if taken:
+            self.real.send_message_batch(QueueUrl=QueueUrl, Entries=taken)
+        return {"Failed": [{"Id": e["Id"], "Code": "ServiceUnavailable", "SenderFault": False} for e in refused]}
+
+
+def test_jobs_the_queue_refuses_are_failed_and_counted(
+    api_a: LambdaApi, rig: BacktestRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.backtest import jobs
+
+    queue = _RefusingQueue(boto3.client("sqs"), accept=12)
+    monkeypatch.setattr(jobs, "_sqs", lambda: queue)
+    grid = {"fast": [5, 6, 7, 8, 9], "slow": [20, 30, 40]}
+    reply = api_a.post("/backtests/sweeps", body=_sweep_body(grid), headers=key())
+    assert (reply.status, reply.error_code) == (503, "queue_unavailable"), reply.text
+    assert "refused 3 job(s)" in reply.text
+    assert rig.drain() == 12
+    single = api_a.post("/backtests", body=backtest_body(), headers=key())
+    assert (single.status, single.error_code) == (503, "queue_unavailable")
+    monkeypatch.undo()
+
+    sweeps = [b for b in api_a.get("/backtests").json["items"] if b["sweep_id"]]
+    assert len(sweeps) == 15, "the refused single backtest leaves no row"
+    progress = api_a.get(f"/backtests/sweeps/{sweeps[0]['sweep_id']}").json
+    assert (progress["status"], progress["done"], progress["failed"]) == ("completed", 15, 3)
+    assert sum(1 for b in sweeps if b["reason"] == "not queued") == 3

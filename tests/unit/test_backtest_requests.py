@@ -24,8 +24,12 @@ def _body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-def test_the_api_timeframes_are_the_engines() -> None:
+def test_the_api_timeframes_and_synthetic_epoch_are_the_engines() -> None:
+    from shared.backtest.service import SYNTHETIC_EPOCH_MS
+    from shared.backtest.synthetic import EPOCH_MS
+
     assert TIMEFRAME_MS == ENGINE_TIMEFRAMES
+    assert SYNTHETIC_EPOCH_MS == EPOCH_MS
 
 
 def test_defaults_are_synthetic_all_in() -> None:
