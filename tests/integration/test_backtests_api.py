@@ -493,3 +493,21 @@ def test_jobs_the_queue_refuses_are_failed_and_counted(
     progress = api_a.get(f"/backtests/sweeps/{sweeps[0]['sweep_id']}").json
     assert (progress["status"], progress["done"], progress["failed"]) == ("completed", 15, 3)
     assert sum(1 for b in sweeps if b["reason"] == "not queued") == 3
+
+
+def test_the_worker_reports_only_the_bad_record_of_a_batch(
+    api_a: LambdaApi, tenant_a: Caller, rig: BacktestRig
+) -> None:
+    from localcloud.functions import FakeLambdaContext
+    from tests.support.api import load_event
+
+    queued = api_a.post("/backtests", body=backtest_body(), headers=key()).json
+    rig.sqs.purge_queue(QueueUrl=rig.worker.queue_url)
+    event = load_event("backtest_worker_job.json")
+    good = event["Records"][0]
+    good["body"] = json.dumps({"tenant_id": tenant_a.tenant_id, "backtest_id": queued["id"]})
+    bad = {**good, "messageId": "not-a-job", "body": '{"tenant_id": "x"}'}
+    event["Records"] = [bad, good]
+    response = rig.worker.function.handler()(event, FakeLambdaContext("backtest-worker", 1769, 300))
+    assert response == {"batchItemFailures": [{"itemIdentifier": "not-a-job"}]}
+    assert api_a.get(f"/backtests/{queued['id']}").json["status"] == "succeeded"
