@@ -443,7 +443,7 @@ def test_an_unexpected_error_is_retried_then_recorded_on_the_last_delivery(
     from shared.backtest.runner import LAST_RECEIVE, run_job
 
     queued = api_a.post("/backtests", body=backtest_body(), headers=key()).json
-    rig.sqs.purge_queue(QueueUrl=rig.worker.queue_url)
+    assert rig.discard() == 1
 
     def broken(*_: Any) -> None:
         raise RuntimeError("S3 is having a day")
@@ -502,7 +502,7 @@ def test_the_worker_reports_only_the_bad_record_of_a_batch(
     from tests.support.api import load_event
 
     queued = api_a.post("/backtests", body=backtest_body(), headers=key()).json
-    rig.sqs.purge_queue(QueueUrl=rig.worker.queue_url)
+    assert rig.discard() == 1
     event = load_event("backtest_worker_job.json")
     good = event["Records"][0]
     good["body"] = json.dumps({"tenant_id": tenant_a.tenant_id, "backtest_id": queued["id"]})

@@ -27,6 +27,19 @@ class BacktestRig:
         )["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"])
 
+    def discard(self) -> int:
+        """Delete every queued job without running it (PurgeQueue is allowed once a minute)."""
+        discarded = 0
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=self.worker.queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not messages:
+                return discarded
+            for message in messages:
+                self.sqs.delete_message(QueueUrl=self.worker.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            discarded += len(messages)
+
     def drain(self, limit: int = 1000) -> int:
         """Run the worker until the queue is empty; returns the jobs it received."""
         handled = 0
