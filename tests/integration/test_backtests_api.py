@@ -511,3 +511,16 @@ def test_the_worker_reports_only_the_bad_record_of_a_batch(
     response = rig.worker.function.handler()(event, FakeLambdaContext("backtest-worker", 1769, 300))
     assert response == {"batchItemFailures": [{"itemIdentifier": "not-a-job"}]}
     assert api_a.get(f"/backtests/{queued['id']}").json["status"] == "succeeded"
+
+
+def test_the_api_function_does_not_load_numpy_at_cold_start() -> None:
+    import os
+    import subprocess
+    import sys
+
+    probe = "import sys, functions.backtests_api.app; print('numpy' in sys.modules)"
+    env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true"}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env, timeout=120
+    )
+    assert out.stdout.strip().splitlines()[-1] == "False"
