@@ -55,6 +55,7 @@ bench: venv  ## print cold-start, warm-call and DynamoDB-request figures
 	$(BIN)/python -m benchmarks.paper_pipeline
 	$(BIN)/python -m benchmarks.webhook_signing
 	$(BIN)/python -m benchmarks.backtest_engine
+	$(BIN)/python -m benchmarks.backtest_sweep  # backtests (issue 9)
 
 # sam build / sam validate run from their own virtualenv: aws-sam-cli pins its own boto3.
 .venv-sam/bin/sam:

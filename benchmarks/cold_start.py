@@ -44,6 +44,10 @@ REF_STAND_INS: dict[str, str] = {
     "IDEMPOTENCY_TABLE": "Idempotency",
     "EVENT_BUS_NAME": "bus",
     "JWT_SECRET_ARN": f"arn:aws:secretsmanager:{REGION}:123456789012:secret:x",
+    # Backtests (issue 9)
+    "BACKTESTS_TABLE": "Backtests",
+    "BACKTEST_JOBS_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/123456789012/backtest-jobs",
+    "BACKTEST_DATA_BUCKET": "backtest-data",
 }
 
 # Times one import; nothing is imported before the clock starts beyond what `-c` needs. Exits

@@ -1,4 +1,4 @@
-"""Creates every table, queue, bus, rule, topic and secret that template.yaml declares, on the
+"""Creates every table, queue, bucket, bus, rule, topic and secret that template.yaml declares, on the
 embedded AWS endpoint, and records what Ref/GetAtt of each resolve to."""
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ def provision(resolver: Resolver, endpoint: str) -> None:
     _create_tables(resolver, endpoint)
     _create_queues(resolver, endpoint)
     _create_topics(resolver, endpoint)
+    _create_buckets(resolver, endpoint)
 
     events = _client("events", endpoint, region)
     for logical_id, spec in resources_of_type(template, "AWS::Events::EventBus").items():
@@ -152,3 +153,19 @@ def _create_topics(resolver: Resolver, endpoint: str) -> None:
         attributes = {"FifoTopic": "true"} if props.get("FifoTopic") else {}
         arn = client.create_topic(Name=name, Attributes=attributes)["TopicArn"]
         resolver.resources[logical_id] = PhysicalResource(ref=arn, attributes={"TopicArn": arn, "TopicName": name})
+
+
+def _create_buckets(resolver: Resolver, endpoint: str) -> None:
+    """Buckets by name (lower case, as S3 requires), with the encryption the template asks for;
+    bucket policies and lifecycle rules are not reproduced (moto enforces neither)."""
+    client = _client("s3", endpoint, resolver.region)
+    for logical_id, spec in resources_of_type(resolver.template, "AWS::S3::Bucket").items():
+        props = resolver.resolve(spec.get("Properties", {}))
+        name = props.get("BucketName") or _physical_name(resolver, logical_id).lower()
+        client.create_bucket(Bucket=name)
+        rules = props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration")
+        if rules:  # CloudFormation's ServerSideEncryptionByDefault is the API's ApplyServerSideEncryptionByDefault
+            api_rules = [{"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]} for r in rules]
+            client.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": api_rules})
+        resolver.resources[logical_id] = PhysicalResource(
+            ref=name, attributes={"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"})

@@ -79,6 +79,15 @@ class Settings(BaseModel):
     # loopback (see shared/webhooks/ssrf.py); never set on AWS.
     webhooks_allow_loopback_http: bool = False
 
+    # Backtests and market data (issue 9): the table, the job queue, the bucket for datasets and
+    # results, and the documented caps (a request above a cap is refused, never chunked).
+    backtests_table: str = "Backtests"
+    backtest_jobs_queue_url: str = ""
+    backtest_data_bucket: str = ""
+    backtest_max_bars: int = Field(default=1_051_200, ge=1)  # two years of 1-minute bars
+    backtest_max_sweep_combinations: int = Field(default=500, ge=1)
+    market_data_max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)  # presigned uploads
+
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     events_retention_days: int = Field(default=30, ge=1)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)

@@ -63,11 +63,13 @@ def test_sam_translator_transforms_the_template_offline() -> None:
 def _models() -> list[type[Model]]:
     from shared.auth.api_keys import ApiKeyRecord
     from shared.auth.users import UserRecord
+    from shared.backtest.records import BacktestRecord, DatasetRecord, SweepRecord
     from shared.bots.models import BotRecord
     from shared.events.outbox import EventRecord
     from shared.tenants.models import TenantRecord
 
-    return [TenantRecord, UserRecord, ApiKeyRecord, BotRecord, EventRecord]
+    return [TenantRecord, UserRecord, ApiKeyRecord, BotRecord, EventRecord,
+            BacktestRecord, SweepRecord, DatasetRecord]  # backtests (issue 9)
 
 
 def _table_for(template: dict[str, Any], model: type[Model]) -> dict[str, Any]:

@@ -1,0 +1,115 @@
+"""Backtest and sweep requests: everything refused before any I/O, and the grid's expansion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from shared.backtest.candles import TIMEFRAME_MS as ENGINE_TIMEFRAMES
+from shared.backtest.requests import TIMEFRAME_MS, BacktestCreate, ParamRange, SweepCreate
+from shared.config import get_settings
+
+
+def _body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "strategy": {"type": "sma_cross", "params": {"fast": 5, "slow": 20}},
+        "symbol": "BTC/USDT",
+        "timeframe": "1h",
+        "start": "2024-01-01T00:00:00Z",
+        "end": "2024-02-01T00:00:00Z",
+    }
+    body.update(overrides)
+    return body
+
+
+def test_the_api_timeframes_and_synthetic_epoch_are_the_engines() -> None:
+    from shared.backtest.service import SYNTHETIC_EPOCH_MS
+    from shared.backtest.synthetic import EPOCH_MS
+
+    assert TIMEFRAME_MS == ENGINE_TIMEFRAMES
+    assert SYNTHETIC_EPOCH_MS == EPOCH_MS
+
+
+def test_defaults_are_synthetic_all_in() -> None:
+    request = BacktestCreate.model_validate(_body())
+    assert request.data_source.type == "synthetic"
+    assert request.sizing.mode == "all_in"
+    assert request.bar_count() == 31 * 24
+
+
+def test_the_bar_cap_is_exact() -> None:
+    cap = get_settings().backtest_max_bars
+    start = 1_704_067_200  # 2024-01-01, seconds
+    at_cap = _body(timeframe="1m", start=f"{start}", end=f"{start + cap * 60}")
+    assert BacktestCreate.model_validate(at_cap).bar_count() == cap
+    with pytest.raises(ValidationError, match=f"holds {cap + 1} 1m bars; at most {cap} bars"):
+        BacktestCreate.model_validate(_body(timeframe="1m", start=f"{start}", end=f"{start + cap * 60 + 60}"))
+
+
+def test_the_strategy_timeframe_is_the_backtests() -> None:
+    params = {"fast": 5, "slow": 20, "timeframe": "1d"}
+    with pytest.raises(ValidationError, match=r"params\.timeframe must equal"):
+        BacktestCreate.model_validate(_body(strategy={"type": "sma_cross", "params": params}))
+    same = {"fast": 5, "slow": 20, "timeframe": "1h"}
+    assert BacktestCreate.model_validate(_body(strategy={"type": "sma_cross", "params": same}))
+
+
+@pytest.mark.parametrize(
+    ("axis", "values"),
+    [
+        ({"from": 5, "to": 50, "step": 5}, [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]),
+        ({"from": 5, "to": 12, "step": 5}, [5, 10]),
+        ({"from": 1.5, "to": 2.5, "step": 0.5}, [1.5, 2.0, 2.5]),
+        ({"from": 0.1, "to": 0.3, "step": 0.1}, [0.1, 0.2, 0.3]),
+    ],
+)
+def test_ranges_include_their_end(axis: dict[str, float], values: list[float]) -> None:
+    parsed = ParamRange.model_validate(axis)
+    assert parsed.values() == values
+    assert parsed.count() == len(values)
+
+
+def _sweep(grid: dict[str, Any], **params: Any) -> SweepCreate:
+    body = _body(grid=grid)
+    body["strategy"] = {"type": "sma_cross", "params": params}
+    return SweepCreate.model_validate(body)
+
+
+def test_invalid_combinations_are_skipped_and_counted() -> None:
+    sweep = _sweep({"fast": {"from": 5, "to": 50, "step": 5}, "slow": {"from": 20, "to": 200, "step": 10}})
+    valid, skipped = sweep.combinations()
+    assert len(valid) + skipped == 10 * 19
+    assert all(p["fast"] < p["slow"] for p in valid)
+    assert skipped == sum(1 for f in range(5, 51, 5) for s in range(20, 201, 10) if f >= s)
+    assert valid[0] == {"fast": 5, "slow": 20}
+
+
+def test_grid_values_lie_over_the_base_params() -> None:
+    body = _body(grid={"period": [10, 20]})
+    body["strategy"] = {"type": "bollinger_reversion", "params": {"std_dev": 1.5}}
+    valid, _ = SweepCreate.model_validate(body).combinations()
+    assert valid == [{"std_dev": 1.5, "period": 10}, {"std_dev": 1.5, "period": 20}]
+
+
+@pytest.mark.parametrize(
+    ("grid", "says"),
+    [
+        ({"fast": {"from": 1, "to": 100_000, "step": 1}}, "100000 combinations; at most 500 per sweep"),
+        ({"fast": {"from": 50, "to": 5, "step": 5}}, "must not be below its `from`"),
+        ({"fast": {"from": 5, "to": 50, "step": 0}}, "greater than 0"),
+        ({"timeframe": ["1h"]}, "not a tunable parameter"),
+        ({"warp": [1]}, "not a tunable parameter"),
+    ],
+)
+def test_bad_grids_are_refused(grid: dict[str, Any], says: str) -> None:
+    with pytest.raises(ValidationError, match=says):
+        _sweep(grid, slow=200)
+
+
+def test_an_unsupported_strategy_is_refused_in_a_sweep_too() -> None:
+    body = _body(grid={"levels": [5, 10]})
+    body["strategy"] = {"type": "grid", "params": {}}
+    with pytest.raises(ValidationError, match="not yet supported in backtests"):
+        SweepCreate.model_validate(body)
