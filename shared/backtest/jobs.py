@@ -8,11 +8,11 @@ only runs a job still `queued` or `running`, and counts it on its sweep once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.aws_clients import aws_client
 from shared.config import get_settings
 from shared.errors import DependencyUnavailable
 
@@ -27,16 +27,8 @@ class BacktestJob(BaseModel):
     backtest_id: str
 
 
-@lru_cache(maxsize=1)
 def _sqs() -> Any:
-    from botocore.config import Config
-    from botocore.session import get_session
-
-    return get_session().create_client(
-        "sqs",
-        region_name=get_settings().aws_region,
-        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3}),
-    )
+    return aws_client("sqs")
 
 
 def enqueue(jobs: Sequence[BacktestJob]) -> list[BacktestJob]:

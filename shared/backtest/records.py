@@ -19,7 +19,6 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from shared.config import get_settings
 from shared.persistence import BaseMeta, condition_failed, connection
 
 TERMINAL = ("succeeded", "failed")
@@ -27,7 +26,7 @@ TERMINAL = ("succeeded", "failed")
 
 class _Row(Model):
     class Meta(BaseMeta):
-        table_name = get_settings().backtests_table
+        table_setting = "backtests_table"
 
     tenant_id = UnicodeAttribute(hash_key=True)
     item_id = UnicodeAttribute(range_key=True)
@@ -117,7 +116,8 @@ def list_datasets(tenant_id: str, *, limit: int, after: str | None) -> tuple[lis
 RowT = TypeVar("RowT", bound=_Row)
 
 
-def _page(model: type[RowT], tenant_id: str, prefix: str, *, limit: int, after: str | None) -> tuple[list[RowT], bool]:
+def _page[RowT: _Row](model: type[RowT], tenant_id: str, prefix: str, *, limit: int,
+                      after: str | None) -> tuple[list[RowT], bool]:
     """Rows of one kind (sort-key prefix) after `after`: a key range, so no other kind is read.
     ("~" sorts after every character an id holds.)"""
     condition: Condition = (

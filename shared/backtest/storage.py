@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import io
 import json
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from shared.aws_clients import aws_client
 from shared.config import get_settings
 
 if TYPE_CHECKING:
@@ -25,16 +25,8 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
 
-@lru_cache(maxsize=1)
 def _s3() -> Any:
-    from botocore.config import Config
-    from botocore.session import get_session
-
-    return get_session().create_client(
-        "s3",
-        region_name=get_settings().aws_region,
-        config=Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 3}, signature_version="s3v4"),
-    )
+    return aws_client("s3", read_timeout=30, signature_version="s3v4")  # s3v4: presigned uploads
 
 
 def _bucket() -> str:
