@@ -83,6 +83,20 @@ class Settings(BaseSettings):
     # loopback (see shared/webhooks/ssrf.py); never set on AWS.
     webhooks_allow_loopback_http: bool = False
 
+    # ---- signals (TradingView / 3Commas alerts to POST /v1/signals/{bot_id})
+    signals_table: str = "Signals"
+    signal_secrets_table: str = "SignalSecrets"
+    signal_tasks_queue_url: str = ""
+    signal_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Per bot, fixed windows. TradingView itself sends at most 15 alerts per 3 minutes per alert.
+    signal_rate_limit: int = Field(default=30, ge=1)
+    signal_rate_window_seconds: int = Field(default=60, ge=1)
+    # The same body twice within this window is one signal (bars are at least a minute apart).
+    signal_dedup_window_seconds: int = Field(default=30, ge=1)
+    # How far in the future a signal's timestamp may be (clock skew) before it is refused.
+    signal_max_clock_skew_seconds: int = Field(default=60, ge=0)
+    signal_retention_days: int = Field(default=30, ge=1)
+
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     events_retention_days: int = Field(default=30, ge=1)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
