@@ -121,7 +121,7 @@ class SignalData(_Data):
     bot_id: str
     action: str | None
     symbol: str
-    status: Literal["accepted", "refused", "executed", "failed"]
+    status: Literal["refused", "executed", "failed"]
     reason: str | None = None
     order_id: str | None = None
     side: Literal["buy", "sell"] | None = None
@@ -166,7 +166,6 @@ EVENT_TYPES: dict[str, tuple[type[_Data], str]] = {
     "alert.event_quarantined": (EventQuarantinedData, "Operators: an outbox row could not be read and was set "
                                                       "aside; it no longer blocks the relay."),
     # ---- signals
-    "signal.accepted": (SignalData, "A bot accepted a signal (TradingView, 3Commas-style) and queued it."),
     "signal.rejected": (SignalData, "A bot refused a signal; `reason` says why (stale, symbol_mismatch, ...)."),
     "signal.executed": (SignalData, "A signal was carried out: `order_id` is the order it created, or null "
                                     "when the bot already held the wanted position."),
