@@ -460,3 +460,20 @@ def orders_handler() -> Any:
     from functions.orders_api.app import lambda_handler
 
     return lambda_handler
+
+
+def test_the_sample_event_is_what_api_gateway_sends(bot: SignalBot, signals_handler: Any, rig: SignalRig) -> None:
+    from tests.support.api import invoke, load_event
+
+    event = load_event("signals_api_tradingview_text.json")
+    assert "authorizer" not in event["requestContext"]
+    sample_id = event["pathParameters"]["bot_id"]
+    assert invoke(signals_handler, event).status == 401  # the sample's secret opens nothing
+    event["path"] = event["path"].replace(sample_id, bot.bot_id)
+    event["body"] = (
+        event["body"]
+        .replace("sigsec_replace-with-the-bots-secret", bot.secret)
+        .replace("2026-01-01T00:00:00Z", _now_iso())
+    )
+    assert invoke(signals_handler, event).status == 202
+    assert rig.run() == (1, 1)
