@@ -81,9 +81,12 @@ class BotList(BaseModel):
 # ---- signal bots: the secret is shown once, at creation and at each rotation
 class BotCreated(BotOut):
     signal_secret: str | None = Field(
-        default=None, exclude_if=lambda value: value is None, description="Signal bots only, shown this once: the secret TradingView alerts must carry "
-                                  "(`secret` / `SECRET=` / `X-Signal-Secret`). Only its hash is stored; a replay of "
-                                  "the create request leaves it out (rotate to get a new one).")
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Signal bots only, shown this once: the secret TradingView alerts must carry "
+                    "(`secret` / `SECRET=` / `X-Signal-Secret`). Only its hash is stored; a replay of "
+                    "the create request leaves it out (rotate to get a new one).",
+    )
 
 
 class SignalSecretOut(BaseModel):
