@@ -17,6 +17,7 @@ from fastapi.openapi.utils import get_openapi
 SPEC_PATH = Path(__file__).with_name("openapi.json")
 PUBLIC_OPERATIONS = {("/auth/signup", "post"), ("/auth/login", "post"), ("/health", "get"),
                      ("/health/ready", "get"), ("/openapi.json", "get")}
+PUBLIC_OPERATIONS |= {("/signals/{bot_id}", "post")}  # signals: authenticated by the bot's signal secret
 
 
 def build_spec(apps: Iterable[FastAPI], stage: str = "v1") -> dict[str, Any]:

@@ -87,6 +87,19 @@ class Settings(BaseModel):
     backtest_max_bars: int = Field(default=1_051_200, ge=1)  # two years of 1-minute bars
     backtest_max_sweep_combinations: int = Field(default=500, ge=1)
     market_data_max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)  # presigned uploads
+    # ---- signals (TradingView / 3Commas alerts to POST /v1/signals/{bot_id})
+    signals_table: str = "Signals"
+    signal_secrets_table: str = "SignalSecrets"
+    signal_tasks_queue_url: str = ""
+    signal_max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Per bot, fixed windows. TradingView itself sends at most 15 alerts per 3 minutes per alert.
+    signal_rate_limit: int = Field(default=30, ge=1)
+    signal_rate_window_seconds: int = Field(default=60, ge=1)
+    # The same body twice within this window is one signal (bars are at least a minute apart).
+    signal_dedup_window_seconds: int = Field(default=30, ge=1)
+    # How far in the future a signal's timestamp may be (clock skew) before it is refused.
+    signal_max_clock_skew_seconds: int = Field(default=60, ge=0)
+    signal_retention_days: int = Field(default=30, ge=1)
 
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     events_retention_days: int = Field(default=30, ge=1)

@@ -9,7 +9,7 @@ from fastapi import Depends, Path, Query, Response
 from shared.auth.principal import Principal
 from shared.bots import service
 from shared.bots.lifecycle import BotAction
-from shared.bots.schemas import BotCreate, BotList, BotOut, BotUpdate
+from shared.bots.schemas import BotCreate, BotCreated, BotList, BotOut, BotUpdate, SignalSecretOut
 from shared.idempotency import register_lambda_context
 from shared.web import create_app, idempotency_key, make_lambda_handler, require_scope
 
@@ -21,8 +21,9 @@ IdempotencyKey = Annotated[str, Depends(idempotency_key)]
 
 
 @app.post("/bots", status_code=201, tags=["bots"])
-async def create_bot(body: BotCreate, caller: Trader, key: IdempotencyKey) -> BotOut:
-    """Create a bot (status `stopped`). Requires an `Idempotency-Key` header."""
+async def create_bot(body: BotCreate, caller: Trader, key: IdempotencyKey) -> BotCreated:
+    """Create a bot (status `stopped`). Requires an `Idempotency-Key` header. A `signal` bot's
+    answer carries its `signal_secret`, shown this once."""
     return service.create_bot(caller, body, key)
 
 
@@ -68,6 +69,12 @@ async def pause_bot(bot_id: BotId, caller: Trader) -> BotOut:
 @app.post("/bots/{bot_id}/stop", tags=["bots"])
 async def stop_bot(bot_id: BotId, caller: Trader) -> BotOut:
     return service.change_status(caller, bot_id, BotAction.STOP)
+
+
+@app.post("/bots/{bot_id}/signal-secret", tags=["bots"])
+async def rotate_signal_secret(bot_id: BotId, caller: Trader) -> SignalSecretOut:
+    """Replace a signal bot's secret; the new one is in this answer only, the old one stops working."""
+    return service.rotate_signal_secret(caller, bot_id)
 
 
 lambda_handler = make_lambda_handler(app, on_invoke=register_lambda_context)

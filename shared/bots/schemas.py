@@ -76,3 +76,20 @@ class BotOut(BaseModel):
 class BotList(BaseModel):
     items: list[BotOut]
     next_cursor: str | None = Field(description="Pass as `cursor` to get the next page; null at the end.")
+
+
+# ---- signal bots: the secret is shown once, at creation and at each rotation
+class BotCreated(BotOut):
+    signal_secret: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Signal bots only, shown this once: the secret TradingView alerts must carry "
+                    "(`secret` / `SECRET=` / `X-Signal-Secret`). Only its hash is stored; a replay of "
+                    "the create request leaves it out (rotate to get a new one).",
+    )
+
+
+class SignalSecretOut(BaseModel):
+    bot_id: str
+    signal_secret: str = Field(description="Shown this once; the previous secret stops working now.")
+    rotated_at: str

@@ -15,7 +15,7 @@ from shared.auth.principal import Principal
 from shared.bots import lifecycle
 from shared.bots.lifecycle import BotAction, BotStatus
 from shared.bots.models import BotRecord, get_bot, list_bots
-from shared.bots.schemas import BotCreate, BotList, BotOut, BotUpdate
+from shared.bots.schemas import BotCreate, BotCreated, BotList, BotOut, BotUpdate, SignalSecretOut
 from shared.clock import isoformat, utc_now
 from shared.errors import Conflict, NotFound
 from shared.events import catalog
@@ -26,6 +26,7 @@ from shared.idempotency import run_once
 from shared.ids import new_id
 from shared.pagination import decode_cursor, encode_cursor
 from shared.persistence import condition_failed
+from shared.signals import secrets as signal_secrets
 from shared.tenants.models import get_tenant, stage_kill_switch_released
 
 SOURCE = "cryptoorchestrator.bots"
@@ -73,7 +74,7 @@ def _kill_switch_engaged() -> Conflict:
 
 
 def _commit(record: BotRecord, event: DomainEvent, *, delete: bool = False, new: bool = False,
-            unless_kill_switch: bool = False) -> None:
+            signal_secret: str | None = None, unless_kill_switch: bool = False) -> None:
     """`unless_kill_switch`: the change commits only while the tenant's kill switch is released,
     checked in the same transaction, so a start racing the switch cannot slip through."""
 
@@ -82,10 +83,13 @@ def _commit(record: BotRecord, event: DomainEvent, *, delete: bool = False, new:
             stage_kill_switch_released(tx, record.tenant_id)
         if delete:
             tx.delete(record)
+            signal_secrets.stage_delete(tx, record.bot_id)  # if it ever had one
         elif new:
             tx.save(record, condition=BotRecord.bot_id.does_not_exist())
         else:
             tx.save(record)  # version-checked: fails if someone else changed or deleted it
+        if signal_secret is not None:
+            signal_secrets.stage_secret(tx, record.tenant_id, record.bot_id, signal_secret)
 
     try:
         commit_with_events(stage, [event])
@@ -99,8 +103,10 @@ def _commit(record: BotRecord, event: DomainEvent, *, delete: bool = False, new:
         raise
 
 
-def create_bot(caller: Principal, request: BotCreate, idempotency_key: str) -> BotOut:
-    """Create a stopped bot, at most once per Idempotency-Key."""
+def create_bot(caller: Principal, request: BotCreate, idempotency_key: str) -> BotCreated:
+    """Create a stopped bot, at most once per Idempotency-Key. A signal bot's secret is in this
+    answer only: it is kept out of the stored idempotent result, which holds just the bot."""
+    created_secret: list[str] = []
 
     def create() -> dict[str, Any]:
         _ensure_exchange_account(caller.tenant_id, request.exchange_account_id)
@@ -118,12 +124,28 @@ def create_bot(caller: Principal, request: BotCreate, idempotency_key: str) -> B
             created_at=now,
             updated_at=now,
         )
-        _commit(record, _event("bot.created", record), new=True)
+        secret = signal_secrets.new_secret() if request.strategy.type == "signal" else None
+        _commit(record, _event("bot.created", record), new=True, signal_secret=secret)
+        created_secret.extend([secret] if secret else [])
         return to_out(record).model_dump(mode="json")
 
     result = run_once("bots.create", tenant_id=caller.tenant_id, idempotency_key=idempotency_key,
                       payload=request.model_dump(mode="json"), action=create)
-    return BotOut.model_validate(result)
+    return BotCreated.model_validate({**result, "signal_secret": created_secret[0] if created_secret else None})
+
+
+def rotate_signal_secret(caller: Principal, bot_id: str) -> SignalSecretOut:
+    """A new secret for a signal bot (also the way to give one to a bot changed to `signal`);
+    the old one stops working with this write."""
+    record = get_bot(caller.tenant_id, bot_id)
+    if record is None:
+        raise _not_found(bot_id)
+    if record.strategy_type != "signal":
+        raise Conflict("only signal bots have a signal secret", code="not_a_signal_bot", details={"id": bot_id})
+    secret = signal_secrets.new_secret()
+    record.updated_at = utc_now()
+    _commit(record, _event("bot.signal_secret_rotated", record), signal_secret=secret)
+    return SignalSecretOut(bot_id=bot_id, signal_secret=secret, rotated_at=isoformat(record.updated_at))
 
 
 def read_bot(caller: Principal, bot_id: str) -> BotOut:

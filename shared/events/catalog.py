@@ -120,6 +120,21 @@ class TaskDeadLetteredData(_Data):
     resolution: str
 
 
+# ---- signals (TradingView / 3Commas alerts)
+class SignalData(_Data):
+    signal_id: str
+    bot_id: str
+    action: str | None
+    symbol: str
+    status: Literal["refused", "executed", "failed"]
+    reason: str | None = None
+    order_id: str | None = None
+    side: Literal["buy", "sell"] | None = None
+    amount: str | None = None
+    position_before: str | None = None
+    target_position: str | None = None
+
+
 EVENT_TYPES: dict[str, tuple[type[_Data], str]] = {
     "tenant.created": (TenantCreatedData, "A tenant signed up."),
     "api_key.created": (ApiKeyData, "An API key was issued (the key itself is never in events)."),
@@ -156,6 +171,14 @@ EVENT_TYPES: dict[str, tuple[type[_Data], str]] = {
                                                        "the exchange (lagging lookups) and was adopted."),
     "alert.event_quarantined": (EventQuarantinedData, "Operators: an outbox row could not be read and was set "
                                                       "aside; it no longer blocks the relay."),
+    # ---- signals
+    "signal.rejected": (SignalData, "A bot refused a signal; `reason` says why (stale, symbol_mismatch, ...)."),
+    "signal.executed": (SignalData, "A signal was carried out: `order_id` is the order it created, or null "
+                                    "when the bot already held the wanted position."),
+    "signal.failed": (SignalData, "An accepted signal could not be carried out (bot stopped, amount below the "
+                                  "market minimum, ...); `reason` says why."),
+    "bot.signal_secret_rotated": (BotData, "A signal bot's secret was replaced; the old one stops working at once "
+                                           "(the secret is never in events)."),
     "alert.trade_task_dead_lettered": (TaskDeadLetteredData, "A trade task failed repeatedly and reached the "
                                                              "dead-letter queue."),
 }

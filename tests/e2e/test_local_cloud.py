@@ -144,3 +144,40 @@ def test_manual_order_flows_through_the_queue_to_the_paper_exchange(cloud: Local
     assert balances["ETH"]["total"] == "0.01"
     positions = cloud.request("GET", "/positions", headers=auth).json["items"]
     assert any(p["symbol"] == "ETH/USDT" and p["quantity"] == "0.01" for p in positions)
+
+
+# ---- signals: a TradingView-style alert over plain HTTP, no credentials but the bot's secret
+def _bot_orders(cloud: LocalCloudProcess, auth: dict[str, str], bot_id: str, count: int) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 30
+    while True:
+        items = cloud.request("GET", "/orders?limit=100", headers=auth).json["items"]
+        mine = [o for o in items if o["bot_id"] == bot_id]
+        if (len(mine) >= count and all(o["status"] == "FILLED" for o in mine)) or time.monotonic() > deadline:
+            return list(reversed(mine))
+        time.sleep(0.2)
+
+
+def test_tradingview_alerts_make_a_signal_bot_buy_and_sell(cloud: LocalCloudProcess) -> None:
+    auth = {"X-Api-Key": cloud.demo["api_key"]}
+    created = cloud.request("POST", "/bots", headers={**auth, "Idempotency-Key": secrets.token_hex(8)}, body={
+        "name": "tv alerts", "symbol": "BTC/USDT", "strategy": {"type": "signal", "params": {"order_notional": "50"}},
+        "risk": {"max_position_notional": "1000", "max_daily_loss": "100", "max_open_orders": 5}})
+    assert created.status == 201, created.text
+    bot_id, secret = created.json["id"], created.json["signal_secret"]
+    assert cloud.request("POST", f"/bots/{bot_id}/start", headers=auth).status == 200
+
+    text = f"SECRET={secret}\nSYMBOL=BINANCE:BTCUSDT\nSIGNAL=BUY\nVOLUME=0.001".encode()
+    bought = cloud.request("POST", f"/signals/{bot_id}", raw=text, headers={"Content-Type": "text/plain"})
+    assert bought.status == 202, bought.text
+    assert [(o["side"], o["amount"]) for o in _bot_orders(cloud, auth, bot_id, 1)] == [("buy", "0.001")]
+
+    exit_alert = {"secret": secret, "ticker": "BTCUSDT", "action": "sell", "market_position": "flat",
+                  "market_position_size": "0", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    sold = cloud.request("POST", f"/signals/{bot_id}", body=exit_alert)
+    assert sold.status == 202, sold.text
+    orders = _bot_orders(cloud, auth, bot_id, 2)
+    assert [(o["side"], o["amount"], o["status"]) for o in orders] == [("buy", "0.001", "FILLED"),
+                                                                        ("sell", "0.001", "FILLED")]
+    wrong = cloud.request("POST", f"/signals/{bot_id}", raw=b"SECRET=nope\nSIGNAL=BUY",
+                          headers={"Content-Type": "text/plain"})
+    assert (wrong.status, wrong.json["error"]["code"]) == (401, "invalid_signal_secret")

@@ -24,6 +24,7 @@ print(json.dumps({{"ccxt": [m for m in mods if m.startswith("ccxt.") or m == "cc
 """
 
 TRADING = {"TradeWorkerFunction", "OrderReconcilerFunction", "OrdersApiFunction", "ExchangeAccountsApiFunction"}
+TRADING |= {"SignalWorkerFunction"}  # signals: executes accepted signals on the bot's exchange
 
 
 def _imports(module: str, extra: str = "") -> dict[str, object]:

@@ -21,6 +21,7 @@ from shared.events.catalog import (
     OrderData,
     RiskBreachData,
     RiskSettingsData,
+    SignalData,
     TaskDeadLetteredData,
     TenantCreatedData,
     consumer_docs,
@@ -80,6 +81,17 @@ SAMPLES: dict[str, BaseModel] = {
     "alert.event_quarantined": EventQuarantinedData(event_id="evt_1", event_type="order.filled", problem="p"),
     "alert.trade_task_dead_lettered": TaskDeadLetteredData(task_kind="submit", order_id="ord_1", receive_count=5,
                                                            resolution="r"),
+}
+# ---- signals
+SAMPLES |= {
+    "bot.signal_secret_rotated": bot_data(strategy_type="signal"),
+    "signal.rejected": SignalData(signal_id="sig_1", bot_id="bot_1", action="enter_long", symbol="BTC/USDT",
+                                  status="refused", reason="stale_signal"),
+    "signal.executed": SignalData(signal_id="sig_1", bot_id="bot_1", action="enter_long", symbol="BTC/USDT",
+                                  status="executed", order_id="ord_1", side="buy", amount="0.1",
+                                  position_before="0", target_position="0.1"),
+    "signal.failed": SignalData(signal_id="sig_1", bot_id="bot_1", action="exit_long", symbol="BTC/USDT",
+                                status="failed", reason="bot_not_running"),
 }
 
 
