@@ -21,7 +21,7 @@ from shared.persistence import BaseMeta
 
 class SignalRecord(Model):
     class Meta(BaseMeta):
-        table_name = get_settings().signals_table
+        table_setting = "signals_table"
 
     tenant_id = UnicodeAttribute(hash_key=True)
     signal_key = UnicodeAttribute(range_key=True)
@@ -50,7 +50,7 @@ class SignalMarker(Model):
     """A dedup key (holding the first signal's id) or a rate-limit counter."""
 
     class Meta(BaseMeta):
-        table_name = get_settings().signals_table
+        table_setting = "signals_table"
 
     tenant_id = UnicodeAttribute(hash_key=True)
     signal_key = UnicodeAttribute(range_key=True)

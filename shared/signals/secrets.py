@@ -20,7 +20,6 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from shared.clock import utc_now
-from shared.config import get_settings
 from shared.persistence import BaseMeta
 
 SECRET_PREFIX = "sigsec_"
@@ -29,7 +28,7 @@ _UNKNOWN_BOT_HASH = hashlib.sha256(b"no bot has this secret").hexdigest()
 
 class SignalSecretRecord(Model):
     class Meta(BaseMeta):
-        table_name = get_settings().signal_secrets_table
+        table_setting = "signal_secrets_table"
 
     bot_id = UnicodeAttribute(hash_key=True)
     tenant_id = UnicodeAttribute()

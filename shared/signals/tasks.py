@@ -4,11 +4,11 @@ one left). The deduplication id is the signal id."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.aws_clients import aws_client
 from shared.config import get_settings
 
 
@@ -20,16 +20,8 @@ class SignalTask(BaseModel):
     signal_id: str
 
 
-@lru_cache(maxsize=1)
 def _sqs() -> Any:
-    from botocore.config import Config
-    from botocore.session import get_session
-
-    return get_session().create_client(
-        "sqs",
-        region_name=get_settings().aws_region,
-        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3}),
-    )
+    return aws_client("sqs")
 
 
 def enqueue(task: SignalTask) -> None:
