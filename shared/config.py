@@ -83,6 +83,23 @@ class Settings(BaseSettings):
     # loopback (see shared/webhooks/ssrf.py); never set on AWS.
     webhooks_allow_loopback_http: bool = False
 
+    # ---- webhooks-out (issue 10): webhook subscriptions, deliveries and SNS event streams.
+    webhook_subscriptions_table: str = "WebhookSubscriptions"
+    webhook_deliveries_table: str = "WebhookDeliveries"
+    webhook_deliveries_queue_url: str = ""
+    domain_events_topic_arn: str = ""
+    # After a rotation the previous secret keeps signing (beside the new one) this long.
+    webhooks_secret_overlap_hours: int = Field(default=24, ge=1, le=168)
+    # A delivery is retried (exponential backoff, full jitter, each wait <= the cap, which SQS
+    # DelaySeconds bounds at 900 s) until this long after its first attempt, then it fails.
+    webhooks_retry_window_hours: int = Field(default=24, ge=1, le=72)
+    webhooks_retry_base_seconds: int = Field(default=10, ge=1, le=900)
+    webhooks_retry_cap_seconds: int = Field(default=900, ge=1, le=900)
+    # This many failed deliveries in a row (each one an event given up on) disable a subscription.
+    webhooks_disable_after_failures: int = Field(default=5, ge=1, le=1000)
+    webhooks_max_subscriptions: int = Field(default=25, ge=1, le=1000)
+    webhooks_delivery_timeout_seconds: float = Field(default=10.0, gt=0, le=10.0)
+
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     events_retention_days: int = Field(default=30, ge=1)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)

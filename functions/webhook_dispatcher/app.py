@@ -1,0 +1,35 @@
+"""Consumes webhook-deliveries: fans bus events out to one delivery task per subscription and
+makes each delivery attempt (see shared.webhooks.dispatcher).
+
+The records of a batch are handled concurrently (each delivery is network-bound, up to 10 s), so
+one slow endpoint in a batch does not hold up the other nine; partial batch responses retry only
+the records that raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType, async_process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.observability import instrumented
+from shared.webhooks.dispatcher import Dispatcher
+
+processor = AsyncBatchProcessor(event_type=EventType.SQS)
+dispatcher = Dispatcher()
+
+
+async def handle_record(record: SQSRecord) -> str:
+    outcome = await asyncio.to_thread(dispatcher.handle_message, record.body)
+    return str(outcome)
+
+
+@instrumented
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response = async_process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )
+    return dict(response)

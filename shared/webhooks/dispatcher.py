@@ -1,0 +1,198 @@
+"""The webhook dispatcher: what `webhook_dispatcher` does with each message of the
+webhook-deliveries queue.
+
+- An EventBridge event (from the bus rule) is fanned out: one `DeliveryTask` per enabled
+  subscription of the event's tenant whose patterns match; nothing is delivered here.
+- A `DeliveryTask` is one attempt at one subscription: sign (Standard Webhooks, `webhook-id` =
+  the event id), POST through the SSRF-checked delivery, record the attempt, then
+  2xx: done; 410: disable the subscription; anything else: queue the next attempt after an
+  exponential, fully jittered delay until the retry window (24 h) ends, then mark the delivery
+  failed, publish `webhook.delivery_failed`, and disable the subscription after N in a row.
+
+Clock, random source, queue and HTTP are injected so tests drive the retry schedule without
+sleeping.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from consumer_kit.webhooks import sign_webhook
+from shared.clock import isoformat, utc_now
+from shared.config import get_settings
+from shared.events import catalog
+from shared.events.envelope import DomainEvent
+from shared.ids import new_id
+from shared.observability import MetricUnit, logger, metrics
+from shared.webhooks import deliveries, subscriptions
+from shared.webhooks.deliveries import AttemptAttribute, DeliveryStatus
+from shared.webhooks.delivery_http import DeliveryOutcome, DeliveryResult, deliver
+from shared.webhooks.delivery_tasks import DeliveryTask, send_tasks
+from shared.webhooks.event_filters import matches
+from shared.webhooks.retry_schedule import next_attempt_delay
+from shared.webhooks.subscriptions import WebhookSubscriptionRecord
+
+SendTasks = Callable[[Sequence[DeliveryTask], int], None]
+
+
+class Post(Protocol):
+    def __call__(
+        self, url: str, body: bytes, headers: dict[str, str], *, allow_loopback_http: bool, timeout_seconds: float
+    ) -> DeliveryResult: ...
+
+
+def _post(
+    url: str, body: bytes, headers: dict[str, str], *, allow_loopback_http: bool, timeout_seconds: float
+) -> DeliveryResult:
+    return deliver(url, body, headers, allow_loopback_http=allow_loopback_http, timeout_seconds=timeout_seconds)
+
+
+def _about_itself(event: DomainEvent, subscription: WebhookSubscriptionRecord) -> bool:
+    """A `webhook.*` event about a subscription is not sent to it (a failing endpoint would
+    otherwise feed itself failure events forever)."""
+    return event.type.startswith("webhook.") and event.data.get("subscription_id") == subscription.subscription_id
+
+
+def wanted_by(event: DomainEvent, subscription: WebhookSubscriptionRecord) -> bool:
+    return (
+        subscription.enabled
+        and subscription.tenant_id == event.tenant_id
+        and matches(subscription.patterns, event.type)
+        and not _about_itself(event, subscription)
+    )
+
+
+def task_for(event: DomainEvent, subscription_id: str, *, replay: bool = False) -> DeliveryTask:
+    return DeliveryTask(
+        tenant_id=event.tenant_id,
+        subscription_id=subscription_id,
+        delivery_id=new_id("dlv"),
+        event=event,
+        replay=replay,
+    )
+
+
+@dataclass
+class Dispatcher:
+    clock: Callable[[], datetime] = utc_now
+    rng: random.Random = field(default_factory=random.SystemRandom)
+    send: SendTasks = send_tasks
+    post: Post = _post
+
+    def handle_message(self, body: str) -> DeliveryStatus | int:
+        """One queue message: a bus event (returns how many deliveries it fanned out to) or a
+        delivery task (returns the delivery's status after this attempt)."""
+        message: dict[str, Any] = json.loads(body)
+        if "detail-type" in message:
+            return self.fan_out(DomainEvent.model_validate(message["detail"]))
+        return self.attempt(DeliveryTask.model_validate(message))
+
+    def fan_out(self, event: DomainEvent) -> int:
+        tasks = [
+            task_for(event, s.subscription_id)
+            for s in subscriptions.tenant_subscriptions(event.tenant_id)
+            if wanted_by(event, s)
+        ]
+        if tasks:
+            self.send(tasks, 0)
+        return len(tasks)
+
+    def attempt(self, task: DeliveryTask) -> DeliveryStatus:
+        settings = get_settings()
+        now = self.clock()
+        first = datetime.fromisoformat(task.first_attempt_at) if task.first_attempt_at else now
+        subscription = subscriptions.get_subscription(task.tenant_id, task.subscription_id)
+        if subscription is None or not subscription.enabled:
+            # Deleted or disabled meanwhile: stop here (an enable resumes new events, not these).
+            self._record(
+                task,
+                DeliveryStatus.SKIPPED,
+                first,
+                deliveries.attempt(at=now, status_code=None, latency_ms=0, error="subscription_disabled"),
+            )
+            return DeliveryStatus.SKIPPED
+        body = task.event.model_dump_json().encode()
+        headers = sign_webhook(subscription.signing_secrets(now), task.event.id, body, int(now.timestamp()))
+        result = self.post(
+            subscription.url,
+            body,
+            headers,
+            allow_loopback_http=settings.webhooks_allow_loopback_http,
+            timeout_seconds=settings.webhooks_delivery_timeout_seconds,
+        )
+        attempt = deliveries.attempt(
+            at=now,
+            status_code=result.status_code,
+            latency_ms=round(result.latency_ms, 1),
+            error=None if result.succeeded else (result.error or result.outcome.value),
+        )
+        metrics.add_metric(name="WebhookAttempts", unit=MetricUnit.Count, value=1)
+        if result.succeeded:
+            self._record(task, DeliveryStatus.DELIVERED, first, attempt)
+            subscriptions.reset_failures(subscription)
+            metrics.add_metric(name="WebhookDelivered", unit=MetricUnit.Count, value=1)
+            return DeliveryStatus.DELIVERED
+        if result.outcome is DeliveryOutcome.GONE:
+            self._record(task, DeliveryStatus.GONE, first, attempt)
+            subscriptions.disable(subscription, "the endpoint answered 410 Gone", now)
+            logger.info("webhook subscription disabled (410)", extra={"subscription_id": subscription.subscription_id})
+            return DeliveryStatus.GONE
+        deadline = first + timedelta(hours=settings.webhooks_retry_window_hours)
+        delay = next_attempt_delay(
+            task.attempt,
+            now,
+            deadline,
+            self.rng,
+            base=settings.webhooks_retry_base_seconds,
+            cap=settings.webhooks_retry_cap_seconds,
+        )
+        if delay is None:
+            self._record(task, DeliveryStatus.FAILED, first, attempt)
+            self._give_up(subscription, task, first, result, now)
+            return DeliveryStatus.FAILED
+        attempt.next_retry_at = now + timedelta(seconds=delay)
+        self._record(task, DeliveryStatus.RETRYING, first, attempt)
+        self.send([task.retry(isoformat(first))], delay)
+        return DeliveryStatus.RETRYING
+
+    def _record(self, task: DeliveryTask, status: DeliveryStatus, first: datetime, attempt: AttemptAttribute) -> None:
+        deliveries.record_attempt(
+            tenant_id=task.tenant_id,
+            subscription_id=task.subscription_id,
+            delivery_id=task.delivery_id,
+            event_id=task.event.id,
+            event_type=task.event.type,
+            replay=task.replay,
+            status=status,
+            attempt=attempt,
+            first_attempt_at=first,
+        )
+
+    def _give_up(
+        self,
+        subscription: WebhookSubscriptionRecord,
+        task: DeliveryTask,
+        first: datetime,
+        result: DeliveryResult,
+        now: datetime,
+    ) -> None:
+        failed = catalog.WebhookDeliveryFailedData(
+            subscription_id=subscription.subscription_id,
+            event_id=task.event.id,
+            event_type=task.event.type,
+            attempts=task.attempt,
+            first_attempt_at=isoformat(first),
+            last_status_code=result.status_code,
+            last_error=result.error or result.outcome.value,
+        )
+        disabled = subscriptions.record_failed_delivery(subscription, failed, now)
+        metrics.add_metric(name="WebhookDeliveryFailed", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "webhook delivery given up",
+            extra={"subscription_id": subscription.subscription_id, "event_id": task.event.id, "disabled": disabled},
+        )
