@@ -6,22 +6,16 @@ Rows live `events_retention_days` (TTL), like the events they carry.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 
-from pynamodb.attributes import (
-    BooleanAttribute,
-    ListAttribute,
-    MapAttribute,
-    NumberAttribute,
-    TTLAttribute,
-    UnicodeAttribute,
-    UTCDateTimeAttribute,
-)
+from pydantic import TypeAdapter
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
 
 from shared.config import get_settings
 from shared.persistence import BaseMeta
+from shared.webhooks.delivery_tasks import AttemptLog, DeliveryTask
 
 
 class DeliveryStatus(StrEnum):
@@ -30,14 +24,6 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"  # gave up after the retry window
     GONE = "gone"  # the endpoint answered 410: the subscription was disabled
     SKIPPED = "skipped"  # the subscription was disabled or deleted before this attempt
-
-
-class AttemptAttribute(MapAttribute[str, object]):
-    at = UTCDateTimeAttribute()
-    status_code = NumberAttribute(null=True)
-    latency_ms = NumberAttribute()
-    error = UnicodeAttribute(null=True)  # an error class (`timeout`, `http_error`, ...), never a secret
-    next_retry_at = UTCDateTimeAttribute(null=True)
 
 
 class WebhookDeliveryRecord(Model):
@@ -56,50 +42,41 @@ class WebhookDeliveryRecord(Model):
     first_attempt_at = UTCDateTimeAttribute()
     last_attempt_at = UTCDateTimeAttribute()
     next_retry_at = UTCDateTimeAttribute(null=True)
-    attempts = ListAttribute(of=AttemptAttribute)
+    attempts_json = UnicodeAttribute()  # JSON list of AttemptLog, oldest first
     expires_at = TTLAttribute()
 
+    def attempts(self) -> list[AttemptLog]:
+        return _ATTEMPTS.validate_json(self.attempts_json)
 
-def attempt(*, at: datetime, status_code: int | None, latency_ms: float, error: str | None) -> AttemptAttribute:
-    return AttemptAttribute(at=at, status_code=status_code, latency_ms=latency_ms, error=error)  # type: ignore[no-untyped-call]
+
+_ATTEMPTS = TypeAdapter(list[AttemptLog])
 
 
 def delivery_key(subscription_id: str, delivery_id: str) -> str:
     return f"{subscription_id}#{delivery_id}"
 
 
-def record_attempt(
-    *,
-    tenant_id: str,
-    subscription_id: str,
-    delivery_id: str,
-    event_id: str,
-    event_type: str,
-    replay: bool,
-    status: DeliveryStatus,
-    attempt: AttemptAttribute,
-    first_attempt_at: datetime,
-) -> None:
-    """Append one attempt to the delivery's row (creating it on the first), in one UpdateItem."""
+def save(task: DeliveryTask, status: DeliveryStatus, attempts: list[AttemptLog]) -> None:
+    """Write the delivery's row after an attempt: one PutItem of the whole history, which the
+    task carries from attempt to attempt (no read, no update expression)."""
     retention = timedelta(days=get_settings().events_retention_days)
-    row = WebhookDeliveryRecord(tenant_id=tenant_id, delivery_key=delivery_key(subscription_id, delivery_id))
-    record = WebhookDeliveryRecord
-    row.update(
-        actions=[
-            record.subscription_id.set(subscription_id),
-            record.delivery_id.set(delivery_id),
-            record.event_id.set(event_id),
-            record.event_type.set(event_type),
-            record.replay.set(replay),
-            record.status.set(status.value),
-            record.attempt_count.add(1),
-            record.first_attempt_at.set(record.first_attempt_at | first_attempt_at),
-            record.last_attempt_at.set(attempt.at),
-            record.next_retry_at.set(attempt.next_retry_at) if attempt.next_retry_at else record.next_retry_at.remove(),
-            record.attempts.set((record.attempts | []).append([attempt])),
-            record.expires_at.set(attempt.at + retention),
-        ]
-    )
+    last = attempts[-1]
+    WebhookDeliveryRecord(
+        tenant_id=task.tenant_id,
+        delivery_key=delivery_key(task.subscription_id, task.delivery_id),
+        subscription_id=task.subscription_id,
+        delivery_id=task.delivery_id,
+        event_id=task.event.id,
+        event_type=task.event.type,
+        replay=task.replay,
+        status=status.value,
+        attempt_count=len(attempts),
+        first_attempt_at=attempts[0].at,
+        last_attempt_at=last.at,
+        next_retry_at=last.next_retry_at,
+        attempts_json=_ATTEMPTS.dump_json(attempts).decode(),
+        expires_at=last.at + retention,
+    ).save()
 
 
 def list_deliveries(

@@ -13,13 +13,25 @@ from typing import Any, Literal
 
 from botocore.config import Config
 from botocore.session import get_session
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.config import get_settings
 from shared.events.envelope import DomainEvent
 
 MAX_DELAY_SECONDS = 900
 _BATCH = 10
+
+
+class AttemptLog(BaseModel):
+    """One attempt: when, the answer's status, how long, an error class, when the next is due."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: AwareDatetime
+    status_code: int | None
+    latency_ms: float
+    error: str | None  # `timeout`, `http_error`, `private`, ...: a class, never a secret or an address
+    next_retry_at: AwareDatetime | None = None
 
 
 class DeliveryTask(BaseModel):
@@ -30,12 +42,16 @@ class DeliveryTask(BaseModel):
     subscription_id: str
     delivery_id: str
     event: DomainEvent
-    attempt: int = Field(default=1, ge=1)
-    first_attempt_at: str | None = None  # set from the second attempt on (RFC 3339)
     replay: bool = False
+    attempts: list[AttemptLog] = Field(default_factory=list)  # the earlier attempts, oldest first
 
-    def retry(self, first_attempt_at: str) -> DeliveryTask:
-        return self.model_copy(update={"attempt": self.attempt + 1, "first_attempt_at": first_attempt_at})
+    @property
+    def attempt(self) -> int:
+        """The number of the attempt this message asks for (1-based)."""
+        return len(self.attempts) + 1
+
+    def retry(self, attempts: list[AttemptLog]) -> DeliveryTask:
+        return self.model_copy(update={"attempts": attempts})
 
 
 class DeliveryQueueError(RuntimeError):

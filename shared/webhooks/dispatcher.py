@@ -30,9 +30,9 @@ from shared.events.envelope import DomainEvent
 from shared.ids import new_id
 from shared.observability import MetricUnit, logger, metrics
 from shared.webhooks import deliveries, subscriptions
-from shared.webhooks.deliveries import AttemptAttribute, DeliveryStatus
+from shared.webhooks.deliveries import DeliveryStatus
 from shared.webhooks.delivery_http import DeliveryOutcome, DeliveryResult, deliver
-from shared.webhooks.delivery_tasks import DeliveryTask, send_tasks
+from shared.webhooks.delivery_tasks import AttemptLog, DeliveryTask, send_tasks
 from shared.webhooks.event_filters import matches
 from shared.webhooks.retry_schedule import next_attempt_delay
 from shared.webhooks.subscriptions import WebhookSubscriptionRecord
@@ -77,6 +77,16 @@ def task_for(event: DomainEvent, subscription_id: str, *, replay: bool = False) 
     )
 
 
+def _error_class(result: DeliveryResult) -> str | None:
+    """What the delivery log shows: the outcome (`timeout`, `http_error`, ...), or for a refusal by
+    the SSRF guard its category (`private`, `loopback`, ...)."""
+    if result.succeeded:
+        return None
+    if result.outcome is DeliveryOutcome.REFUSED and result.error:
+        return result.error
+    return result.outcome.value
+
+
 @dataclass
 class Dispatcher:
     clock: Callable[[], datetime] = utc_now
@@ -105,16 +115,12 @@ class Dispatcher:
     def attempt(self, task: DeliveryTask) -> DeliveryStatus:
         settings = get_settings()
         now = self.clock()
-        first = datetime.fromisoformat(task.first_attempt_at) if task.first_attempt_at else now
+        first = task.attempts[0].at if task.attempts else now
         subscription = subscriptions.get_subscription(task.tenant_id, task.subscription_id)
         if subscription is None or not subscription.enabled:
             # Deleted or disabled meanwhile: stop here (an enable resumes new events, not these).
-            self._record(
-                task,
-                DeliveryStatus.SKIPPED,
-                first,
-                deliveries.attempt(at=now, status_code=None, latency_ms=0, error="subscription_disabled"),
-            )
+            skipped = AttemptLog(at=now, status_code=None, latency_ms=0, error="subscription_disabled")
+            deliveries.save(task, DeliveryStatus.SKIPPED, [*task.attempts, skipped])
             return DeliveryStatus.SKIPPED
         body = task.event.model_dump_json().encode()
         headers = sign_webhook(subscription.signing_secrets(now), task.event.id, body, int(now.timestamp()))
@@ -125,20 +131,17 @@ class Dispatcher:
             allow_loopback_http=settings.webhooks_allow_loopback_http,
             timeout_seconds=settings.webhooks_delivery_timeout_seconds,
         )
-        attempt = deliveries.attempt(
-            at=now,
-            status_code=result.status_code,
-            latency_ms=round(result.latency_ms, 1),
-            error=None if result.succeeded else (result.error or result.outcome.value),
+        attempt = AttemptLog(
+            at=now, status_code=result.status_code, latency_ms=round(result.latency_ms, 1), error=_error_class(result)
         )
         metrics.add_metric(name="WebhookAttempts", unit=MetricUnit.Count, value=1)
         if result.succeeded:
-            self._record(task, DeliveryStatus.DELIVERED, first, attempt)
+            deliveries.save(task, DeliveryStatus.DELIVERED, [*task.attempts, attempt])
             subscriptions.reset_failures(subscription)
             metrics.add_metric(name="WebhookDelivered", unit=MetricUnit.Count, value=1)
             return DeliveryStatus.DELIVERED
         if result.outcome is DeliveryOutcome.GONE:
-            self._record(task, DeliveryStatus.GONE, first, attempt)
+            deliveries.save(task, DeliveryStatus.GONE, [*task.attempts, attempt])
             subscriptions.disable(subscription, "the endpoint answered 410 Gone", now)
             logger.info("webhook subscription disabled (410)", extra={"subscription_id": subscription.subscription_id})
             return DeliveryStatus.GONE
@@ -152,26 +155,13 @@ class Dispatcher:
             cap=settings.webhooks_retry_cap_seconds,
         )
         if delay is None:
-            self._record(task, DeliveryStatus.FAILED, first, attempt)
+            deliveries.save(task, DeliveryStatus.FAILED, [*task.attempts, attempt])
             self._give_up(subscription, task, first, result, now)
             return DeliveryStatus.FAILED
-        attempt.next_retry_at = now + timedelta(seconds=delay)
-        self._record(task, DeliveryStatus.RETRYING, first, attempt)
-        self.send([task.retry(isoformat(first))], delay)
+        history = [*task.attempts, attempt.model_copy(update={"next_retry_at": now + timedelta(seconds=delay)})]
+        deliveries.save(task, DeliveryStatus.RETRYING, history)
+        self.send([task.retry(history)], delay)
         return DeliveryStatus.RETRYING
-
-    def _record(self, task: DeliveryTask, status: DeliveryStatus, first: datetime, attempt: AttemptAttribute) -> None:
-        deliveries.record_attempt(
-            tenant_id=task.tenant_id,
-            subscription_id=task.subscription_id,
-            delivery_id=task.delivery_id,
-            event_id=task.event.id,
-            event_type=task.event.type,
-            replay=task.replay,
-            status=status,
-            attempt=attempt,
-            first_attempt_at=first,
-        )
 
     def _give_up(
         self,

@@ -189,12 +189,12 @@ def _delivery_out(row: deliveries.WebhookDeliveryRecord) -> DeliveryOut:
         attempts=[
             AttemptOut(
                 at=isoformat(a.at),
-                status_code=None if a.status_code is None else int(a.status_code),
-                latency_ms=float(a.latency_ms),
+                status_code=a.status_code,
+                latency_ms=a.latency_ms,
                 error=a.error,
                 next_retry_at=_iso(a.next_retry_at),
             )
-            for a in row.attempts or []
+            for a in row.attempts()
         ],
     )
 

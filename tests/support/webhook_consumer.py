@@ -34,6 +34,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.consumer._released.wait(30)
             return
         self.send_response(status)
+        if 300 <= status < 400 and self.consumer.redirect_to:
+            self.send_header("Location", self.consumer.redirect_to)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -41,6 +43,7 @@ class _Handler(BaseHTTPRequestHandler):
 class WebhookConsumer:
     def __init__(self, default_status: int = 200) -> None:
         self.default_status = default_status
+        self.redirect_to = ""  # the Location of scripted 3xx answers
         self.script: deque[int] = deque()
         self.received: list[Received] = []
         self._lock = threading.Lock()
