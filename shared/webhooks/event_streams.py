@@ -27,7 +27,7 @@ from shared.observability import logger
 from shared.webhooks import subscriptions
 from shared.webhooks.event_filters import normalize_patterns, sns_filter_policy
 from shared.webhooks.schemas import EventStreamCreate, EventStreamList, EventStreamOut
-from shared.webhooks.ssrf import parse_webhook_url
+from shared.webhooks.ssrf import check_destination, parse_webhook_url
 from shared.webhooks.subscriptions import STREAM_PREFIX, EventStreamRecord
 
 MAX_STREAMS = 10
@@ -46,7 +46,9 @@ def _check_endpoint(protocol: str, endpoint: str) -> str:
     if protocol == "https":
         settings = get_settings()
         url = parse_webhook_url(endpoint, allow_loopback_http=settings.webhooks_allow_loopback_http)
-        return url.scheme  # SNS delivers from AWS's network; the URL rules still apply
+        if url.scheme == "http":  # the local cloud only: plain http must resolve to loopback
+            check_destination(url, allow_loopback_http=True)
+        return url.scheme  # SNS delivers from AWS's network, not ours; the URL rules still apply
     if protocol == "sqs" and _SQS_ARN.fullmatch(endpoint):
         return "sqs"
     if protocol == "email" and _EMAIL.fullmatch(endpoint):
@@ -73,6 +75,7 @@ def create(caller: Principal, request: EventStreamCreate) -> EventStreamOut:
     protocol = _check_endpoint(request.protocol, request.endpoint)
     if subscriptions.count_subscriptions(caller.tenant_id, STREAM_PREFIX) >= MAX_STREAMS:
         raise Conflict(f"a tenant may hold at most {MAX_STREAMS} event streams", code="too_many_streams")
+    _refuse_existing(protocol, request.endpoint)
     attributes = {
         "FilterPolicyScope": "MessageBody",
         "FilterPolicy": json.dumps(sns_filter_policy(caller.tenant_id, patterns)),
@@ -108,6 +111,24 @@ def create(caller: Principal, request: EventStreamCreate) -> EventStreamOut:
         _unsubscribe(arn)  # no orphan SNS subscription that no row describes
         raise
     return _out(record)
+
+
+def _refuse_existing(protocol: str, endpoint: str) -> None:
+    """SNS answers a second Subscribe of the same (protocol, endpoint) with the first subscription
+    (or an error when attributes differ), so one endpoint can back only one stream: otherwise a
+    second tenant could rewrite the first one's filter policy, or delete its subscription."""
+    try:
+        pages = (
+            _sns()
+            .get_paginator("list_subscriptions_by_topic")
+            .paginate(TopicArn=get_settings().domain_events_topic_arn)
+        )
+        for page in pages:
+            for existing in page.get("Subscriptions", []):
+                if existing.get("Protocol") == protocol and existing.get("Endpoint") == endpoint:
+                    raise Conflict("this endpoint already receives an event stream", code="endpoint_already_subscribed")
+    except (BotoCoreError, ClientError) as exc:
+        raise DependencyUnavailable("SNS is unavailable; try again") from exc
 
 
 def _unsubscribe(arn: str) -> None:
