@@ -18,7 +18,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from shared.observability import instrumented
 from shared.webhooks.dispatcher import Dispatcher
 
-processor = AsyncBatchProcessor(event_type=EventType.SQS)
 dispatcher = Dispatcher()
 
 
@@ -29,6 +28,9 @@ async def handle_record(record: SQSRecord) -> str:
 
 @instrumented
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # A processor per invocation: it holds the batch's results, and the local cloud may run
+    # several invocations of this function at once (ScalingConfig), as separate instances would.
+    processor = AsyncBatchProcessor(event_type=EventType.SQS)
     response = async_process_partial_response(
         event=event, record_handler=handle_record, processor=processor, context=context
     )

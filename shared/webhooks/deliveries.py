@@ -24,6 +24,7 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"  # gave up after the retry window
     GONE = "gone"  # the endpoint answered 410: the subscription was disabled
     SKIPPED = "skipped"  # the subscription was disabled or deleted before this attempt
+    DEFERRED = "deferred"  # not attempted: the endpoint is paused after a timeout (never stored)
 
 
 class WebhookDeliveryRecord(Model):

@@ -32,7 +32,7 @@ from shared.observability import MetricUnit, logger, metrics
 from shared.webhooks import deliveries, subscriptions
 from shared.webhooks.deliveries import DeliveryStatus
 from shared.webhooks.delivery_http import DeliveryOutcome, DeliveryResult, deliver
-from shared.webhooks.delivery_tasks import AttemptLog, DeliveryTask, send_tasks
+from shared.webhooks.delivery_tasks import MAX_DELAY_SECONDS, AttemptLog, DeliveryTask, send_tasks
 from shared.webhooks.event_filters import matches
 from shared.webhooks.retry_schedule import next_attempt_delay
 from shared.webhooks.subscriptions import WebhookSubscriptionRecord
@@ -122,6 +122,12 @@ class Dispatcher:
             skipped = AttemptLog(at=now, status_code=None, latency_ms=0, error="subscription_disabled")
             deliveries.save(task, DeliveryStatus.SKIPPED, [*task.attempts, skipped])
             return DeliveryStatus.SKIPPED
+        deadline = first + timedelta(hours=settings.webhooks_retry_window_hours)
+        if subscription.paused_until is not None and now < deadline:
+            wait = self._paused(subscription, now, settings.webhooks_delivery_timeout_seconds)
+            if wait is not None:
+                self.send([task], wait)
+                return DeliveryStatus.DEFERRED
         body = task.event.model_dump_json().encode()
         headers = sign_webhook(subscription.signing_secrets(now), task.event.id, body, int(now.timestamp()))
         result = self.post(
@@ -135,9 +141,12 @@ class Dispatcher:
             at=now, status_code=result.status_code, latency_ms=round(result.latency_ms, 1), error=_error_class(result)
         )
         metrics.add_metric(name="WebhookAttempts", unit=MetricUnit.Count, value=1)
+        if result.outcome is DeliveryOutcome.TIMEOUT:
+            subscriptions.pause_after_timeout(subscription, self.clock())
+        elif result.status_code is not None:
+            subscriptions.mark_responding(subscription, delivered=result.succeeded)
         if result.succeeded:
             deliveries.save(task, DeliveryStatus.DELIVERED, [*task.attempts, attempt])
-            subscriptions.reset_failures(subscription)
             metrics.add_metric(name="WebhookDelivered", unit=MetricUnit.Count, value=1)
             return DeliveryStatus.DELIVERED
         if result.outcome is DeliveryOutcome.GONE:
@@ -145,7 +154,6 @@ class Dispatcher:
             subscriptions.disable(subscription, "the endpoint answered 410 Gone", now)
             logger.info("webhook subscription disabled (410)", extra={"subscription_id": subscription.subscription_id})
             return DeliveryStatus.GONE
-        deadline = first + timedelta(hours=settings.webhooks_retry_window_hours)
         delay = next_attempt_delay(
             task.attempt,
             now,
@@ -162,6 +170,20 @@ class Dispatcher:
         deliveries.save(task, DeliveryStatus.RETRYING, history)
         self.send([task.retry(history)], delay)
         return DeliveryStatus.RETRYING
+
+    def _paused(self, subscription: WebhookSubscriptionRecord, now: datetime, timeout: float) -> int | None:
+        """Seconds to defer a delivery to a paused endpoint, or None to attempt it (no pause, or
+        this delivery won the probe after the pause ran out). Jitter spreads the deferred ones."""
+        assert subscription.paused_until is not None  # noqa: S101 - the caller checked
+        if now >= subscription.paused_until:
+            lease = timedelta(seconds=timeout + 5)
+            if subscriptions.claim_probe(subscription, now, lease):
+                return None
+            until = now + lease
+        else:
+            until = subscription.paused_until
+        wait = (until - now) / timedelta(seconds=1)
+        return min(MAX_DELAY_SECONDS, int(wait + 0.999) + self.rng.randint(0, 5))
 
     def _give_up(
         self,

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -51,6 +51,11 @@ class WebhookSubscriptionRecord(Model):
     disabled_reason = UnicodeAttribute(null=True)
     disabled_at = UTCDateTimeAttribute(null=True)
     consecutive_failures = NumberAttribute(default=0)
+    # Circuit breaker: after a delivery timed out, no attempt is made until `paused_until` (one
+    # probe then claims the next window), so a dead endpoint costs one 10 s wait per window
+    # instead of one per event.
+    paused_until = UTCDateTimeAttribute(null=True)
+    timeouts_in_row = NumberAttribute(default=0)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
 
@@ -149,13 +154,46 @@ def rotate_secret(record: WebhookSubscriptionRecord, new_secret: str, now: datet
     save_existing(record)
 
 
-def reset_failures(record: WebhookSubscriptionRecord) -> None:
-    """A delivery succeeded: the run of failures is over."""
-    if int(record.consecutive_failures or 0):
+PAUSE_FIRST_SECONDS = 30
+PAUSE_MAX_SECONDS = 900
+
+
+def claim_probe(record: WebhookSubscriptionRecord, now: datetime, lease: timedelta) -> bool:
+    """After a pause ran out, let exactly one delivery try the endpoint: the winner pushes the
+    pause `lease` ahead (the others keep deferring while it finds out)."""
+    try:
         record.update(
-            actions=[WebhookSubscriptionRecord.consecutive_failures.set(0)],
-            condition=WebhookSubscriptionRecord.subscription_id.exists(),
+            actions=[WebhookSubscriptionRecord.paused_until.set(now + lease)],
+            condition=WebhookSubscriptionRecord.paused_until <= now,
         )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def pause_after_timeout(record: WebhookSubscriptionRecord, now: datetime) -> datetime:
+    """The endpoint timed out: pause its deliveries, 30 s doubling per timeout in a row, <= 15 min."""
+    in_row = int(record.timeouts_in_row or 0)
+    until = now + timedelta(seconds=min(PAUSE_MAX_SECONDS, PAUSE_FIRST_SECONDS * 2 ** min(in_row, 10)))
+    record.update(
+        actions=[WebhookSubscriptionRecord.paused_until.set(until), WebhookSubscriptionRecord.timeouts_in_row.add(1)],
+        condition=WebhookSubscriptionRecord.subscription_id.exists(),
+    )
+    return until
+
+
+def mark_responding(record: WebhookSubscriptionRecord, *, delivered: bool) -> None:
+    """The endpoint answered: end any pause; a 2xx also ends the run of failed deliveries.
+    Writes only when something changes (most deliveries cost no write here)."""
+    actions: list[Action] = []
+    if record.paused_until is not None or int(record.timeouts_in_row or 0):
+        actions += [WebhookSubscriptionRecord.paused_until.remove(), WebhookSubscriptionRecord.timeouts_in_row.set(0)]
+    if delivered and int(record.consecutive_failures or 0):
+        actions.append(WebhookSubscriptionRecord.consecutive_failures.set(0))
+    if actions:
+        record.update(actions=actions, condition=WebhookSubscriptionRecord.subscription_id.exists())
 
 
 def _disabled_event(record: WebhookSubscriptionRecord, reason: str, failures: int) -> catalog._Data:
@@ -263,6 +301,8 @@ def enable(record: WebhookSubscriptionRecord, now: datetime) -> None:
     record.disabled_reason = None
     record.disabled_at = None
     record.consecutive_failures = 0
+    record.paused_until = None
+    record.timeouts_in_row = 0
     record.updated_at = now
     save_existing(record)
 

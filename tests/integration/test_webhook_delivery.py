@@ -215,11 +215,10 @@ def test_rotation_signs_with_both_secrets_during_the_overlap_only(
 
 
 def test_failures_retry_on_the_jittered_schedule_with_the_same_id_and_every_attempt_logged(
-    api_a: LambdaApi, tenant_a: Caller, consumer: WebhookConsumer, monkeypatch: pytest.MonkeyPatch
+    api_a: LambdaApi, tenant_a: Caller, consumer: WebhookConsumer
 ) -> None:
-    settings_with(monkeypatch, webhooks_delivery_timeout_seconds=0.5)
     sub = subscribe(api_a, consumer.url)
-    consumer.answer(500, 503, HOLD, 302, 200)
+    consumer.answer(500, 503, 429, 302, 200)
     consumer.redirect_to = "http://10.0.0.1/internal"
     rig = DeliveryRig(seed=7)
     event = bot_event(tenant_a.tenant_id)
@@ -250,13 +249,57 @@ def test_failures_retry_on_the_jittered_schedule_with_the_same_id_and_every_atte
     [delivery] = log
     assert delivery["event_id"] == event.id and delivery["status"] == "delivered" and delivery["attempt_count"] == 5
     attempts = delivery["attempts"]
-    assert [a["status_code"] for a in attempts] == [500, 503, None, 302, 200]
-    assert [a["error"] for a in attempts] == ["http_error", "http_error", "timeout", "http_error", None]
+    assert [a["status_code"] for a in attempts] == [500, 503, 429, 302, 200]
+    assert [a["error"] for a in attempts] == ["http_error", "http_error", "http_error", "http_error", None]
     assert [datetime.fromisoformat(a["at"]) for a in attempts] == [
         m.replace(microsecond=m.microsecond // 1000 * 1000) for m in moments
     ]
     assert [a["next_retry_at"] for a in attempts[:4]] == [a["at"] for a in attempts[1:]]
     assert attempts[4]["next_retry_at"] is None and delivery["next_retry_at"] is None
+
+
+def test_a_timeout_pauses_the_endpoint_then_one_probe_resumes_it(
+    api_a: LambdaApi, tenant_a: Caller, consumer: WebhookConsumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings_with(monkeypatch, webhooks_delivery_timeout_seconds=0.3)
+    sub = subscribe(api_a, consumer.url)
+    consumer.answer(HOLD)
+    rig = DeliveryRig()
+    timed_out = bot_event(tenant_a.tenant_id)
+    rig.publish(timed_out)
+    assert rig.step()[1] is DeliveryStatus.RETRYING
+    paused_at = rig.now
+    record = subscriptions.get_subscription(tenant_a.tenant_id, sub["id"])
+    assert record is not None and record.paused_until is not None
+    assert record.paused_until - paused_at >= timedelta(seconds=30)
+
+    later = [bot_event(tenant_a.tenant_id) for _ in range(3)]
+    for event in later:
+        rig.publish(event)
+    statuses: list[DeliveryStatus] = []
+    while rig.queued and min(q.due for q in rig.queued) < record.paused_until:
+        statuses.append(rig.step()[1])
+    assert DeliveryStatus.DEFERRED in statuses
+    assert len(consumer.received) == 1  # nothing was sent while paused: no more 10 s waits
+
+    assert set(rig.run()) <= {DeliveryStatus.DEFERRED, DeliveryStatus.DELIVERED}
+    delivered = [r.headers["webhook-id"] for r in consumer.received[1:]]
+    assert sorted(delivered) == sorted([timed_out.id, *(e.id for e in later)])
+    record = subscriptions.get_subscription(tenant_a.tenant_id, sub["id"])
+    assert record is not None and record.paused_until is None and record.timeouts_in_row == 0
+    [first] = [d for d in api_a.get(f"/webhooks/{sub['id']}/deliveries").json["items"] if d["event_id"] == timed_out.id]
+    assert [a["error"] for a in first["attempts"]] == ["timeout", None]
+
+
+def test_a_single_probe_after_the_pause(api_a: LambdaApi, tenant_a: Caller, consumer: WebhookConsumer) -> None:
+    sub = subscribe(api_a, consumer.url)
+    record = subscriptions.get_subscription(tenant_a.tenant_id, sub["id"])
+    assert record is not None
+    now = utc_now()
+    subscriptions.pause_after_timeout(record, now - timedelta(seconds=60))  # a pause that ran out
+    copies = [subscriptions.get_subscription(tenant_a.tenant_id, sub["id"]) for _ in range(3)]
+    claims = [subscriptions.claim_probe(c, now, timedelta(seconds=15)) for c in copies if c is not None]
+    assert claims == [True, False, False]
 
 
 def test_410_disables_the_subscription_until_enabled(
