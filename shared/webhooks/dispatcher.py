@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import random
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -93,6 +95,17 @@ class Dispatcher:
     rng: random.Random = field(default_factory=random.SystemRandom)
     send: SendTasks = send_tasks
     post: Post = _post
+    # In-process guard, before any pause is recorded: while an attempt at an endpoint has been
+    # running longer than this, other deliveries to it in this instance are deferred rather than
+    # tying up more workers on what is probably a dead endpoint.
+    slow_after_seconds: float = 2.0
+    # At most this many attempts at one endpoint at a time per instance: a batch waits for its
+    # slowest record, so a dead endpoint spread over many batches would stall them all for the
+    # 10 s timeout before the first verdict pauses it.
+    max_inflight_per_endpoint: int = 2
+    monotonic: Callable[[], float] = time.monotonic
+    _inflight: dict[str, list[float]] = field(default_factory=dict, init=False, repr=False)
+    _inflight_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def handle_message(self, body: str) -> DeliveryStatus | int:
         """One queue message: a bus event (returns how many deliveries it fanned out to) or a
@@ -128,26 +141,31 @@ class Dispatcher:
             if wait is not None:
                 self.send([task], wait)
                 return DeliveryStatus.DEFERRED
+        started, defer_by = self._enter(subscription.subscription_id)
+        if started is None:  # another attempt at this endpoint is hanging: wait for its verdict
+            self.send([task], defer_by)
+            return DeliveryStatus.DEFERRED
         body = task.event.model_dump_json().encode()
         headers = sign_webhook(subscription.signing_secrets(now), task.event.id, body, int(now.timestamp()))
-        result = self.post(
-            subscription.url,
-            body,
-            headers,
-            allow_loopback_http=settings.webhooks_allow_loopback_http,
-            timeout_seconds=settings.webhooks_delivery_timeout_seconds,
-        )
+        try:
+            result = self.post(
+                subscription.url,
+                body,
+                headers,
+                allow_loopback_http=settings.webhooks_allow_loopback_http,
+                timeout_seconds=settings.webhooks_delivery_timeout_seconds,
+            )
+        finally:
+            self._leave(subscription.subscription_id, started)
         attempt = AttemptLog(
             at=now, status_code=result.status_code, latency_ms=round(result.latency_ms, 1), error=_error_class(result)
         )
-        metrics.add_metric(name="WebhookAttempts", unit=MetricUnit.Count, value=1)
         if result.outcome is DeliveryOutcome.TIMEOUT:
             subscriptions.pause_after_timeout(subscription, self.clock())
         elif result.status_code is not None:
             subscriptions.mark_responding(subscription, delivered=result.succeeded)
         if result.succeeded:
             deliveries.save(task, DeliveryStatus.DELIVERED, [*task.attempts, attempt])
-            metrics.add_metric(name="WebhookDelivered", unit=MetricUnit.Count, value=1)
             return DeliveryStatus.DELIVERED
         if result.outcome is DeliveryOutcome.GONE:
             deliveries.save(task, DeliveryStatus.GONE, [*task.attempts, attempt])
@@ -170,6 +188,29 @@ class Dispatcher:
         deliveries.save(task, DeliveryStatus.RETRYING, history)
         self.send([task.retry(history)], delay)
         return DeliveryStatus.RETRYING
+
+    def _enter(self, subscription_id: str) -> tuple[float | None, int]:
+        """Register an attempt (returns its start), or (None, seconds to defer it by) when an
+        attempt at the same endpoint has been running for longer than `slow_after_seconds`."""
+        timeout = get_settings().webhooks_delivery_timeout_seconds
+        with self._inflight_lock:
+            now = self.monotonic()
+            running = self._inflight.setdefault(subscription_id, [])
+            if running and now - min(running) > self.slow_after_seconds:
+                remaining = max(0.0, timeout - (now - min(running)))
+                return None, int(remaining + 0.999) + self.rng.randint(1, 5)
+            if len(running) >= self.max_inflight_per_endpoint:
+                return None, self.rng.randint(1, 3)
+            running.append(now)
+            return now, 0
+
+    def _leave(self, subscription_id: str, started: float | None) -> None:
+        with self._inflight_lock:
+            running = self._inflight.get(subscription_id, [])
+            if started in running:
+                running.remove(started)
+            if not running:
+                self._inflight.pop(subscription_id, None)
 
     def _paused(self, subscription: WebhookSubscriptionRecord, now: datetime, timeout: float) -> int | None:
         """Seconds to defer a delivery to a paused endpoint, or None to attempt it (no pause, or

@@ -9,6 +9,7 @@ import ipaddress
 import json
 import random
 import socket
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -564,3 +565,32 @@ def test_bus_rule_queue_and_dispatcher_deliver_a_recorded_event(
     body = WebhookVerifier(sub["secret"]).verify(consumer.received[1].body, consumer.received[1].headers).json()
     assert body["type"] == "webhook.ping" and body["id"] == ping.json["event_id"]
     assert body["data"]["subscription_id"] == sub["id"]
+
+
+def test_while_an_attempt_hangs_other_deliveries_to_that_endpoint_are_deferred(
+    api_a: LambdaApi, tenant_a: Caller, consumer: WebhookConsumer, other_consumer: WebhookConsumer
+) -> None:
+    hanging = subscribe(api_a, consumer.url)
+    subscribe(api_a, other_consumer.url)
+    consumer.answer(HOLD)
+    rig = DeliveryRig()
+    ticks = [100.0]
+    rig.dispatcher.monotonic = lambda: ticks[0]
+    rig.publish(bot_event(tenant_a.tenant_id))
+    first = next(q for q in rig.queued if q.task.subscription_id == hanging["id"])
+    rig.queued.remove(first)
+    worker = threading.Thread(target=rig.dispatcher.attempt, args=(first.task,))
+    worker.start()
+    consumer.wait_for(1)  # the first attempt is now hanging inside the endpoint
+    ticks[0] += 3  # ... for longer than slow_after_seconds
+
+    rig.publish(bot_event(tenant_a.tenant_id))
+    statuses = {t.subscription_id: s for t, s in (rig.step() for _ in range(3))}
+    assert statuses[hanging["id"]] is DeliveryStatus.DEFERRED
+    assert len(consumer.received) == 1  # the deferred one never reached the hanging endpoint
+    assert len(other_consumer.received) == 2  # the other endpoint is not held up
+    deferred = next(q for q in rig.queued if q.task.subscription_id == hanging["id"])
+    assert 1 <= deferred.delay <= 10 + 5
+    consumer.stop()  # releases the hanging request
+    worker.join(timeout=15)
+    assert not worker.is_alive()
