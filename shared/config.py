@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     webhooks_disable_after_failures: int = Field(default=5, ge=1, le=1000)
     webhooks_max_subscriptions: int = Field(default=25, ge=1, le=1000)
     webhooks_delivery_timeout_seconds: float = Field(default=10.0, gt=0, le=10.0)
+    # functions/example_consumer (off by default): the topic ARNs it accepts, comma-separated.
+    example_consumer_topic_arns: str = ""
 
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     events_retention_days: int = Field(default=30, ge=1)
