@@ -46,6 +46,9 @@ e2e: venv
 openapi: venv  ## regenerate shared/openapi.json from the FastAPI apps
 	$(BIN)/python -m tools.openapi
 
+event-docs: venv  ## regenerate docs/events.md from shared/events/catalog.py (webhooks-out)
+	$(BIN)/python -m tools.event_docs
+
 bench: venv  ## print cold-start, warm-call and DynamoDB-request figures
 	$(BIN)/python -m benchmarks.cold_start
 	$(BIN)/python -m benchmarks.warm_calls

@@ -14,6 +14,7 @@ from localcloud.gateway import Gateway, make_http_server
 from localcloud.pollers import SqsPoller, sqs_pollers
 from localcloud.provision import ACCOUNT_ID, provision
 from localcloud.schedules import ScheduleClock, template_schedules
+from localcloud.sns_bridge import SnsBridgePoller, sns_bridges
 from localcloud.template import Resolver, load_template
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ LOCAL_ENVIRONMENT = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_DEV": "false",
+    # webhooks-out: deliveries (and SNS pushes) may go to plain-http receivers on loopback.
+    "WEBHOOKS_ALLOW_LOOPBACK_HTTP": "true",
 }
 
 
@@ -78,6 +81,7 @@ class LocalCloud:
         self._http: Any = None
         self.functions: dict[str, FunctionSpec] = {}
         self.pollers: list[SqsPoller] = []
+        self.sns_bridges: list[SnsBridgePoller] = []
         self.clock: ScheduleClock | None = None
         self.aws_endpoint = ""
         self.api_url = ""
@@ -102,6 +106,9 @@ class LocalCloud:
         self.pollers = sqs_pollers(resolver, self.functions, self.aws_endpoint, self._stop)
         for poller in self.pollers:
             poller.start()
+        self.sns_bridges = sns_bridges(resolver, self.aws_endpoint, self._stop)
+        for bridge in self.sns_bridges:
+            bridge.start()
         self.clock = ScheduleClock(template_schedules(self.functions), self._stop, self.speed)
         self.clock.start()
 
@@ -112,7 +119,7 @@ class LocalCloud:
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
-        for poller in self.pollers:
+        for poller in [*self.pollers, *self.sns_bridges]:
             poller.join(timeout=5)
         if self.clock is not None:
             self.clock.join(timeout=5)

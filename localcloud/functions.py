@@ -57,10 +57,15 @@ class FunctionSpec:
             self._handler = getattr(module, self.handler_name)
         return self._handler
 
-    def invoke(self, event: dict[str, Any]) -> Any:
-        """One invocation at a time per function, like one warm Lambda instance."""
-        handler = self.handler()
+    def invoke(self, event: dict[str, Any], *, exclusive: bool = True) -> Any:
+        """One invocation at a time per function, like one warm Lambda instance; `exclusive=False`
+        for functions whose template allows several batches in flight (their handlers keep no
+        per-invocation state in module globals)."""
+        with self._lock:
+            handler = self.handler()
         ensure_event_loop()
+        if not exclusive:
+            return handler(event, FakeLambdaContext(self.physical_name, self.memory, self.timeout))
         with self._lock:
             context = FakeLambdaContext(self.physical_name, self.memory, self.timeout)
             return handler(event, context)

@@ -17,11 +17,15 @@ import boto3
 from localcloud.functions import FunctionSpec
 from localcloud.template import Resolver
 
+LOCAL_MAX_CONCURRENCY = 4
+
 
 class SqsPoller(threading.Thread):
     def __init__(self, function: FunctionSpec, queue_url: str, queue_arn: str, batch_size: int,
-                 partial_batch: bool, endpoint: str, region: str, stop: threading.Event) -> None:
-        super().__init__(name=f"sqs-poller-{function.logical_id}", daemon=True)
+                 partial_batch: bool, endpoint: str, region: str, stop: threading.Event,
+                 concurrent: bool = False, index: int = 0) -> None:
+        super().__init__(name=f"sqs-poller-{function.logical_id}-{index}", daemon=True)
+        self.concurrent = concurrent  # one of several pollers invoking in parallel (ScalingConfig)
         self.function = function
         self.queue_url = queue_url
         self.queue_arn = queue_arn
@@ -43,7 +47,7 @@ class SqsPoller(threading.Thread):
         event = {"Records": [self._record(m) for m in received]}
         self.invocations += 1
         try:
-            result = self.function.invoke(event)
+            result = self.function.invoke(event, exclusive=not self.concurrent)
         except Exception as exc:
             print(f"[sqs] {self.function.logical_id} raised {type(exc).__name__}: {exc}", file=sys.stderr)
             return len(received)
@@ -86,7 +90,7 @@ class SqsPoller(threading.Thread):
 
 def sqs_pollers(resolver: Resolver, functions: dict[str, FunctionSpec], endpoint: str,
                 stop: threading.Event) -> list[SqsPoller]:
-    pollers = []
+    pollers: list[SqsPoller] = []
     for function in functions.values():
         for event in function.events.values():
             if event.get("Type") != "SQS":
@@ -96,6 +100,9 @@ def sqs_pollers(resolver: Resolver, functions: dict[str, FunctionSpec], endpoint
             logical = props["Queue"]["Fn::GetAtt"][0]
             queue_url = resolver.get_att(logical, "QueueUrl")
             partial = "ReportBatchItemFailures" in props.get("FunctionResponseTypes", [])
-            pollers.append(SqsPoller(function, queue_url, queue_arn, int(props.get("BatchSize", 10)),
-                                     partial, endpoint, resolver.region, stop))
+            # ScalingConfig.MaximumConcurrency: that many batches in flight on AWS; a few here.
+            count = min(LOCAL_MAX_CONCURRENCY, int(props.get("ScalingConfig", {}).get("MaximumConcurrency", 1)))
+            pollers.extend(SqsPoller(function, queue_url, queue_arn, int(props.get("BatchSize", 10)), partial,
+                                     endpoint, resolver.region, stop, concurrent=count > 1, index=i)
+                           for i in range(count))
     return pollers

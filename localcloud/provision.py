@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 
+from localcloud.sns_bridge import bridge_target
 from localcloud.template import PhysicalResource, Resolver, resources_of_type
 
 ACCOUNT_ID = "123456789012"
@@ -47,7 +48,8 @@ def provision(resolver: Resolver, endpoint: str) -> None:
         bus = props.get("EventBusName", "default")
         events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(props["EventPattern"]),
                         State=props.get("State", "ENABLED"))
-        targets = [{"Id": t["Id"], "Arn": t["Arn"]} for t in props.get("Targets", [])]
+        targets = [bridge_target(resolver, endpoint, logical_id, name, t) if ":sns:" in t["Arn"]
+                   else {"Id": t["Id"], "Arn": t["Arn"]} for t in props.get("Targets", [])]
         if targets:
             events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
         arn = f"arn:aws:events:{region}:{account}:rule/{bus}/{name}"

@@ -105,7 +105,35 @@ class Resolver:
 
 
 def resources_of_type(template: dict[str, Any], *types: str) -> dict[str, dict[str, Any]]:
-    return {name: spec for name, spec in template.get("Resources", {}).items() if spec.get("Type") in types}
+    """Resources of these types whose `Condition` (if any) holds with the parameters' defaults."""
+    return {name: spec for name, spec in template.get("Resources", {}).items()
+            if spec.get("Type") in types and ("Condition" not in spec or condition_holds(template, spec["Condition"]))}
+
+
+def condition_holds(template: dict[str, Any], name: str) -> bool:
+    """Evaluate a template condition (Fn::Equals/Not/And/Or, Ref to parameters at their defaults,
+    nested Condition): enough for the switches the template declares, such as ExampleConsumer."""
+    return bool(_condition_value(template, template.get("Conditions", {})[name]))
+
+
+def _condition_value(template: dict[str, Any], expression: Any) -> Any:
+    if not isinstance(expression, dict) or len(expression) != 1:
+        return expression
+    ((key, argument),) = expression.items()
+    if key == "Ref":
+        return str(template.get("Parameters", {}).get(argument, {}).get("Default", ""))
+    if key == "Condition":
+        return condition_holds(template, argument)
+    values = [_condition_value(template, item) for item in argument]
+    if key == "Fn::Equals":
+        return str(values[0]) == str(values[1])
+    if key == "Fn::Not":
+        return not values[0]
+    if key == "Fn::And":
+        return all(values)
+    if key == "Fn::Or":
+        return any(values)
+    raise ValueError(f"unsupported condition function {key}")
 
 
 def handler_module(template: dict[str, Any], logical_id: str) -> tuple[str, str]:

@@ -100,6 +100,24 @@ class Settings(BaseModel):
     # How far in the future a signal's timestamp may be (clock skew) before it is refused.
     signal_max_clock_skew_seconds: int = Field(default=60, ge=0)
     signal_retention_days: int = Field(default=30, ge=1)
+    # ---- webhooks-out (issue 10): webhook subscriptions, deliveries and SNS event streams.
+    webhook_subscriptions_table: str = "WebhookSubscriptions"
+    webhook_deliveries_table: str = "WebhookDeliveries"
+    webhook_deliveries_queue_url: str = ""
+    domain_events_topic_arn: str = ""
+    # After a rotation the previous secret keeps signing (beside the new one) this long.
+    webhooks_secret_overlap_hours: int = Field(default=24, ge=1, le=168)
+    # A delivery is retried (exponential backoff, full jitter, each wait <= the cap, which SQS
+    # DelaySeconds bounds at 900 s) until this long after its first attempt, then it fails.
+    webhooks_retry_window_hours: int = Field(default=24, ge=1, le=72)
+    webhooks_retry_base_seconds: int = Field(default=10, ge=1, le=900)
+    webhooks_retry_cap_seconds: int = Field(default=900, ge=1, le=900)
+    # This many failed deliveries in a row (each one an event given up on) disable a subscription.
+    webhooks_disable_after_failures: int = Field(default=5, ge=1, le=1000)
+    webhooks_max_subscriptions: int = Field(default=25, ge=1, le=1000)
+    webhooks_delivery_timeout_seconds: float = Field(default=10.0, gt=0, le=10.0)
+    # functions/example_consumer (off by default): the topic ARNs it accepts, comma-separated.
+    example_consumer_topic_arns: str = ""
 
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     events_retention_days: int = Field(default=30, ge=1)

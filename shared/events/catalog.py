@@ -184,6 +184,46 @@ EVENT_TYPES: dict[str, tuple[type[_Data], str]] = {
 }
 
 
+# ---- webhooks-out (issue 10): events about webhook delivery itself. A `webhook.*` event about a
+# subscription is never delivered to that same subscription (no feedback loop).
+class WebhookPingData(_Data):
+    subscription_id: str
+    message: str
+
+
+class WebhookDeliveryFailedData(_Data):
+    subscription_id: str
+    event_id: str
+    event_type: str
+    attempts: int
+    first_attempt_at: str
+    last_status_code: int | None
+    last_error: str | None
+
+
+class WebhookDisabledData(_Data):
+    subscription_id: str
+    reason: str
+    consecutive_failures: int
+
+
+EVENT_TYPES.update({
+    "webhook.ping": (WebhookPingData, "Sent by `POST /v1/webhooks/{id}/test` to that subscription only; never "
+                                      "published to other subscribers or the SNS topic."),
+    "webhook.delivery_failed": (WebhookDeliveryFailedData, "A delivery was retried for the whole retry window "
+                                                           "(24 h) without a 2xx and was given up."),
+    "webhook.disabled": (WebhookDisabledData, "A subscription was disabled: its endpoint answered 410 Gone, or "
+                                              "too many deliveries in a row failed. `POST /v1/webhooks/{id}/enable` "
+                                              "resumes it."),
+})
+EVENT_VERSIONS: dict[str, int] = {}  # types whose data schema changed incompatibly; absent means 1
+
+
+def event_version(event_type: str) -> int:
+    """The current `version` of a type's envelope (bumped only on incompatible data changes)."""
+    return EVENT_VERSIONS.get(event_type, 1)
+# ---- end webhooks-out
+
 def data_schema(event_type: str) -> type[_Data]:
     return EVENT_TYPES[event_type][0]
 
@@ -193,7 +233,7 @@ def consumer_docs() -> str:
     lines = ["# Domain events", "", "Envelope: `{id, type, version, tenant_id, occurred_at, source, data}`.",
              "Delivery is at least once: deduplicate on `id`.", ""]
     for name, (model, summary) in EVENT_TYPES.items():
-        lines += [f"## `{name}`", "", summary, "", "```json",
+        lines += [f"## `{name}`", "", f"Version {event_version(name)}. {summary}", "", "```json",
                   json.dumps(model.model_json_schema(), indent=2), "```", ""]
     return "\n".join(lines)
 

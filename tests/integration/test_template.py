@@ -67,9 +67,12 @@ def _models() -> list[type[Model]]:
     from shared.bots.models import BotRecord
     from shared.events.outbox import EventRecord
     from shared.tenants.models import TenantRecord
+    from shared.webhooks.deliveries import WebhookDeliveryRecord  # webhooks-out
+    from shared.webhooks.subscriptions import EventStreamRecord, WebhookSubscriptionRecord  # webhooks-out
 
     return [TenantRecord, UserRecord, ApiKeyRecord, BotRecord, EventRecord,
-            BacktestRecord, SweepRecord, DatasetRecord]  # backtests (issue 9)
+            BacktestRecord, SweepRecord, DatasetRecord,  # backtests (issue 9)
+            WebhookSubscriptionRecord, EventStreamRecord, WebhookDeliveryRecord]
 
 
 def _table_for(template: dict[str, Any], model: type[Model]) -> dict[str, Any]:

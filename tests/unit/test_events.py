@@ -24,6 +24,9 @@ from shared.events.catalog import (
     SignalData,
     TaskDeadLetteredData,
     TenantCreatedData,
+    WebhookDeliveryFailedData,
+    WebhookDisabledData,
+    WebhookPingData,
     consumer_docs,
     data_schema,
 )
@@ -81,6 +84,13 @@ SAMPLES: dict[str, BaseModel] = {
     "alert.event_quarantined": EventQuarantinedData(event_id="evt_1", event_type="order.filled", problem="p"),
     "alert.trade_task_dead_lettered": TaskDeadLetteredData(task_kind="submit", order_id="ord_1", receive_count=5,
                                                            resolution="r"),
+    # webhooks-out (issue 10)
+    "webhook.ping": WebhookPingData(subscription_id="wh_1", message="hello"),
+    "webhook.delivery_failed": WebhookDeliveryFailedData(subscription_id="wh_1", event_id="evt_1",
+                                                         event_type="order.filled", attempts=90,
+                                                         first_attempt_at="t", last_status_code=500,
+                                                         last_error="http_error"),
+    "webhook.disabled": WebhookDisabledData(subscription_id="wh_1", reason="r", consecutive_failures=5),
 }
 # ---- signals
 SAMPLES |= {
