@@ -29,7 +29,7 @@ class DeliveryStatus(StrEnum):
 
 class WebhookDeliveryRecord(Model):
     class Meta(BaseMeta):
-        table_name = get_settings().webhook_deliveries_table
+        table_setting = "webhook_deliveries_table"
 
     tenant_id = UnicodeAttribute(hash_key=True)
     delivery_key = UnicodeAttribute(range_key=True)  # "{subscription_id}#{delivery_id}", time-ordered

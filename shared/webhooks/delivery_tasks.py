@@ -8,13 +8,11 @@ A retry is the same task with `attempt + 1`, sent again with DelaySeconds (SQS c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any, Literal
 
-from botocore.config import Config
-from botocore.session import get_session
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.aws_clients import aws_client
 from shared.config import get_settings
 from shared.events.envelope import DomainEvent
 
@@ -59,10 +57,8 @@ class DeliveryQueueError(RuntimeError):
     harmless: consumers deduplicate on webhook-id)."""
 
 
-@lru_cache(maxsize=1)
 def _client() -> Any:
-    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
-    return get_session().create_client("sqs", region_name=get_settings().aws_region, config=config)
+    return aws_client("sqs")
 
 
 def send_tasks(tasks: Sequence[DeliveryTask], delay_seconds: int = 0) -> None:

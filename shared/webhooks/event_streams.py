@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
 from typing import Any
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from botocore.session import get_session
 
 from shared.auth.principal import Principal
+from shared.aws_clients import aws_client
 from shared.clock import isoformat, utc_now
 from shared.config import get_settings
 from shared.errors import Conflict, DependencyUnavailable, NotFound, ValidationFailed
@@ -35,10 +33,8 @@ _SQS_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:sqs:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:[
 _EMAIL = re.compile(r"[^@\s\x00-\x1f]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
-@lru_cache(maxsize=1)
 def _sns() -> Any:
-    config = Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
-    return get_session().create_client("sns", region_name=get_settings().aws_region, config=config)
+    return aws_client("sns", read_timeout=10)
 
 
 def _check_endpoint(protocol: str, endpoint: str) -> str:

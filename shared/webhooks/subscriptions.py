@@ -37,7 +37,7 @@ class SubscriptionStatus(StrEnum):
 
 class WebhookSubscriptionRecord(Model):
     class Meta(BaseMeta):
-        table_name = get_settings().webhook_subscriptions_table
+        table_setting = "webhook_subscriptions_table"
 
     tenant_id = UnicodeAttribute(hash_key=True)
     subscription_id = UnicodeAttribute(range_key=True)
@@ -80,7 +80,7 @@ class EventStreamRecord(Model):
     """An SNS subscription on the domain-events topic that a tenant created (ids `es_...`)."""
 
     class Meta(BaseMeta):
-        table_name = get_settings().webhook_subscriptions_table
+        table_setting = "webhook_subscriptions_table"
 
     tenant_id = UnicodeAttribute(hash_key=True)
     subscription_id = UnicodeAttribute(range_key=True)

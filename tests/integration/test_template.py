@@ -141,3 +141,18 @@ def test_layers_pin_overlapping_packages_identically() -> None:
                 pins.setdefault(name.split("[")[0].lower(), {})[requirements.parent.name] = version
     for name, versions in pins.items():
         assert len(set(versions.values())) == 1, f"{name} pinned differently: {versions}"
+
+
+def test_every_api_function_runs_on_python_3_12_with_snapstart(template: dict[str, Any]) -> None:
+    """The HTTP-facing functions restore from a snapshot (parameter SnapStart, on by default), and
+    the API calls their published alias; no function runs on a deprecated runtime."""
+    assert template["Globals"]["Function"]["Runtime"] == "python3.12"
+    functions = resources_of_type(template, "AWS::Serverless::Function")
+    api = {name for name, spec in functions.items()
+           if any(e.get("Type") == "Api" for e in spec["Properties"].get("Events", {}).values())}
+    assert {"BotsApiFunction", "OrdersApiFunction", "SignalsApiFunction"} <= api
+    for name in api - {"ExampleConsumerFunction"}:
+        properties = functions[name]["Properties"]
+        assert properties.get("AutoPublishAlias") == "live", name
+        assert properties["SnapStart"] == {"ApplyOn": {"Fn::If": ["UseSnapStart", "PublishedVersions", "None"]}}, name
+    assert template["Parameters"]["SnapStart"]["Default"] == "on"
