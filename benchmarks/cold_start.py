@@ -7,6 +7,11 @@ function would have on Lambda (template variables with literal stand-ins for Ref
 Lambda runtime itself sets), so powertools decides exactly as it would there (e.g. the Tracer
 enables itself and patches botocore because LAMBDA_TASK_ROOT is set).
 
+Goals are ratios to floors measured in the same run (this machine is shared and noisy): every API
+function's import against a minimal FastAPI + Mangum app with 8 routes, every worker's against a
+minimal powertools + botocore handler (goal: at most 1.15x each). The floors are generated here
+and timed in the same round-robin, with the same Lambda-like environment.
+
 Also reported, once per function: the five costliest top-level packages from `-X importtime`,
 and any socket activity during import (an import must never touch the network).
 
@@ -21,6 +26,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -31,6 +37,55 @@ from localcloud.template import handler_module, load_template, resources_of_type
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_MS = 400.0
+RATIO_GOAL = 1.15
+FLOOR_API = "FloorFastApiMangum"
+FLOOR_WORKER = "FloorPowertoolsBotocore"
+# The floors: what any function of that kind needs at the least, with nothing of ours.
+FLOOR_SOURCES = {
+    "floor_fastapi_mangum": """\
+from typing import Any
+from fastapi import FastAPI
+from mangum import Mangum
+from pydantic import BaseModel
+
+app = FastAPI(title="floor")
+
+
+class Item(BaseModel):
+    id: str
+    name: str
+
+
+def _route(n: int) -> None:
+    @app.get(f"/items{n}/{{item_id}}", name=f"get{n}")
+    async def get(item_id: str) -> Item:
+        return Item(id=item_id, name="x")
+
+
+for _n in range(8):
+    _route(_n)
+handler = Mangum(app, lifespan="off")
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> Any:
+    return handler(event, context)
+""",
+    "floor_powertools_botocore": """\
+from typing import Any
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from botocore.session import get_session
+
+logger, tracer, metrics = Logger(), Tracer(patch_modules=["botocore"]), Metrics()
+session = get_session()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> Any:
+    return session.create_client("sqs", region_name="us-east-1")
+""",
+}
 REGION = "us-east-1"
 FIRST_PARTY = frozenset({"functions", "shared"})
 
@@ -112,6 +167,7 @@ class FunctionResult:
     top_cumulative: list[tuple[str, float, float]] = field(default_factory=list)
     self_by_package: list[tuple[str, float]] = field(default_factory=list)
     first_party: list[tuple[str, float]] = field(default_factory=list)
+    floor: str = ""  # the floor this function is compared with
     network: list[list[str]] = field(default_factory=list)
     threads: list[str] = field(default_factory=list)
     error: str = ""
@@ -143,7 +199,7 @@ def lambda_environment(template: dict[str, Any], logical_id: str) -> dict[str, s
         "TZ": ":UTC",
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
         "AWS_LAMBDA_FUNCTION_NAME": f"co-{logical_id}",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": memory,
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -268,17 +324,34 @@ def report(results: list[FunctionResult], baseline: list[float], runs: int) -> N
             continue
         median = statistics.median(r.import_ms)
         flag = "" if median <= TARGET_MS else " *"
+        floor = next((f for f in results if f.logical_id == r.floor and f.import_ms), None)
+        ratio = f" {median / statistics.median(floor.import_ms):.2f}x {r.floor}" if floor else ""
         untraced = f"{statistics.median(r.untraced_ms):>11.1f}" if r.untraced_ms else f"{'-':>11}"
         print(f"{r.logical_id:<22} {r.module:<26} {median:>9.1f} {min(r.import_ms):>8.1f} "
               f"{TARGET_MS:>5.0f}ms {statistics.median(r.process_ms):>10.1f} {untraced}  "
-              f"{_fmt_top(r.top_cumulative)}{flag}")
+              f"{_fmt_top(r.top_cumulative)}{flag}{ratio}")
     print("\n(* = median above target. 'process ms' = median wall time of the whole child process: spawn +"
           " interpreter + import (exit skipped).\n 'no-trace ms' = median import with POWERTOOLS_TRACE_DISABLED=true: "
           "the difference is the Tracer's X-Ray setup and botocore patching at import.\n importtime "
           "figures are inflated by the profiling itself; use them to rank, not to add up.)")
 
+    _report_ratios(results)
     _report_profiles(results)
     _report_sockets(results)
+
+
+def _report_ratios(results: list[FunctionResult]) -> None:
+    floors = {r.logical_id: statistics.median(r.import_ms) for r in results
+              if r.logical_id in (FLOOR_API, FLOOR_WORKER) and r.import_ms}
+    print(f"\nRatios to the floors measured in this run (goal <= {RATIO_GOAL}x):")
+    for name, ms in floors.items():
+        print(f"  {name:<26} {ms:7.1f} ms (floor)")
+    for r in results:
+        if r.floor in floors and r.import_ms:
+            median = statistics.median(r.import_ms)
+            ratio = median / floors[r.floor]
+            verdict = "ok" if ratio <= RATIO_GOAL else "above goal"
+            print(f"  {r.logical_id:<26} {median:7.1f} ms  {ratio:5.2f}x {r.floor:<24} {verdict}")
 
 
 def _report_profiles(results: list[FunctionResult]) -> None:
@@ -335,6 +408,18 @@ def main(argv: list[str] | None = None) -> None:
         ids = [i for i in ids if i in set(args.functions)]
     envs = {logical_id: lambda_environment(template, logical_id) for logical_id in ids}
     results = [FunctionResult(logical_id, handler_module(template, logical_id)[0]) for logical_id in ids]
+    api_functions = {name for name, spec in resources_of_type(template, "AWS::Serverless::Function").items()
+                     if any(e.get("Type") == "Api" for e in spec["Properties"].get("Events", {}).values())}
+    for r in results:
+        r.floor = FLOOR_API if r.logical_id in api_functions else FLOOR_WORKER
+    floor_dir = Path(tempfile.mkdtemp(prefix="cold-start-floors-"))
+    for module, source in FLOOR_SOURCES.items():
+        (floor_dir / f"{module}.py").write_text(source)
+    reference = ids[0] if ids else ""
+    for name, module in ((FLOOR_API, "floor_fastapi_mangum"), (FLOOR_WORKER, "floor_powertools_botocore")):
+        env = {**(envs[reference] if reference else {}), "PYTHONPATH": str(floor_dir)}
+        envs[name] = {**env, "POWERTOOLS_SERVICE_NAME": "floor"}
+        results.insert(0, FunctionResult(name, module))
     print("warming up (writes .pyc) ...", file=sys.stderr, flush=True)
     for r in results:
         warm_up(r, envs[r.logical_id])
