@@ -22,7 +22,8 @@ print(json.dumps({{"ccxt": [m for m in mods if m.startswith("ccxt.") or m == "cc
                   "encryption_sdk": any(m.startswith("aws_encryption_sdk") for m in mods)}}))
 """
 
-TRADING = {"TradeWorkerFunction", "OrderReconcilerFunction", "OrdersApiFunction", "ExchangeAccountsApiFunction"}
+TRADING = {"TradeWorkerFunction", "OrderReconcilerFunction", "OrdersApiFunction", "ExchangeAccountsApiFunction",
+           "BotSchedulerFunction", "StrategyWorkerFunction"}
 
 
 def _imports(module: str, extra: str = "") -> dict[str, object]:

@@ -1,0 +1,5 @@
+"""Market data shared by every bot on a market: closed candles per (exchange, symbol, timeframe).
+
+`markets` names a market and its bar clock (no numpy, no I/O: the bots API imports it);
+`store` keeps the last bars of each market in the Candles table and fetches what is missing.
+"""
