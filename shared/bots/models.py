@@ -90,7 +90,7 @@ def advance_next_run(tenant_id: str, bot_id: str, *, seen_ms: int, next_ms: int)
     the scheduler read it. A plain UpdateItem: the bot's version (the API's optimistic lock) is
     left alone, so a tick never makes a user's edit fail."""
     try:
-        BotRecord._get_connection().update_item(  # noqa: SLF001 - the model's own table connection
+        BotRecord._get_connection().update_item(  # the model's own table connection
             tenant_id,
             bot_id,
             actions=[BotRecord.next_run_at.set(next_ms)],

@@ -11,7 +11,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from typing import Any
 
 import pytest
@@ -62,12 +62,19 @@ def _rising(step: float = 0.5) -> Any:
 
 
 def _bot(strategy: dict[str, Any], *, symbol: str = "SOL/USDT", risk: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"name": "auto", "symbol": symbol, "exchange_account_id": "paper", "strategy": strategy,
-            "risk": risk or {"max_position_notional": 1000, "max_daily_loss": 100, "max_open_orders": 4}}
+    return {
+        "name": "auto",
+        "symbol": symbol,
+        "exchange_account_id": "paper",
+        "strategy": strategy,
+        "risk": risk or {"max_position_notional": 1000, "max_daily_loss": 100, "max_open_orders": 4},
+    }
 
 
-SMA_1H = {"type": "sma_cross", "params": {"fast": 2, "slow": 5, "timeframe": "1h",
-                                          "sizing": {"mode": "fixed_notional", "notional": "200"}}}
+SMA_1H = {
+    "type": "sma_cross",
+    "params": {"fast": 2, "slow": 5, "timeframe": "1h", "sizing": {"mode": "fixed_notional", "notional": "200"}},
+}
 
 
 def _start(bots: LambdaApi, body: dict[str, Any]) -> str:
@@ -111,7 +118,8 @@ def test_an_indicator_bot_buys_by_itself_and_shows_why(
     assert decision["data"]["orders"][0]["order_id"] == orders[0].order_id
     close_ms = tick_of(ticks[0]).close_ms
     assert decision["bar_time"] == datetime.fromtimestamp((close_ms - 3_600_000) / 1000, UTC).isoformat(
-        timespec="milliseconds").replace("+00:00", "Z")
+        timespec="milliseconds"
+    ).replace("+00:00", "Z")
 
     performance = bots_a.get(f"/bots/{bot_id}/performance").json
     assert performance["position"] == "2" and performance["trades"] == 0 and performance["filled_orders"] == 1
@@ -188,14 +196,24 @@ def test_scheduler_ticks_a_thousand_due_bots_once_and_fetches_each_market_once(t
     exchange = f"x{secrets.token_hex(3)}"  # markets no other test uses
     markets = [f"{exchange}|{symbol}|1m" for symbol in ("A/USDT", "B/USDT", "C/USDT", "D/USDT", "E/USDT")]
     feed = CandleFeed({market: (lambda open_ms: 10.0) for market in markets})
-    now = _now_ms()
+    now = _now_ms() // 60_000 * 60_000 + 5_000  # early in a minute, so +20 s is the same minute
     ids = [f"bot_{secrets.token_hex(13)}" for _ in range(1000)]
     with BotRecord.batch_write() as batch:
         for i, bot_id in enumerate(ids):
-            record = BotRecord(tenant_id=tenant_a.tenant_id, bot_id=bot_id, name="many", exchange_account_id="paper",
-                               symbol="SOL/USDT", strategy_type="sma_cross",
-                               strategy_json='{"type":"sma_cross","params":{"fast":2,"slow":5,"timeframe":"1m"}}',
-                               risk_json="{}", status="running", created_at=utc_now(), updated_at=utc_now(), version=1)
+            record = BotRecord(
+                tenant_id=tenant_a.tenant_id,
+                bot_id=bot_id,
+                name="many",
+                exchange_account_id="paper",
+                symbol="SOL/USDT",
+                strategy_type="sma_cross",
+                strategy_json='{"type":"sma_cross","params":{"fast":2,"slow":5,"timeframe":"1m"}}',
+                risk_json="{}",
+                status="running",
+                created_at=utc_now(),
+                updated_at=utc_now(),
+                version=1,
+            )
             record.schedule(markets[i % 5], now - 1000 * (i % 50))
             batch.save(record)
 
@@ -223,8 +241,16 @@ def test_scheduler_ticks_a_thousand_due_bots_once_and_fetches_each_market_once(t
 def test_a_dca_bot_places_its_base_order_then_its_take_profit_and_safety_order(
     bots_a: LambdaApi, tenant_a: Caller, test_cloud: TestCloud, steered: FixedPrices
 ) -> None:
-    dca = {"type": "dca", "params": {"interval": "1h", "order_notional": "50", "price_deviation_pct": "2",
-                                     "take_profit_pct": "1", "max_safety_orders": 3}}
+    dca = {
+        "type": "dca",
+        "params": {
+            "interval": "1h",
+            "order_notional": "50",
+            "price_deviation_pct": "2",
+            "take_profit_pct": "1",
+            "max_safety_orders": 3,
+        },
+    }
     bot_id = _start(bots_a, _bot(dca, symbol="SOL/USDT"))
     rig = TradingRig(test_cloud, tenant_a.tenant_id)
     feed = CandleFeed({"paper|SOL/USDT|1h": lambda open_ms: PRICE})
@@ -238,8 +264,15 @@ def test_a_dca_bot_places_its_base_order_then_its_take_profit_and_safety_order(
     _schedule(feed, now + 3_600_000)  # the next bar sees the fill
     run_worker(drain_ticks(tenant_a.tenant_id))
     rig.drain()
-    resting = sorted((o.side, o.type, o.price) for o in _orders(tenant_a.tenant_id, bot_id) if o.type == "limit")
-    assert resting == [("buy", "limit", "98"), ("sell", "limit", "101.06")]  # 2% below; 1% over the average fill
+    fill = Decimal(base[0].cost) / Decimal(base[0].filled)  # the market order's price, slippage included
+    cent = Decimal("0.01")
+    resting = sorted(
+        (o.side, o.type, Decimal(o.price)) for o in _orders(tenant_a.tenant_id, bot_id) if o.type == "limit"
+    )
+    assert resting == [
+        ("buy", "limit", (fill * Decimal("0.98")).quantize(cent, ROUND_DOWN)),  # safety order 2% below the base
+        ("sell", "limit", (fill * Decimal("1.01")).quantize(cent, ROUND_CEILING)),  # take profit 1% over the average
+    ]
     decision = bots_a.get(f"/bots/{bot_id}/activity").json["items"][0]
     assert decision["data"]["fills_applied"] == 1 and len(decision["data"]["orders"]) == 2
 
@@ -264,8 +297,9 @@ def test_activity_pages_newest_first_and_another_tenant_gets_404(
     created = bots_a.post("/bots", body=_bot(SMA_1H), headers=_key())
     bot_id = created.json["id"]
     for i in range(5):
-        record_activity(tenant_a.tenant_id, bot_id, "decision", f"tick {i}", at_ms=1_700_000_000_000 + i * 60_000,
-                        entry_id="tick")
+        record_activity(
+            tenant_a.tenant_id, bot_id, "decision", f"tick {i}", at_ms=1_700_000_000_000 + i * 60_000, entry_id="tick"
+        )
     first = bots_a.get(f"/bots/{bot_id}/activity?limit=2").json
     second = bots_a.get(f"/bots/{bot_id}/activity?limit=2&cursor={first['next_cursor']}").json
     third = bots_a.get(f"/bots/{bot_id}/activity?limit=2&cursor={second['next_cursor']}").json

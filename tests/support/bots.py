@@ -59,12 +59,15 @@ def drain_ticks(tenant_id: str) -> list[dict[str, Any]]:
     sqs = boto3.client("sqs")
     mine: list[dict[str, Any]] = []
     while True:
-        messages = sqs.receive_message(QueueUrl=ticks_queue_url(), MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                       AttributeNames=["All"]).get("Messages", [])
+        messages = sqs.receive_message(
+            QueueUrl=ticks_queue_url(), MaxNumberOfMessages=10, WaitTimeSeconds=0, AttributeNames=["All"]
+        ).get("Messages", [])
         if not messages:
             return mine
-        sqs.delete_message_batch(QueueUrl=ticks_queue_url(), Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+        sqs.delete_message_batch(
+            QueueUrl=ticks_queue_url(),
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+        )
         mine += [m for m in messages if json.loads(m["Body"])["tenant_id"] == tenant_id]
 
 
@@ -72,12 +75,23 @@ def run_worker(messages: list[dict[str, Any]]) -> dict[str, Any]:
     """The strategy worker's handler on one SQS batch event made of `messages` (at most 10)."""
     from functions.strategy_worker.app import lambda_handler
 
-    event = {"Records": [{
-        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-        "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m.get("MD5OfBody"),
-        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bot-ticks.fifo",
-        "awsRegion": "us-east-1"} for m in messages]}
-    result: dict[str, Any] = lambda_handler(event, FakeLambdaContext("strategy-worker", 1024, 30))
+    event = {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody"),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bot-ticks.fifo",
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
+    result: dict[str, Any] = lambda_handler(event, FakeLambdaContext("strategy-worker", 1024, 30))  # type: ignore[arg-type]
     return result
 
 
