@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute, VersionAttribute
 from pynamodb.exceptions import UpdateError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from shared.config import get_settings
@@ -19,12 +19,14 @@ from shared.persistence import BaseMeta
 
 # Shards of the due index: spreads the scheduler's writes over partitions; each is one Query.
 DUE_SHARDS = 4
+DUE_PAGE = 500  # rows per Query page: bounded responses, however many bots are due
 
 
 class DueIndex(GlobalSecondaryIndex["BotRecord"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = "due"
-        projection = AllProjection()
+        # Only what the scheduler reads: keys, market and strategy (for the window length).
+        projection = IncludeProjection(["market_key", "strategy_json"])
 
     due_shard = UnicodeAttribute(hash_key=True)
     next_run_at = NumberAttribute(range_key=True)
@@ -82,7 +84,7 @@ def list_bots(tenant_id: str, *, limit: int, after: str | None) -> tuple[list[Bo
 def due_bots(now_ms: int) -> Iterator[BotRecord]:
     """Every bot whose next tick is at or before `now_ms`: one Query per shard of the sparse index."""
     for shard in range(DUE_SHARDS):
-        yield from BotRecord.due.query(f"due-{shard}", BotRecord.next_run_at <= now_ms)
+        yield from BotRecord.due.query(f"due-{shard}", BotRecord.next_run_at <= now_ms, page_size=DUE_PAGE)
 
 
 def advance_next_run(tenant_id: str, bot_id: str, *, seen_ms: int, next_ms: int) -> bool:
