@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
 
-from shared.clock import utc_now
 from shared.config import get_settings
 from shared.errors import AppError
 from shared.exchange.model import Candle
@@ -54,9 +54,6 @@ class Refresh:
     fetched: bool
     last_open_ms: int | None
     error: str | None = None
-
-    def has_bar(self, close_ms: int) -> bool:
-        return self.last_open_ms is not None and self.last_open_ms + self.market.span_ms >= close_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +101,13 @@ def refresh_market(
     market is fetched once. An exchange error leaves the row as it was."""
     span = market.span_ms
     wanted_open = now_ms // span * span - span
+    needed = min(max(bars, 1), get_settings().market_data_max_bars)
     row = stored if stored is not None else _get(market)
-    if row is not None and int(row.last_open_ms) >= wanted_open and len(row.bars()) >= min(bars, 1):
-        return Refresh(market, fetched=False, last_open_ms=int(row.last_open_ms))
-    limit = min(max(bars, 1), get_settings().market_data_max_bars) + 1  # +1: the bar still open
+    if row is not None and int(row.last_open_ms) >= wanted_open:
+        fetched_since_close = int(row.fetched_at.timestamp() * 1000) >= wanted_open + span
+        if len(row.bars()) >= needed or fetched_since_close:  # long enough, or all the exchange has
+            return Refresh(market, fetched=False, last_open_ms=int(row.last_open_ms))
+    limit = needed + 1  # +1: the bar still open
     try:
         fetched = _closed(fetch(market, limit, now_ms), market, now_ms)
     except AppError as exc:
@@ -123,7 +123,7 @@ def refresh_market(
         market=str(market),
         bars_json=json.dumps(keep, separators=(",", ":")),
         last_open_ms=last_open,
-        fetched_at=utc_now(),
+        fetched_at=datetime.fromtimestamp(now_ms / 1000, UTC),  # the clock the caller decided on
     ).save()
     return Refresh(market, True, last_open)
 
@@ -142,9 +142,9 @@ def read_window(
     span = market.span_ms
     wanted_open = close_ms - span
     row = _get(market)
-    if row is None or int(row.last_open_ms) < wanted_open:
-        refresh = refresh_market(market, bars, max(now_ms or 0, close_ms), fetch=fetch, stored=row)
-        row = _get(market) if refresh.fetched and refresh.error is None else row
+    refresh = refresh_market(market, bars, max(now_ms or 0, close_ms), fetch=fetch, stored=row)
+    if refresh.fetched and refresh.error is None:
+        row = _get(market)
     stored = [] if row is None else [bar for bar in row.bars() if int(bar[0]) <= wanted_open]
     last_open = int(stored[-1][0]) if stored else None
     if last_open != wanted_open:
