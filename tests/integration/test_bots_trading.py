@@ -309,3 +309,55 @@ def test_activity_pages_newest_first_and_another_tenant_gets_404(
     for path in (f"/bots/{bot_id}/activity", f"/bots/{bot_id}/performance"):
         other = bots_b.get(path)
         assert other.status == 404 and other.error_code == "not_found"
+
+
+def test_two_workers_on_one_tick_place_one_order(
+    bots_a: LambdaApi, tenant_a: Caller, monkeypatch: pytest.MonkeyPatch, steered: FixedPrices
+) -> None:
+    import threading
+
+    from shared.bots import tick as tick_module
+    from shared.orders.intents import create_intent as real_create
+
+    bot_id = _start(bots_a, _bot(SMA_1H))
+    _schedule(CandleFeed({"paper|SOL/USDT|1h": _rising()}))
+    tick = tick_of(drain_ticks(tenant_a.tenant_id)[0])
+    both_decided = threading.Barrier(2, timeout=30)
+
+    def create_after_both_decided(**kwargs: Any) -> Any:
+        both_decided.wait()  # neither has written anything yet: a true race
+        return real_create(**kwargs)
+
+    monkeypatch.setattr(tick_module, "create_intent", create_after_both_decided)
+    results: list[str] = []
+    workers = [threading.Thread(target=lambda: results.append(tick_module.run_tick(tick))) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sorted(r.split(" ")[0] for r in results) == ["buy", "skipped:"]
+    assert len(_orders(tenant_a.tenant_id, bot_id)) == 1
+
+
+def test_performance_counts_a_closed_trade_and_its_win(
+    bots_a: LambdaApi, tenant_a: Caller, test_cloud: TestCloud, steered: FixedPrices
+) -> None:
+    bot_id = _start(bots_a, _bot(SMA_1H, symbol="SOL/USDT"))
+    rig = TradingRig(test_cloud, tenant_a.tenant_id)
+    now = _now_ms()
+    feed = CandleFeed({"paper|SOL/USDT|1h": _rising()})
+    _schedule(feed, now)
+    run_worker(drain_ticks(tenant_a.tenant_id))
+    rig.drain()  # bought 2 at 100 (plus slippage)
+
+    feed.set("paper|SOL/USDT|1h", lambda open_ms: PRICE * 2 - open_ms / 1e10)  # falling: fast below slow: go flat
+    steered.value = Decimal("110")
+    _schedule(feed, now + 3_600_000)
+    run_worker(drain_ticks(tenant_a.tenant_id))
+    rig.drain()
+
+    sides = sorted((o.side, o.status) for o in _orders(tenant_a.tenant_id, bot_id))
+    assert sides == [("buy", "FILLED"), ("sell", "FILLED")]
+    performance = bots_a.get(f"/bots/{bot_id}/performance").json
+    assert performance["position"] == "0" and performance["trades"] == 1 and performance["winning_trades"] == 1
+    assert performance["win_rate"] == 1.0 and Decimal(performance["realized_pnl"]) > 15  # ~2 x 10, less fees
