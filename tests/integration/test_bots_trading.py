@@ -361,3 +361,21 @@ def test_performance_counts_a_closed_trade_and_its_win(
     performance = bots_a.get(f"/bots/{bot_id}/performance").json
     assert performance["position"] == "0" and performance["trades"] == 1 and performance["winning_trades"] == 1
     assert performance["win_rate"] == 1.0 and Decimal(performance["realized_pnl"]) > 15  # ~2 x 10, less fees
+
+
+def test_a_reversion_bar_without_entry_or_exit_keeps_the_position_held(
+    bots_a: LambdaApi, tenant_a: Caller, steered: FixedPrices
+) -> None:
+    from shared.bots.tick import run_tick
+
+    bollinger = {"type": "bollinger_reversion", "params": {"period": 5, "std_dev": 2, "timeframe": "1h"}}
+    bot_id = _start(bots_a, _bot(bollinger, symbol="BTC/USDT"))  # a market no other test here reads
+    # Flat closes: never below the lower band, never above the middle one.
+    flat = CandleFeed({"paper|BTC/USDT|1h": lambda open_ms: PRICE})
+    now = _now_ms()
+    _schedule(flat, now)
+    tick = tick_of(drain_ticks(tenant_a.tenant_id)[0])
+    assert run_tick(tick, now_ms=now, fetch=flat) == "no entry or exit condition on this bar: keeping the position held"
+    decision = bots_a.get(f"/bots/{bot_id}/activity").json["items"][0]
+    assert decision["data"]["carried"] is True and decision["data"]["orders"] == []
+    assert _orders(tenant_a.tenant_id, bot_id) == []
