@@ -38,6 +38,8 @@ def _banner(cloud: LocalCloud, demo_key: str | None, bot_id: str | None) -> str:
         ]
         if bot_id:
             lines.append(f"  curl -s -X POST -H 'X-Api-Key: {demo_key}' {cloud.api_url}/bots/{bot_id}/pause")
+            # bots trade by themselves (issue 8): the demo bot's first tick comes with the scheduler's first run
+            lines.append(f"  curl -s -H 'X-Api-Key: {demo_key}' {cloud.api_url}/bots/{bot_id}/activity")
     lines.append("")
     return "\n".join(lines)
 

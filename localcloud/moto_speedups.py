@@ -12,6 +12,10 @@ computed once or read directly:
 * SQS ReceiveMessage checks each message's retention by computing all the queue's attributes,
   which counts every message in the queue (so it is O(backlog) per message): it reads the one
   attribute instead.
+* SQS SendMessage(Batch) reads `ContentBasedDeduplication` from the queue's attributes three
+  times per message, each time counting every message (O(backlog) per message: 1,000 bot ticks
+  took minutes): within a send request it reads only the attribute asked for (bots trade by
+  themselves, issue 8).
 
 Dev-only, like localcloud.moto_transactions; installed by localcloud.cloud.start_aws_endpoint.
 """
@@ -19,6 +23,7 @@ Dev-only, like localcloud.moto_transactions; installed by localcloud.cloud.start
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 _installed = False
@@ -34,7 +39,7 @@ def install() -> None:
     import jsonpath_ng.ext
     import moto.backends
     import moto.core.responses
-    from moto.sqs.models import SQSBackend
+    from moto.sqs.models import Queue, SQSBackend
 
     modules = tuple(moto.backends.list_of_moto_modules())
     moto.backends.list_of_moto_modules = lambda: modules
@@ -43,6 +48,49 @@ def install() -> None:
     jsonpath: Any = jsonpath_ng.ext
     jsonpath.parse = functools.lru_cache(maxsize=256)(jsonpath.parse)
     SQSBackend.is_message_valid_based_on_retention_period = _retained  # type: ignore[method-assign, assignment]
+    compute_attributes = vars(Queue)["attributes"].fget
+    Queue.attributes = property(functools.partial(_queue_attributes, compute_attributes))  # type: ignore[assignment, method-assign]
+    for name in ("send_message", "send_message_batch"):
+        setattr(SQSBackend, name, _reading_attributes_lazily(getattr(SQSBackend, name)))
+
+
+_send_scope = threading.local()
+
+
+def _queue_attributes(compute: Any, queue: Any) -> Any:
+    """Queue.attributes; within a send request, a view that reads only the attributes asked for."""
+    if getattr(_send_scope, "active", False):
+        return _AttributeView(queue)
+    return compute(queue)
+
+
+class _AttributeView:
+    """The `get` of Queue.attributes for one attribute, without counting the queue's messages."""
+
+    def __init__(self, queue: Any) -> None:
+        self.queue = queue
+
+    def get(self, name: str, default: Any = None) -> Any:
+        from moto.core.utils import camelcase_to_underscores
+
+        value = getattr(self.queue, camelcase_to_underscores(name), default)
+        return str(value).lower() if isinstance(value, bool) else value
+
+    def __getitem__(self, name: str) -> Any:
+        return self.get(name)
+
+
+def _reading_attributes_lazily(send: Any) -> Any:
+    @functools.wraps(send)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        outer = getattr(_send_scope, "active", False)
+        _send_scope.active = True
+        try:
+            return send(*args, **kwargs)
+        finally:
+            _send_scope.active = outer
+
+    return wrapper
 
 
 def _retained(backend: Any, queue_name: str, message: Any) -> bool:

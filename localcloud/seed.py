@@ -1,4 +1,5 @@
-"""Seeds the demo tenant: an owner login, an API key, and a running paper-trading bot.
+"""Seeds the demo tenant: an owner login, an API key, and a running paper-trading bot that trades
+by itself (the scheduler ticks it every minute).
 
 Imports `shared` lazily: the cloud must set the environment before any model is defined.
 """
@@ -37,11 +38,16 @@ def seed_demo() -> DemoTenant:
                       scopes=frozenset(ALL_SCOPES))
     key = auth.create_api_key(owner, ApiKeyCreate(name="demo", scopes=["read", "trade", "admin"]))
     bot = bots.create_bot(owner, BotCreate.model_validate({
-        "name": "demo btc trend",
+        # A 1-minute DCA bot: its first tick (the scheduler's first run) buys its base order at
+        # market, so the demo trades within a minute of `make dev`; its take profit and safety
+        # orders are tight enough for the synthetic market to fill them within the hour.
+        "name": "demo btc dca",
         "exchange_account_id": "paper",
         "symbol": "BTC/USDT",
-        "strategy": {"type": "sma_cross", "params": {"fast": 20, "slow": 50, "timeframe": "1m"}},
-        "risk": {"max_position_notional": 1000, "max_daily_loss": 100, "max_open_orders": 2},
+        "strategy": {"type": "dca", "params": {"interval": "1m", "order_notional": "100",
+                                               "price_deviation_pct": "0.3", "take_profit_pct": "0.3",
+                                               "max_safety_orders": 4}},
+        "risk": {"max_position_notional": 1000, "max_daily_loss": 100, "max_open_orders": 3},
     }), idempotency_key="seed-demo-bot")
     bots.change_status(owner, bot.id, BotAction.START)
     return DemoTenant(signed_up.tenant.id, DEMO_EMAIL, DEMO_PASSWORD, key.key, bot.id)

@@ -118,6 +118,18 @@ class Settings(BaseModel):
     webhooks_delivery_timeout_seconds: float = Field(default=10.0, gt=0, le=10.0)
     # functions/example_consumer (off by default): the topic ARNs it accepts, comma-separated.
     example_consumer_topic_arns: str = ""
+    # Bots trade by themselves (issue 8): market data, the tick scheduler, the strategy worker,
+    # the bot activity log.
+    candles_table: str = "Candles"
+    bot_states_table: str = "BotStates"
+    bot_activity_table: str = "BotActivity"
+    bot_ticks_queue_url: str = ""
+    # Bars kept per market (the most any strategy's window reads; ccxt exchanges serve ~1,000 a call).
+    market_data_max_bars: int = Field(default=1000, ge=10, le=5000)
+    bot_activity_retention_days: int = Field(default=14, ge=1)
+    # An indicator bot trades only when its position is off its target by more than this share of
+    # a full position (so price drift alone never makes it trade every bar).
+    bot_rebalance_threshold_pct: Decimal = Field(default=Decimal("10"), gt=0, le=100)
 
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     events_retention_days: int = Field(default=30, ge=1)

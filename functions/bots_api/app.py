@@ -8,7 +8,9 @@ from fastapi import Depends, Path, Query, Response
 
 from shared.auth.principal import Principal
 from shared.bots import service
+from shared.bots.activity import ActivityList
 from shared.bots.lifecycle import BotAction
+from shared.bots.performance import PerformanceOut
 from shared.bots.schemas import BotCreate, BotCreated, BotList, BotOut, BotUpdate, SignalSecretOut
 from shared.idempotency import register_lambda_context
 from shared.web import create_app, idempotency_key, make_lambda_handler, require_scope
@@ -75,6 +77,22 @@ async def stop_bot(bot_id: BotId, caller: Trader) -> BotOut:
 async def rotate_signal_secret(bot_id: BotId, caller: Trader) -> SignalSecretOut:
     """Replace a signal bot's secret; the new one is in this answer only, the old one stops working."""
     return service.rotate_signal_secret(caller, bot_id)
+@app.get("/bots/{bot_id}/activity", tags=["bots"])
+async def bot_activity(
+    bot_id: BotId,
+    caller: Reader,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> ActivityList:
+    """What the bot did, newest first: each tick's decision (bar, indicator values, wanted
+    position, orders placed or why none), market data gaps, risk rejections, signals."""
+    return service.bot_activity(caller, bot_id, limit=limit, cursor=cursor)
+
+
+@app.get("/bots/{bot_id}/performance", tags=["bots"])
+async def bot_performance(bot_id: BotId, caller: Reader) -> PerformanceOut:
+    """Realized and unrealized PnL, fees, trades and win rate of the bot."""
+    return service.performance_of(caller, bot_id)
 
 
 lambda_handler = make_lambda_handler(app, on_invoke=register_lambda_context)

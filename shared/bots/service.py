@@ -13,17 +13,20 @@ from pynamodb.transactions import TransactWrite
 
 from shared.auth.principal import Principal
 from shared.bots import lifecycle
+from shared.bots.activity import ActivityList, list_activity
 from shared.bots.lifecycle import BotAction, BotStatus
 from shared.bots.models import BotRecord, get_bot, list_bots
+from shared.bots.performance import PerformanceOut, bot_performance
 from shared.bots.schemas import BotCreate, BotCreated, BotList, BotOut, BotUpdate, SignalSecretOut
 from shared.clock import isoformat, utc_now
 from shared.errors import Conflict, NotFound
 from shared.events import catalog
 from shared.events.envelope import DomainEvent, new_event
 from shared.events.recording import commit_with_events
-from shared.exchange_accounts.models import ensure_account
+from shared.exchange_accounts.models import ensure_account, exchange_of_account
 from shared.idempotency import run_once
 from shared.ids import new_id
+from shared.market_data.markets import bot_market, last_close_ms
 from shared.pagination import decode_cursor, encode_cursor
 from shared.persistence import condition_failed
 from shared.signals import secrets as signal_secrets
@@ -206,6 +209,18 @@ def delete_bot(caller: Principal, bot_id: str) -> None:
     _commit(record, _event("bot.deleted", record), delete=True)
 
 
+def _update_schedule(record: BotRecord) -> None:
+    """A running bot ticks from its market's next bar close on (signal bots wait for signals
+    instead); any other status takes it off the scheduler's due index."""
+    if record.status == BotStatus.RUNNING.value and record.strategy_type != "signal":
+        exchange_id = exchange_of_account(record.tenant_id, record.exchange_account_id)
+        market = bot_market(exchange_id, record.symbol, record.strategy_json)
+        now_ms = int(record.updated_at.timestamp() * 1000)
+        record.schedule(str(market), last_close_ms(now_ms, market.timeframe))  # due at once: decide now
+    else:
+        record.unschedule()
+
+
 def change_status(caller: Principal, bot_id: str, action: BotAction) -> BotOut:
     record = get_bot(caller.tenant_id, bot_id)
     if record is None:
@@ -216,6 +231,20 @@ def change_status(caller: Principal, bot_id: str, action: BotAction) -> BotOut:
         raise _kill_switch_engaged()
     record.status = lifecycle.next_status(previous, action).value
     record.updated_at = utc_now()
+    _update_schedule(record)
     _commit(record, _event(lifecycle.EVENT_FOR_ACTION[action], record, previous=previous.value),
             unless_kill_switch=starting)
     return to_out(record)
+
+
+def bot_activity(caller: Principal, bot_id: str, *, limit: int, cursor: str | None) -> ActivityList:
+    if get_bot(caller.tenant_id, bot_id) is None:
+        raise _not_found(bot_id)
+    return list_activity(caller.tenant_id, bot_id, limit=limit, cursor=cursor)
+
+
+def performance_of(caller: Principal, bot_id: str) -> PerformanceOut:
+    record = get_bot(caller.tenant_id, bot_id)
+    if record is None:
+        raise _not_found(bot_id)
+    return bot_performance(record)

@@ -45,3 +45,14 @@ def ensure_account(tenant_id: str, account_id: str) -> None:
     if record is None or record.status != "active":
         raise NotFound("no such exchange account", code="exchange_account_not_found",
                        details={"exchange_account_id": account_id})
+
+
+def exchange_of_account(tenant_id: str, account_id: str) -> str:
+    """The exchange id an account trades on (`paper` for the paper account); 404 like `ensure_account`."""
+    if account_id == PAPER_ACCOUNT_ID:
+        return "paper"
+    record = get_account_record(tenant_id, account_id)
+    if record is None or record.status != "active":
+        raise NotFound("no such exchange account", code="exchange_account_not_found",
+                       details={"exchange_account_id": account_id})
+    return record.exchange

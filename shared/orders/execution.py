@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from shared.bots.activity import record_activity
 from shared.bots.models import get_bot
 from shared.bots.schemas import RiskLimits
 from shared.clock import utc_now
@@ -77,6 +78,14 @@ def _breach_event(order: OrderRecord, breach: Breach) -> DomainEvent:
                                                  observed=breach.observed))
 
 
+def _show_on_bot(order: OrderRecord, breach: Breach) -> None:
+    """Bots trade by themselves (issue 8): a bot's refused order shows on the bot's activity."""
+    if order.bot_id:
+        record_activity(order.tenant_id, order.bot_id, "risk_rejection", f"order refused: {breach.message}",
+                        data={"order_id": order.order_id, "rule": breach.rule, "limit": breach.limit,
+                              "observed": breach.observed})
+
+
 @tracer.capture_method(capture_response=False)
 def submit(order: OrderRecord) -> str:
     settings = get_settings()
@@ -104,6 +113,7 @@ def submit(order: OrderRecord) -> str:
         recording.move(order, OrderStatus.REJECTED, reason=f"risk:{breach.rule}",
                        extra_events=[_breach_event(order, breach)])
         metrics.add_metric(name="RiskRejections", unit=MetricUnit.Count, value=1)
+        _show_on_bot(order, breach)
         return f"rejected by risk rule {breach.rule}"
 
     recording.mark_submitting(order, settings.order_submit_deadline_seconds)

@@ -23,7 +23,8 @@ print(json.dumps({{"ccxt": [m for m in mods if m.startswith("ccxt.") or m == "cc
                   "boto3": [m for m in ("boto3", "s3transfer", "pydantic_settings") if m in sys.modules]}}))
 """
 
-TRADING = {"TradeWorkerFunction", "OrderReconcilerFunction", "OrdersApiFunction", "ExchangeAccountsApiFunction"}
+TRADING = {"TradeWorkerFunction", "OrderReconcilerFunction", "OrdersApiFunction", "ExchangeAccountsApiFunction",
+           "BotSchedulerFunction", "StrategyWorkerFunction"}
 TRADING |= {"SignalWorkerFunction"}  # signals: executes accepted signals on the bot's exchange
 
 
