@@ -29,7 +29,7 @@ CURSOR_KIND = "bot-activity"
 
 class BotActivityRecord(Model):
     class Meta(BaseMeta):
-        table_name = get_settings().bot_activity_table
+        table_setting = "bot_activity_table"
 
     tenant_id = UnicodeAttribute(hash_key=True)
     activity_key = UnicodeAttribute(range_key=True)  # "<bot id>#<at ms, 13 digits>#<kind>#<id>"

@@ -18,11 +18,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.aws_clients import aws_client
 from shared.bots.models import BotRecord, advance_next_run, due_bots
 from shared.config import get_settings
 from shared.market_data.markets import MarketKey, last_close_ms
@@ -61,16 +61,8 @@ class SchedulerReport:
         return sum(1 for refresh in self.markets.values() if refresh.fetched)
 
 
-@lru_cache(maxsize=1)
 def _sqs() -> Any:
-    from botocore.config import Config
-    from botocore.session import get_session
-
-    return get_session().create_client(
-        "sqs",
-        region_name=get_settings().aws_region,
-        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3}, max_pool_connections=16),
-    )
+    return aws_client("sqs", max_pool_connections=16)  # batches are sent from a few threads
 
 
 def lookback_bars(bot: BotRecord) -> int:

@@ -16,13 +16,12 @@ from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
 from shared.clock import utc_now
-from shared.config import get_settings
 from shared.persistence import BaseMeta
 
 
 class BotStateRecord(Model):
     class Meta(BaseMeta):
-        table_name = get_settings().bot_states_table
+        table_setting = "bot_states_table"
 
     tenant_id = UnicodeAttribute(hash_key=True)
     bot_id = UnicodeAttribute(range_key=True)

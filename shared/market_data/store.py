@@ -34,7 +34,7 @@ Fetch = Callable[[MarketKey, int, int], list[Candle]]  # (market, bars, now ms) 
 
 class CandlesRecord(Model):
     class Meta(BaseMeta):
-        table_name = get_settings().candles_table
+        table_setting = "candles_table"
 
     market = UnicodeAttribute(hash_key=True)  # str(MarketKey)
     bars_json = UnicodeAttribute()
