@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -119,10 +120,11 @@ class LocalCloud:
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
-        for poller in [*self.pollers, *self.sns_bridges]:
-            poller.join(timeout=5)
-        if self.clock is not None:
-            self.clock.join(timeout=5)
+        # One deadline for all of them: joined one by one with a timeout each, a few pollers busy in
+        # long handlers added up to more than a Ctrl-C should take. Pollers are daemon threads.
+        deadline = time.monotonic() + 8
+        for thread in [*self.pollers, *self.sns_bridges, *([self.clock] if self.clock is not None else [])]:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         if self._moto is not None:
             self._moto.stop()
 
