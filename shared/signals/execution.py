@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from shared.bots.activity import record_activity
 from shared.bots.lifecycle import BotStatus
 from shared.bots.models import BotRecord, get_bot
 from shared.clock import utc_now
@@ -80,6 +81,10 @@ def _finish(
     )
     event = new_event(f"signal.{status}", tenant_id=record.tenant_id, source=SOURCE, data=data)
     commit_with_events(lambda tx: tx.save(record), [event])  # version-checked
+    summary = f"signal {record.fields().get('action') or ''} {status}" + (f": {reason}" if reason else "")
+    record_activity(record.tenant_id, record.bot_id, "signal", summary.replace("  ", " "),
+                    data={"signal_id": record.signal_id, **outcome, "order_id": record.order_id},
+                    entry_id=record.signal_id)
     metrics.add_metric(name=f"Signals{status.capitalize()}", unit=MetricUnit.Count, value=1)
     logger.info(
         "signal handled",

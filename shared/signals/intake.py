@@ -21,6 +21,7 @@ from typing import Any, Literal, NoReturn
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from shared.bots.activity import record_activity
 from shared.bots.lifecycle import BotStatus
 from shared.bots.models import BotRecord, get_bot
 from shared.clock import utc_now
@@ -137,6 +138,9 @@ def _refuse(bot: BotRecord, signal_id: str, now: datetime, parsed: ParsedSignal 
         )
     except Exception:  # the refusal stands even if it could not be recorded
         logger.warning("could not record a refused signal", extra={"signal_id": signal_id})
+    record_activity(bot.tenant_id, bot.bot_id, "signal", f"signal refused: {error.error_code}",
+                    data={"signal_id": signal_id, "reason": error.error_code, "message": error.message},
+                    entry_id=signal_id)
     metrics.add_metric(name="SignalsRefused", unit=MetricUnit.Count, value=1)
     logger.info("signal refused", extra={"signal_id": signal_id, "bot_id": bot.bot_id, "reason": error.error_code})
     if isinstance(error.details, dict):

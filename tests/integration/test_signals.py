@@ -314,6 +314,13 @@ def test_a_text_alert_buys_and_a_json_exit_sells_on_paper(
     assert executed.status == "executed" and executed.order_id == mine[0]["id"]
     types = [e["type"] for e in bus_tap.of_tenant(tenant_a.tenant_id, expect=8) if e["type"].startswith("signal.")]
     assert types == ["signal.executed", "signal.executed"]
+    # Each signal and its outcome is on the bot's activity, newest first.
+    from functions.bots_api.app import lambda_handler as bots_lambda
+
+    activity = LambdaApi(bots_lambda, tenant_a).get(f"/bots/{bot.bot_id}/activity").json["items"]
+    signals = [a for a in activity if a["kind"] == "signal"]
+    assert [a["data"]["signal_id"] for a in signals] == [exit_.json["signal_id"], entry.json["signal_id"]]
+    assert all("executed" in a["summary"] for a in signals)
 
 
 def test_enter_long_without_an_amount_buys_the_bots_sized_position(
