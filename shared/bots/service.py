@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from shared.auth.principal import Principal
@@ -27,6 +27,7 @@ from shared.exchange_accounts.models import ensure_account, exchange_of_account
 from shared.idempotency import run_once
 from shared.ids import new_id
 from shared.market_data.markets import bot_market, last_close_ms
+from shared.observability import logger
 from shared.pagination import decode_cursor, encode_cursor
 from shared.persistence import condition_failed
 from shared.signals import secrets as signal_secrets
@@ -219,6 +220,26 @@ def _update_schedule(record: BotRecord) -> None:
         record.schedule(str(market), last_close_ms(now_ms, market.timeframe))  # due at once: decide now
     else:
         record.unschedule()
+
+
+def schedule_unscheduled_running_bots() -> int:
+    """One-off migration for bots that were running before the scheduler existed: puts each one
+    on the due index (version-checked; a bot changed meanwhile is left to its own change).
+    The only Scan of the Bots table, run by an operator (`python -m tools.schedule_running_bots`),
+    never by a function."""
+    scheduled = 0
+    for record in BotRecord.scan(BotRecord.status == BotStatus.RUNNING.value):
+        if record.due_shard is not None or record.strategy_type == "signal":
+            continue
+        record.updated_at = utc_now()
+        _update_schedule(record)
+        try:
+            record.save()  # version-checked
+        except PutError:  # changed or deleted meanwhile: its own change scheduled it (or not)
+            logger.info("bot changed meanwhile; not scheduled by the migration", extra={"bot_id": record.bot_id})
+            continue
+        scheduled += 1
+    return scheduled
 
 
 def change_status(caller: Principal, bot_id: str, action: BotAction) -> BotOut:

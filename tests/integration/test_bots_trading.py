@@ -171,6 +171,29 @@ def test_stop_and_pause_take_a_bot_off_the_schedule_and_start_puts_it_back(bots_
     assert bot_id in {b.bot_id for b in due_bots(_now_ms())}
 
 
+def test_bots_running_before_the_scheduler_existed_are_scheduled_by_the_migration(
+        bots_a: LambdaApi, tenant_a: Caller) -> None:
+    """A row written before the due index existed (running, but no due attributes) is put on it by
+    the one-off migration, once; a signal bot is not."""
+    from shared.bots.models import due_bots, get_bot
+    from shared.bots.service import schedule_unscheduled_running_bots
+
+    bot_id = _start(bots_a, _bot(SMA_1H))
+    record = get_bot(tenant_a.tenant_id, bot_id)
+    assert record is not None
+    record.unschedule()  # as the row was before this release
+    record.save()
+    assert bot_id not in {b.bot_id for b in due_bots(_now_ms())}
+    assert schedule_unscheduled_running_bots() >= 1
+    assert bot_id in {b.bot_id for b in due_bots(_now_ms())}
+    again = get_bot(tenant_a.tenant_id, bot_id)
+    assert again is not None and again.next_run_at is not None
+    version = again.version
+    schedule_unscheduled_running_bots()  # already scheduled: left alone
+    final = get_bot(tenant_a.tenant_id, bot_id)
+    assert final is not None and final.version == version
+
+
 def test_a_missing_candle_is_fetched_again_never_invented_and_the_gap_is_reported(
     bots_a: LambdaApi, tenant_a: Caller
 ) -> None:
