@@ -20,11 +20,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from mangum import Mangum
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.auth.principal import Principal, Scope
 from shared.config import get_settings
+from shared.error_codes import ERROR_CODES, codes_for_status
 from shared.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType, error_body
 from shared.json_body import MalformedJson, parse_json_body
 from shared.observability import logger, metrics, traced
@@ -57,7 +58,10 @@ LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 class ErrorDetail(BaseModel):
-    code: str = Field(description="Stable machine-readable error code, e.g. `not_found`.")
+    code: str = Field(
+        description="Stable machine-readable error code; the README lists each with its status.",
+        json_schema_extra={"enum": list[JsonValue](sorted(ERROR_CODES))},
+    )
     message: str = Field(description="Human-readable explanation.")
     details: dict[str, Any] | list[Any] = Field(default_factory=dict)
 
@@ -68,8 +72,13 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+def _described(status: int, description: str) -> str:
+    """The status's meaning and the codes it can carry (from shared.error_codes)."""
+    return f"{description}. Codes: " + ", ".join(f"`{code}`" for code in codes_for_status(status))
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": description}
+    status: {"model": ErrorResponse, "description": _described(status, description)}
     for status, description in [
         (400, "Malformed request"),
         (401, "Missing or invalid credentials"),
@@ -156,7 +165,7 @@ class JsonBodyRoute(APIRoute):
         super().__init__(*args, **kwargs)
         if self.body_field is not None:
             self.responses = {**self.responses, 415: {
-                "description": "The body is not JSON (Content-Type must be application/json)",
+                "description": _described(415, "The body is not JSON (Content-Type must be application/json)"),
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
             }}
 
