@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute
 from mangum import Mangum
 from pydantic import BaseModel, Field, JsonValue
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from shared.auth.principal import Principal, Scope
 from shared.config import get_settings
@@ -127,13 +128,27 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
                           {"fields": _validation_details(exc)})
 
 
-async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path. Starlette's own `Allow` names only the first
+    route that matched the path, so `GET /bots` hid `POST /bots`."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] != Match.NONE:  # PARTIAL: the path matches, the method does not
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, StarletteHTTPException):
         raise exc
     codes = {404: "route_not_found", 405: "method_not_allowed"}
     code = codes.get(exc.status_code, "http_error")
     message = str(exc.detail) if exc.detail else code.replace("_", " ")
-    return error_response(exc.status_code, code, message, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+        message = f"{request.method} is not served here; allowed: {headers['Allow']}"
+    return error_response(exc.status_code, code, message, headers=headers)
 
 
 async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
