@@ -44,7 +44,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
         401, "Login: wrong email or password. Exchange accounts (422): the exchange refused the API key.", (422,)
     ),
     "forbidden": ErrorCode(403, "The credential lacks the scope this operation needs."),
-    "login_locked": ErrorCode(429, "Too many failed logins; retry after `Retry-After` seconds."),
+    "login_locked": ErrorCode(429, "Too many failed logins from this client; retry after `Retry-After` seconds."),
     "rate_limited": ErrorCode(429, "Too many requests; retry after `Retry-After` seconds."),
     "email_taken": ErrorCode(409, "Signup with an email that already has an account."),
     # ---- resources and their state

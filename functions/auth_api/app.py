@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Response
+from fastapi import Depends, Path, Request, Response
 
 from shared.auth import service
 from shared.auth.principal import Principal
@@ -31,9 +31,11 @@ async def signup(body: SignupRequest) -> SignupResponse:
 
 
 @app.post("/auth/login", tags=["auth"], openapi_extra={"security": []})
-async def login(body: LoginRequest) -> TokenResponse:
-    """Exchange email and password for a short-lived access token (JWT)."""
-    return service.login(body)
+async def login(body: LoginRequest, request: Request) -> TokenResponse:
+    """Exchange email and password for a short-lived access token (JWT). Repeated failures from
+    one client are throttled (429 `login_locked` with Retry-After); the account is never locked."""
+    identity = ((request.scope.get("aws.event") or {}).get("requestContext") or {}).get("identity") or {}
+    return service.login(body, str(identity.get("sourceIp") or "unknown"))
 
 
 @app.post("/api-keys", status_code=201, tags=["api keys"])
