@@ -4,6 +4,8 @@ Why not a per-account lock: anyone who knows an email could lock its owner out b
 purpose. Here a stranger's failures slow down only the stranger's (email, IP) pair and, past a
 higher threshold, the stranger's IP; the owner logging in from their usual client is untouched.
 Unknown emails are throttled exactly like known ones, so throttling reveals nothing either.
+Signups for an email that is taken count against the client's IP too, so probing which emails
+exist through signup is throttled like guessing passwords.
 
 The counters live in the Users table under keys that can never be emails (`#` prefix, no `@`),
 so the auth function needs no other table or permission.
@@ -39,12 +41,13 @@ class _Counter:
     threshold: int
 
 
-def _counters(email: str, client_ip: str) -> list[_Counter]:
+def _counters(email: str | None, client_ip: str) -> list[_Counter]:
+    """The (email, IP) pair's counter and the IP's; only the IP's without an email (signup)."""
     settings = get_settings()
-    return [
-        _Counter(f"#login-throttle#pair#{client_ip}#{email}", settings.login_max_failures),
-        _Counter(f"#login-throttle#ip#{client_ip}", settings.login_ip_max_failures),
-    ]
+    ip = _Counter(f"#login-throttle#ip#{client_ip}", settings.login_ip_max_failures)
+    if email is None:
+        return [ip]
+    return [_Counter(f"#login-throttle#pair#{client_ip}#{email}", settings.login_max_failures), ip]
 
 
 def _seconds_until(moment: datetime | None, now: datetime) -> int:
@@ -53,7 +56,7 @@ def _seconds_until(moment: datetime | None, now: datetime) -> int:
     return int((moment - now).total_seconds()) + 1
 
 
-def retry_after(email: str, client_ip: str, now: datetime) -> int:
+def retry_after(email: str | None, client_ip: str, now: datetime) -> int:
     """Seconds this (email, IP) must still wait before a password is even checked; 0 to go ahead."""
     waits = [
         _seconds_until(row.blocked_until, now)
@@ -63,9 +66,9 @@ def retry_after(email: str, client_ip: str, now: datetime) -> int:
     return max(waits, default=0)
 
 
-def record_failure(email: str, client_ip: str, now: datetime) -> int:
-    """Count a failed login; the seconds to wait now (0 while under the thresholds). Failures older
-    than the window (`login_lockout_seconds`) are forgotten."""
+def record_failure(email: str | None, client_ip: str, now: datetime) -> int:
+    """Count a failed login (or, without an email, a signup for a taken email); the seconds to wait
+    now (0 while under the thresholds). Failures older than `login_lockout_seconds` are forgotten."""
     settings = get_settings()
     window = timedelta(seconds=settings.login_lockout_seconds)
     wait = 0

@@ -37,9 +37,14 @@ SOURCE = "cryptoorchestrator.auth"
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
-def signup(request: SignupRequest) -> SignupResponse:
-    """Create a tenant and its owner user in one transaction; the email must be new."""
+def signup(request: SignupRequest, client_ip: str) -> SignupResponse:
+    """Create a tenant and its owner user in one transaction; the email must be new. A taken email
+    is a 409 and counts as a failure of the client's IP (shared.auth.login_throttle)."""
     now = utc_now()
+    wait = login_throttle.retry_after(None, client_ip, now)
+    if wait:
+        raise RateLimited("too many refused signups or logins from this client; try again later",
+                          retry_after_seconds=wait, code="login_locked")
     tenant = TenantRecord(
         tenant_id=new_id("ten"),
         name=request.tenant_name or request.email.split("@", 1)[1],
@@ -66,6 +71,7 @@ def signup(request: SignupRequest) -> SignupResponse:
         commit_with_events(stage, [event])
     except TransactWriteError as exc:
         if condition_failed(exc):
+            login_throttle.record_failure(None, client_ip, now)
             raise Conflict("an account with this email already exists", code="email_taken") from exc
         raise
     return SignupResponse(

@@ -87,3 +87,19 @@ def test_one_ip_trying_many_emails_is_throttled(auth_handler: Any, monkeypatch: 
     assert statuses == [401, 401, 429, 429]
     _, email = new_tenant(auth_handler)
     assert _login(auth_handler, email, PASSWORD, _ip()).status == 200  # other clients are unaffected
+
+
+def test_signups_for_taken_emails_are_throttled_per_ip(auth_handler: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = get_settings().model_copy(update={"login_ip_max_failures": 2})
+    monkeypatch.setattr(login_throttle, "get_settings", lambda: settings)
+    _, email = new_tenant(auth_handler)
+    prober = _ip()
+
+    def signup(address: str, ip: str) -> Reply:
+        event = build_event("POST", "/auth/signup", body={"email": address, "password": PASSWORD}, caller=None)
+        event["requestContext"]["identity"] = {"sourceIp": ip, "userAgent": "test"}
+        return invoke(auth_handler, event)
+
+    codes = [signup(email, prober).error_code for _ in range(4)]
+    assert codes == ["email_taken", "email_taken", "login_locked", "login_locked"]
+    assert signup(f"new-{secrets.token_hex(4)}@example.com", _ip()).status == 201  # others are unaffected
