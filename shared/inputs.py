@@ -45,7 +45,7 @@ def _decimal_input(value: object) -> object:
     return value
 
 
-DecimalInput = BeforeValidator(_decimal_input, json_schema_input_type=float | str)
+DecimalInput = BeforeValidator(_decimal_input)
 """Put into `Annotated[Decimal, Field(...), DecimalInput]` for every decimal a client sends (after the
 Field: placed before it, pydantic 2.13 drops the whole-digits check of max_digits/decimal_places)."""
 
