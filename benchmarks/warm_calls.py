@@ -99,7 +99,8 @@ def make_fixture() -> Fixture:
 
     ensure_event_loop()
     register_lambda_context(FakeLambdaContext("bench", 512, 60))  # type: ignore[arg-type]
-    signed_up = auth_service.signup(SignupRequest(email="bench-owner@example.com", password=PASSWORD))
+    signed_up = auth_service.signup(SignupRequest(email="bench-owner@example.com", password=PASSWORD),
+                                    client_ip="127.0.0.1")
     owner = Principal(tenant_id=signed_up.tenant.id, principal_id=f"user:{signed_up.user.id}",
                       scopes=frozenset(ALL_SCOPES))
     bot = bot_service.create_bot(owner, BotCreate.model_validate(BOT_BODY), "bench-create-1")

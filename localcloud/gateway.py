@@ -24,6 +24,7 @@ from localcloud.functions import FunctionSpec
 from localcloud.template import Resolver, resources_of_type
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's hard limit
+READ_TIMEOUT_SECONDS = 30.0  # a request whose body never arrives is dropped after this
 _DEFAULT_GATEWAY_RESPONSES = {
     "UNAUTHORIZED": (401, {"message": "Unauthorized"}),
     "ACCESS_DENIED": (403, {"message": "User is not authorized to access this resource"}),
@@ -127,6 +128,18 @@ class Gateway:
                 return route, found.groupdict()
         return None
 
+    def allowed_methods(self, path: str) -> list[str]:
+        """Methods the template routes at this path (empty when no route has the path)."""
+        return sorted({route.method for route in self.routes if route.pattern.match(path)})
+
+    @staticmethod
+    def method_not_allowed(method: str, allowed: list[str]) -> Response:
+        """405 in our error shape with `Allow`, for a path the template routes under other methods."""
+        body = {"error": {"code": "method_not_allowed", "details": {},
+                          "message": f"{method} is not served here; allowed: {', '.join(allowed)}"}}
+        return Response(405, [("Content-Type", "application/json"), ("Allow", ", ".join(allowed))],
+                        json.dumps(body).encode())
+
     def handle(self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes,
                source_ip: str) -> Response:
         split = urlsplit(raw_path)
@@ -138,6 +151,9 @@ class Gateway:
             return self.gateway_response("REQUEST_TOO_LARGE")
         matched = self.match(method, path)
         if matched is None:
+            allowed = self.allowed_methods(path)
+            if allowed:
+                return self.method_not_allowed(method, allowed)
             return self.gateway_response("MISSING_AUTHENTICATION_TOKEN")
         route, path_params = matched
         event = self._proxy_event(method, path, split.query, headers, body, route, path_params, source_ip)
@@ -259,18 +275,51 @@ def _policy_allows(policy: Any, method_arn: str) -> bool:
     return allowed
 
 
-def make_http_server(gateway: Gateway, host: str, port: int, quiet: bool = False) -> ThreadingHTTPServer:
+class _GatewayHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that disconnects or stalls is routine: one line, no traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            return
+        print(f"[gateway] error serving {client_address}: {type(error).__name__}: {error}", file=sys.stderr)
+
+
+def make_http_server(gateway: Gateway, host: str, port: int, quiet: bool = False,
+                     read_timeout: float = READ_TIMEOUT_SECONDS) -> ThreadingHTTPServer:
     class RequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = read_timeout  # a socket timeout: a client that stops sending cannot hold a thread forever
+
+        def __getattr__(self, name: str) -> Any:
+            """Every method (TRACE, PROPFIND, ...) reaches the gateway, which answers 405 or 404 in
+            our error shape rather than http.server's HTML 501."""
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
 
         def _serve(self) -> None:
             started = time.perf_counter()
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_PAYLOAD_BYTES:
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0:
+                response = Response(400, [("Content-Type", "application/json")], json.dumps(
+                    {"error": {"code": "bad_request", "message": "invalid Content-Length", "details": {}}}).encode())
+                self.close_connection = True
+            elif length > MAX_PAYLOAD_BYTES:
                 response = gateway.gateway_response("REQUEST_TOO_LARGE")
                 self._discard(length)
             else:
-                body = self.rfile.read(length) if length else b""
+                try:
+                    body = self.rfile.read(length) if length else b""
+                except TimeoutError:
+                    body = b""
+                if len(body) < length:  # the client stopped sending (timeout) or hung up
+                    self.close_connection = True
+                    return
                 response = gateway.handle(self.command, self.path, list(self.headers.items()), body,
                                           self.client_address[0])
             self.send_response(response.status)
@@ -296,11 +345,7 @@ def make_http_server(gateway: Gateway, host: str, port: int, quiet: bool = False
             if length > 8 * MAX_PAYLOAD_BYTES:
                 self.close_connection = True
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve  # noqa: N815
-
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-    server = ThreadingHTTPServer((host, port), RequestHandler)
-    server.daemon_threads = True
-    return server
+    return _GatewayHttpServer((host, port), RequestHandler)

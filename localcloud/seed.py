@@ -33,7 +33,8 @@ def seed_demo() -> DemoTenant:
 
     register_lambda_context(FakeLambdaContext("localcloud-seed", 128, 60))  # type: ignore[arg-type]
 
-    signed_up = auth.signup(SignupRequest(email=DEMO_EMAIL, password=DEMO_PASSWORD, tenant_name="Demo"))
+    signed_up = auth.signup(SignupRequest(email=DEMO_EMAIL, password=DEMO_PASSWORD, tenant_name="Demo"),
+                            client_ip="127.0.0.1")
     owner = Principal(tenant_id=signed_up.tenant.id, principal_id=f"user:{signed_up.user.id}",
                       scopes=frozenset(ALL_SCOPES))
     key = auth.create_api_key(owner, ApiKeyCreate(name="demo", scopes=["read", "trade", "admin"]))

@@ -44,7 +44,10 @@ class Settings(BaseModel):
     jwt_audience: str = "cryptoorchestrator-api"
     jwt_ttl_seconds: int = Field(default=900, ge=60, le=86400)
 
+    # Login throttling (shared/auth/login_throttle.py): failures per (email, client IP) and per IP
+    # before exponential backoff starts; the window that forgets failures is also the longest wait.
     login_max_failures: int = Field(default=5, ge=1)
+    login_ip_max_failures: int = Field(default=50, ge=1)
     login_lockout_seconds: int = Field(default=900, ge=1)
 
     # Exchanges. Overrides point an exchange id at another host (our fake exchange in tests):

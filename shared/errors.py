@@ -70,6 +70,11 @@ class PayloadTooLarge(AppError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class ValidationFailed(AppError):
     status = 422
     code = "validation_error"

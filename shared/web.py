@@ -11,20 +11,24 @@ import json
 import re
 import sys
 import warnings
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Annotated, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from fastapi import FastAPI, Header, Request
+from fastapi import FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from mangum import Mangum
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, JsonValue
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from shared.auth.principal import Principal, Scope
 from shared.config import get_settings
-from shared.errors import AppError, BadRequest, PayloadTooLarge, error_body
+from shared.error_codes import ERROR_CODES, codes_for_status
+from shared.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType, error_body
+from shared.json_body import MalformedJson, parse_json_body
 from shared.observability import logger, metrics, traced
 from shared.snapstart import register_restore_hooks
 
@@ -55,7 +59,10 @@ LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 class ErrorDetail(BaseModel):
-    code: str = Field(description="Stable machine-readable error code, e.g. `not_found`.")
+    code: str = Field(
+        description="Stable machine-readable error code; the README lists each with its status.",
+        json_schema_extra={"enum": list[JsonValue](sorted(ERROR_CODES))},
+    )
     message: str = Field(description="Human-readable explanation.")
     details: dict[str, Any] | list[Any] = Field(default_factory=dict)
 
@@ -66,8 +73,13 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+def _described(status: int, description: str) -> str:
+    """The status's meaning and the codes it can carry (from shared.error_codes)."""
+    return f"{description}. Codes: " + ", ".join(f"`{code}`" for code in codes_for_status(status))
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": description}
+    status: {"model": ErrorResponse, "description": _described(status, description)}
     for status, description in [
         (400, "Malformed request"),
         (401, "Missing or invalid credentials"),
@@ -116,18 +128,81 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
                           {"fields": _validation_details(exc)})
 
 
-async def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path. Starlette's own `Allow` names only the first
+    route that matched the path, so `GET /bots` hid `POST /bots`."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] != Match.NONE:  # PARTIAL: the path matches, the method does not
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, StarletteHTTPException):
         raise exc
     codes = {404: "route_not_found", 405: "method_not_allowed"}
     code = codes.get(exc.status_code, "http_error")
     message = str(exc.detail) if exc.detail else code.replace("_", " ")
-    return error_response(exc.status_code, code, message, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+        message = f"{request.method} is not served here; allowed: {headers['Allow']}"
+    return error_response(exc.status_code, code, message, headers=headers)
 
 
 async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error")
     return error_response(500, "internal_error", "an internal error occurred")
+
+
+class _ParsedJsonRequest(Request):
+    """A request whose JSON body was already parsed by `parse_json_body`."""
+
+    parsed_json: Any = None
+
+    async def json(self) -> Any:
+        return self.parsed_json
+
+
+def _is_json_media_type(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
+class JsonBodyRoute(APIRoute):
+    """Every route with a JSON body reads it here: a non-JSON Content-Type is a 415 and the body goes
+    through the one strict parser (shared.json_body), so each malformed body is a 400
+    `malformed_json` saying why. Routes that read the raw body themselves (signals, CSV uploads)
+    declare no body model and pass through untouched."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.body_field is not None:
+            self.responses = {**self.responses, 415: {
+                "description": _described(415, "The body is not JSON (Content-Type must be application/json)"),
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+            }}
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+        if self.body_field is None:
+            return handle
+
+        async def handle_json(request: Request) -> Response:
+            parsed = _ParsedJsonRequest(request.scope, request.receive)
+            body = await parsed.body()
+            if body:
+                if not _is_json_media_type(request.headers.get("content-type", "")):
+                    raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json",
+                                               details={"accepted": ["application/json"]})
+                try:
+                    parsed.parsed_json = parse_json_body(body)
+                except MalformedJson as exc:
+                    raise BadRequest(f"the request body is not valid JSON: {exc}", code="malformed_json") from None
+            return await handle(parsed)
+
+        return handle_json
 
 
 def create_app(title: str, description: str = "") -> FastAPI:
@@ -141,6 +216,7 @@ def create_app(title: str, description: str = "") -> FastAPI:
         openapi_url=None,
         responses=ERROR_RESPONSES,
     )
+    app.router.route_class = JsonBodyRoute
     app.add_exception_handler(AppError, _on_app_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)

@@ -1,16 +1,21 @@
-"""`make openapi`: writes shared/openapi.json, the merged spec system_api serves.
+"""`make openapi`: writes shared/openapi.json, the merged spec system_api serves, and the README's
+table of error codes (from shared.error_codes).
 
-A test regenerates it and fails if the committed file is stale.
+Tests regenerate both and fail if the committed files are stale.
 """
 
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 from fastapi import FastAPI
 
 from localcloud.template import api_function_ids, handler_module, load_template
 from shared.api_spec import SPEC_PATH, build_spec, render
+from shared.error_codes import readme_with_table
+
+README_PATH = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def apps() -> list[FastAPI]:
@@ -22,6 +27,8 @@ def apps() -> list[FastAPI]:
 def main() -> None:
     SPEC_PATH.write_text(render(build_spec(apps())))
     print(f"wrote {SPEC_PATH}")
+    README_PATH.write_text(readme_with_table(README_PATH.read_text()))
+    print(f"wrote the error-code table in {README_PATH}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Response
+from fastapi import Depends, Path, Request, Response
 
 from shared.auth import service
 from shared.auth.principal import Principal
@@ -24,16 +24,24 @@ Admin = Annotated[Principal, Depends(require_scope("admin"))]
 KeyId = Annotated[str, Path(max_length=64, pattern=r"^key_[0-9a-z]{26}$")]
 
 
+def _client_ip(request: Request) -> str:
+    """The caller's address as API Gateway saw it (never a client-sent header like X-Forwarded-For)."""
+    identity = ((request.scope.get("aws.event") or {}).get("requestContext") or {}).get("identity") or {}
+    return str(identity.get("sourceIp") or "unknown")
+
+
 @app.post("/auth/signup", status_code=201, tags=["auth"], openapi_extra={"security": []})
-async def signup(body: SignupRequest) -> SignupResponse:
-    """Create a tenant and its owner user."""
-    return service.signup(body)
+async def signup(body: SignupRequest, request: Request) -> SignupResponse:
+    """Create a tenant and its owner user. An email that is taken is a 409 `email_taken`; repeated
+    ones from one client are throttled like failed logins (429 `login_locked`)."""
+    return service.signup(body, _client_ip(request))
 
 
 @app.post("/auth/login", tags=["auth"], openapi_extra={"security": []})
-async def login(body: LoginRequest) -> TokenResponse:
-    """Exchange email and password for a short-lived access token (JWT)."""
-    return service.login(body)
+async def login(body: LoginRequest, request: Request) -> TokenResponse:
+    """Exchange email and password for a short-lived access token (JWT). Repeated failures from
+    one client are throttled (429 `login_locked` with Retry-After); the account is never locked."""
+    return service.login(body, _client_ip(request))
 
 
 @app.post("/api-keys", status_code=201, tags=["api keys"])

@@ -21,6 +21,7 @@ from shared.backtest.requests import (
     TradesPage,
 )
 from shared.idempotency import register_lambda_context
+from shared.inputs import Name
 from shared.market_data import service as market_data
 from shared.market_data.service import DatasetList, DatasetMeta, DatasetOut, UploadOut
 from shared.strategies.params import Timeframe
@@ -95,7 +96,7 @@ CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema":
 async def upload_market_data(
     request: Request,
     caller: Trader,
-    name: Annotated[str, Query(min_length=1, max_length=100)],
+    name: Annotated[Name, Query()],
     symbol: Annotated[str, Query(min_length=3, max_length=32, pattern=r"^[A-Z0-9]{1,15}/[A-Z0-9]{1,15}$")],
     timeframe: Timeframe | None = None,
 ) -> DatasetOut:

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from shared.inputs import Name, RequestModel
+
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
@@ -19,13 +21,12 @@ def _normalize_email(value: str) -> str:
 
 Email = Annotated[str, AfterValidator(_normalize_email)]
 Password = Annotated[str, StringConstraints(min_length=12, max_length=128)]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
-                                               pattern=r"^[^\x00-\x1f\x7f]+$")]
+DisplayName = Name
 ScopeName = Literal["read", "trade", "admin"]
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_max_length=1024)
+class _Request(RequestModel):
+    model_config = ConfigDict(str_max_length=1024)
 
 
 class SignupRequest(_Request):

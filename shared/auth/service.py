@@ -7,7 +7,7 @@ from datetime import timedelta
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from shared.auth import api_keys, passwords, tokens
+from shared.auth import api_keys, login_throttle, passwords, tokens
 from shared.auth.api_keys import ApiKeyRecord
 from shared.auth.principal import Principal
 from shared.auth.schemas import (
@@ -24,7 +24,6 @@ from shared.auth.schemas import (
 )
 from shared.auth.users import UserRecord, find_user
 from shared.clock import isoformat, utc_now
-from shared.config import get_settings
 from shared.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized
 from shared.events import catalog
 from shared.events.envelope import new_event
@@ -38,9 +37,14 @@ SOURCE = "cryptoorchestrator.auth"
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
-def signup(request: SignupRequest) -> SignupResponse:
-    """Create a tenant and its owner user in one transaction; the email must be new."""
+def signup(request: SignupRequest, client_ip: str) -> SignupResponse:
+    """Create a tenant and its owner user in one transaction; the email must be new. A taken email
+    is a 409 and counts as a failure of the client's IP (shared.auth.login_throttle)."""
     now = utc_now()
+    wait = login_throttle.retry_after(None, client_ip, now)
+    if wait:
+        raise RateLimited("too many refused signups or logins from this client; try again later",
+                          retry_after_seconds=wait, code="login_locked")
     tenant = TenantRecord(
         tenant_id=new_id("ten"),
         name=request.tenant_name or request.email.split("@", 1)[1],
@@ -67,6 +71,7 @@ def signup(request: SignupRequest) -> SignupResponse:
         commit_with_events(stage, [event])
     except TransactWriteError as exc:
         if condition_failed(exc):
+            login_throttle.record_failure(None, client_ip, now)
             raise Conflict("an account with this email already exists", code="email_taken") from exc
         raise
     return SignupResponse(
@@ -80,29 +85,31 @@ def _invalid_credentials() -> Unauthorized:
     return Unauthorized("invalid email or password", code="invalid_credentials")
 
 
-def login(request: LoginRequest) -> TokenResponse:
-    """Check a password; after `login_max_failures` misses the account locks for a while (429)."""
-    settings = get_settings()
+def _throttled(retry_after_seconds: int) -> RateLimited:
+    return RateLimited("too many failed logins; try again later", retry_after_seconds=retry_after_seconds,
+                       code="login_locked")
+
+
+def login(request: LoginRequest, client_ip: str) -> TokenResponse:
+    """Check a password, throttled per (email, client IP) and per IP with backoff (429), never by
+    locking the account. Unknown emails take the same time and the same throttling as known ones."""
+    now = utc_now()
+    wait = login_throttle.retry_after(request.email, client_ip, now)
+    if wait:
+        raise _throttled(wait)
     user = find_user(request.email)
     if user is None:
         passwords.burn_verification_time(request.password)
+        valid = False
+    else:
+        valid = passwords.verify_password(request.password, user.password_hash)
+    if user is None or not valid:
+        wait = login_throttle.record_failure(request.email, client_ip, now)
+        if wait:
+            logger.info("login throttled after repeated failures")
+            raise _throttled(wait)
         raise _invalid_credentials()
-    now = utc_now()
-    if user.locked_until is not None and user.locked_until > now:
-        retry_after = int((user.locked_until - now).total_seconds()) + 1
-        raise RateLimited("too many failed logins; try again later", retry_after_seconds=retry_after,
-                          code="login_locked")
-    if not passwords.verify_password(request.password, user.password_hash):
-        user.update(actions=[UserRecord.failed_logins.add(1)])
-        if user.failed_logins >= settings.login_max_failures:
-            lockout = timedelta(seconds=settings.login_lockout_seconds)
-            user.update(actions=[UserRecord.locked_until.set(now + lockout), UserRecord.failed_logins.set(0)])
-            logger.info("login locked after repeated failures", extra={"user_id": user.user_id})
-            raise RateLimited("too many failed logins; try again later",
-                              retry_after_seconds=settings.login_lockout_seconds, code="login_locked")
-        raise _invalid_credentials()
-    if user.failed_logins or user.locked_until is not None:
-        user.update(actions=[UserRecord.failed_logins.set(0), UserRecord.locked_until.remove()])
+    login_throttle.record_success(request.email, client_ip)
     issued = tokens.issue_access_token(user_id=user.user_id, tenant_id=user.tenant_id)
     return TokenResponse(access_token=issued.token, expires_in=issued.expires_in)
 

@@ -12,8 +12,9 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from shared.inputs import RequestModel, Timestamp
 from shared.strategies.params import (
     BollingerReversionParams,
     EmaCrossParams,
@@ -66,8 +67,8 @@ MetricName = Literal[
 BacktestStatus = Literal["queued", "running", "succeeded", "failed"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+class _Strict(RequestModel):
+    model_config = ConfigDict(frozen=True)
 
 
 def epoch_ms(moment: datetime) -> int:
@@ -146,8 +147,8 @@ class BacktestSettings(_Strict):
 
     symbol: str = Field(min_length=3, max_length=32, pattern=r"^[A-Z0-9]{1,15}/[A-Z0-9]{1,15}$")
     timeframe: Timeframe
-    start: AwareDatetime = Field(description="First bar's open time at or after this (ISO-8601 with a zone).")
-    end: AwareDatetime = Field(description="Bars opening before this.")
+    start: Timestamp = Field(description="First bar's open time at or after this (ISO-8601 with a zone).")
+    end: Timestamp = Field(description="Bars opening before this.")
     data_source: DataSource = Field(default_factory=SyntheticSource)
     starting_cash: float = Field(default=10_000.0, gt=0, le=1e15)
     fee_rate: float = Field(default=0.001, ge=0, lt=0.5, description="Fraction of traded notional per side.")

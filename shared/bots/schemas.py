@@ -8,10 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from shared.bots.lifecycle import BotStatus
 from shared.exchange_accounts.models import PAPER_ACCOUNT_ID
+from shared.inputs import Name, RequestModel
 from shared.strategies.params import Amount, StrategyConfig
 
-BotName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
-                                           pattern=r"^[^\x00-\x1f\x7f]+$")]
+BotName = Name
 # ccxt unified symbols: BASE/QUOTE, optionally :SETTLE for derivatives.
 Symbol = Annotated[str, StringConstraints(min_length=3, max_length=32,
                                           pattern=r"^[A-Z0-9]{1,12}/[A-Z0-9]{1,12}(:[A-Z0-9]{1,12})?$")]
@@ -20,19 +20,15 @@ ExchangeAccountId = Annotated[str, StringConstraints(min_length=1, max_length=64
 
 
 
-class RiskLimits(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+class RiskLimits(RequestModel):
+    model_config = ConfigDict(frozen=True)
 
     max_position_notional: Amount = Field(description="Largest position, in quote currency.")
     max_daily_loss: Amount = Field(description="Realized loss per UTC day (quote) that halts trading.")
     max_open_orders: int = Field(ge=1, le=100)
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-class BotCreate(_Request):
+class BotCreate(RequestModel):
     name: BotName
     exchange_account_id: ExchangeAccountId = PAPER_ACCOUNT_ID
     symbol: Symbol
@@ -40,7 +36,7 @@ class BotCreate(_Request):
     risk: RiskLimits
 
 
-class BotUpdate(_Request):
+class BotUpdate(RequestModel):
     """Partial update. `status` and `tenant_id` are not fields: use start/stop, and the tenant is
     never the client's to choose."""
 

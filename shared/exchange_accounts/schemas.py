@@ -6,16 +6,17 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
+from shared.inputs import Name, RequestModel
+
 ExchangeId = Annotated[str, StringConstraints(min_length=2, max_length=32, pattern=r"^[a-z0-9]+$")]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
-                                         pattern=r"^[^\x00-\x1f\x7f]+$")]
+Label = Name
 SecretField = Annotated[SecretStr, Field(min_length=1, max_length=512)]
 
 
-class ExchangeAccountCreate(BaseModel):
+class ExchangeAccountCreate(RequestModel):
     """Credentials are SecretStr: they never show up in reprs, logs or validation errors."""
 
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     exchange: ExchangeId
     label: Label

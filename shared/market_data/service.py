@@ -16,6 +16,7 @@ from shared.clock import isoformat, utc_now
 from shared.config import get_settings
 from shared.errors import NotFound, PayloadTooLarge, ValidationFailed
 from shared.ids import new_id, new_ulid
+from shared.inputs import Name, RequestModel
 from shared.market_data.csv_format import parse_csv
 from shared.pagination import decode_cursor, encode_cursor
 from shared.strategies.params import Timeframe
@@ -23,12 +24,12 @@ from shared.strategies.params import Timeframe
 UPLOAD_URL_SECONDS = 900
 
 
-class DatasetMeta(BaseModel):
+class DatasetMeta(RequestModel):
     """What the CSV does not say: a name, the market, and optionally the timeframe (else inferred)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
-    name: str = Field(min_length=1, max_length=100)
+    name: Name
     symbol: str = Field(min_length=3, max_length=32, pattern=r"^[A-Z0-9]{1,15}/[A-Z0-9]{1,15}$")
     timeframe: Timeframe | None = None
 

@@ -5,23 +5,23 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, Field, PlainSerializer, model_validator
 
 from shared.bots.schemas import ExchangeAccountId, Symbol
 from shared.exchange_accounts.models import PAPER_ACCOUNT_ID
+from shared.inputs import DecimalInput, RequestModel
 from shared.money import decimal_text
 
 # Up to 30 significant digits and 18 decimals: looser than any market, which is checked next.
 OrderNumber = Annotated[
     Decimal,
     Field(gt=0, max_digits=30, decimal_places=18, allow_inf_nan=False),
+    DecimalInput,
     PlainSerializer(decimal_text, return_type=str, when_used="json"),
 ]
 
 
-class OrderCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
+class OrderCreate(RequestModel):
     exchange_account_id: ExchangeAccountId = PAPER_ACCOUNT_ID
     symbol: Symbol
     side: Literal["buy", "sell"]

@@ -14,8 +14,9 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from itertools import pairwise
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import ConfigDict, Field, PlainSerializer, model_validator
 
+from shared.inputs import DecimalInput, RequestModel
 from shared.money import decimal_text
 
 Timeframe = Literal["1m", "5m", "15m", "1h", "4h", "1d"]
@@ -26,6 +27,7 @@ Interval = Literal["1m", "5m", "15m", "1h", "4h", "1d", "1w"]
 _Money = Annotated[
     Decimal,
     Field(gt=0, max_digits=20, decimal_places=8, allow_inf_nan=False),
+    DecimalInput,
     PlainSerializer(decimal_text, return_type=str, when_used="json"),
 ]
 Amount = _Money
@@ -34,6 +36,7 @@ Price = _Money
 Ratio = Annotated[
     Decimal,
     Field(gt=0, max_digits=12, decimal_places=6, allow_inf_nan=False),
+    DecimalInput,
     PlainSerializer(decimal_text, return_type=str, when_used="json"),
 ]
 
@@ -51,8 +54,8 @@ def round_price(value: Decimal) -> Decimal:
         return +value
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+class _Params(RequestModel):
+    model_config = ConfigDict(frozen=True)
 
 
 # ------------------------------------------------------------------ sizing

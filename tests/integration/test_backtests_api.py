@@ -182,14 +182,15 @@ def test_bad_requests_are_clear_and_queue_nothing(
 
 
 def test_nan_is_refused(api_a: LambdaApi, rig: BacktestRig) -> None:
+    """NaN is not JSON: the strict body parser refuses it (400) before validation."""
     raw = json.dumps(backtest_body(starting_cash=math.nan))
     assert "NaN" in raw
     reply = api_a.post("/backtests", raw_body=raw, headers=key())
-    assert reply.status == 422, reply.text
+    assert reply.status == 400 and reply.error_code == "malformed_json", reply.text
     sweep = backtest_body(grid={"fast": [5, math.nan]})
     sweep["strategy"]["params"] = {"slow": 20}
     reply = api_a.post("/backtests/sweeps", raw_body=json.dumps(sweep), headers=key())
-    assert reply.status == 422, reply.text
+    assert reply.status == 400 and reply.error_code == "malformed_json", reply.text
     assert rig.queued() == 0
 
 

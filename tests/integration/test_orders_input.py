@@ -96,9 +96,6 @@ def _with(field: str, literal: str, **changes: Any) -> str:
 
 NUMBER_CASES: dict[str, tuple[str, str]] = {
     # case: (raw body, field named in the error)
-    "nan": (_with("amount", "NaN"), "amount"),
-    "infinity": (_with("amount", "Infinity"), "amount"),
-    "neg_infinity": (_with("amount", "-Infinity"), "amount"),
     "string_nan": (_with("amount", '"NaN"'), "amount"),
     "string_infinity": (_with("amount", '"Infinity"'), "amount"),
     "negative": (_with("amount", "-0.001"), "amount"),
@@ -110,11 +107,7 @@ NUMBER_CASES: dict[str, tuple[str, str]] = {
     "too_many_digits": (_with("amount", '"1234567890123.5"'), "amount"),
     "not_a_number": (_with("amount", '"lots"'), "amount"),
     "bool": (_with("amount", "true"), "amount"),
-    "price_nan": (_with("price", "NaN", type="limit"), "price"),
     "price_negative": (_with("price", "-60000", type="limit"), "price"),
-    "price_infinity": (_with("price", "Infinity", type="limit"), "price"),
-    "stop_loss_infinity": (_with("stop_loss", "Infinity"), "stop_loss"),
-    "stop_loss_nan": (_with("stop_loss", "NaN"), "stop_loss"),
     "take_profit_zero": (_with("take_profit", "0"), "take_profit"),
 }
 
@@ -239,9 +232,16 @@ def test_missing_or_bad_idempotency_key_is_400(orders_a: LambdaApi, tenant_a: Ca
     _assert_rejected_and_nothing_written(reply, 400, code, tenant_a.tenant_id, before)
 
 
-def test_malformed_json_is_400(orders_a: LambdaApi, tenant_a: Caller) -> None:
+@pytest.mark.parametrize("raw", [
+    '{"symbol": "BTC/USDT",',
+    # NaN and Infinity are not JSON: the strict parser refuses them before validation.
+    _with("amount", "NaN"), _with("amount", "Infinity"), _with("amount", "-Infinity"),
+    _with("price", "NaN", type="limit"), _with("price", "Infinity", type="limit"),
+    _with("stop_loss", "Infinity"), _with("stop_loss", "NaN"),
+])
+def test_malformed_json_is_400(orders_a: LambdaApi, tenant_a: Caller, raw: str) -> None:
     before = _queued()
-    reply = orders_a.post("/orders", raw_body='{"symbol": "BTC/USDT",', headers=_key())
+    reply = orders_a.post("/orders", raw_body=raw, headers=_key())
     _assert_rejected_and_nothing_written(reply, 400, "malformed_json", tenant_a.tenant_id, before)
 
 

@@ -121,7 +121,7 @@ def test_defaults() -> None:
     sma = SmaCrossParams(fast=2, slow=3)
     assert sma.timeframe == "1m"
     assert sma.order_notional is None
-    assert DcaParams(order_notional="1").interval == "1d"
+    assert DcaParams(order_notional=Decimal("1")).interval == "1d"
     signal = SignalParams()
     assert signal.allowed_actions == ["buy", "sell", "close"]
     assert signal.max_signal_age_seconds == 300
@@ -191,18 +191,19 @@ def test_sma_bounds(params: dict[str, Any]) -> None:
 @pytest.mark.parametrize(("lower", "upper"), [("100", "100"), ("101", "100"), ("30000", "20000")])
 def test_grid_lower_must_be_below_upper(lower: str, upper: str) -> None:
     with pytest.raises(ValidationError, match="lower_price must be below upper_price"):
-        GridParams(lower_price=lower, upper_price=upper, levels=5, order_amount="1")
+        GridParams.model_validate({"lower_price": lower, "upper_price": upper, "levels": 5, "order_amount": "1"})
 
 
 @pytest.mark.parametrize("levels", [1, 201, 0, -3])
 def test_grid_levels_bounds(levels: int) -> None:
     with pytest.raises(ValidationError):
-        GridParams(lower_price="1", upper_price="2", levels=levels, order_amount="1")
+        GridParams(lower_price=Decimal("1"), upper_price=Decimal("2"), levels=levels, order_amount=Decimal("1"))
 
 
 @pytest.mark.parametrize("levels", [2, 200])
 def test_grid_levels_edges_accepted(levels: int) -> None:
-    assert GridParams(lower_price="1", upper_price="2", levels=levels, order_amount="1").levels == levels
+    grid = GridParams(lower_price=Decimal("1"), upper_price=Decimal("2"), levels=levels, order_amount=Decimal("1"))
+    assert grid.levels == levels
 
 
 @pytest.mark.parametrize(
@@ -240,11 +241,11 @@ def test_non_finite_amount_rejected_python(value: Any) -> None:
     with pytest.raises(ValidationError):
         DcaParams(order_notional=value)
     with pytest.raises(ValidationError):
-        GridParams(lower_price=value, upper_price="10", levels=2, order_amount="1")
+        GridParams(lower_price=value, upper_price=Decimal("10"), levels=2, order_amount=Decimal("1"))
     with pytest.raises(ValidationError):
-        GridParams(lower_price="1", upper_price=value, levels=2, order_amount="1")
+        GridParams(lower_price=Decimal("1"), upper_price=value, levels=2, order_amount=Decimal("1"))
     with pytest.raises(ValidationError):
-        RiskLimits(max_position_notional=value, max_daily_loss="1", max_open_orders=1)
+        RiskLimits(max_position_notional=value, max_daily_loss=Decimal("1"), max_open_orders=1)
 
 
 @pytest.mark.parametrize("literal", NON_FINITE_JSON)
@@ -280,7 +281,7 @@ def test_zero_and_negative_amounts_rejected(value: Any) -> None:
     with pytest.raises(ValidationError):
         SignalParams(order_notional=value)
     with pytest.raises(ValidationError):
-        RiskLimits(max_position_notional="1", max_daily_loss=value, max_open_orders=1)
+        RiskLimits(max_position_notional=Decimal("1"), max_daily_loss=value, max_open_orders=1)
 
 
 @pytest.mark.parametrize("value", [1e30, 10**40, "1e30", "100000000000000000000", 1e21], ids=repr)
@@ -288,7 +289,7 @@ def test_huge_amounts_rejected(value: Any) -> None:
     with pytest.raises(ValidationError):
         DcaParams(order_notional=value)
     with pytest.raises(ValidationError):
-        RiskLimits(max_position_notional=value, max_daily_loss="1", max_open_orders=1)
+        RiskLimits(max_position_notional=value, max_daily_loss=Decimal("1"), max_open_orders=1)
 
 
 @pytest.mark.parametrize("text", ["1e30", "1000000000000000000000000000000000000000"])
@@ -302,7 +303,7 @@ def test_huge_ints_rejected(value: int) -> None:
     with pytest.raises(ValidationError):
         SmaCrossParams(fast=2, slow=value)
     with pytest.raises(ValidationError):
-        RiskLimits(max_position_notional="1", max_daily_loss="1", max_open_orders=value)
+        RiskLimits(max_position_notional=Decimal("1"), max_daily_loss=Decimal("1"), max_open_orders=value)
 
 
 @pytest.mark.parametrize("value", ["0.000000001", "1.123456789", 0.123456789], ids=repr)
@@ -310,15 +311,15 @@ def test_more_than_eight_decimals_rejected(value: Any) -> None:
     with pytest.raises(ValidationError):
         DcaParams(order_notional=value)
     with pytest.raises(ValidationError):
-        GridParams(lower_price="1", upper_price="2", levels=2, order_amount=value)
+        GridParams(lower_price=Decimal("1"), upper_price=Decimal("2"), levels=2, order_amount=value)
 
 
 def test_largest_allowed_amount_accepted() -> None:
     # 20 significant digits, 8 of them decimals.
     value = "999999999999.99999999"
-    assert DcaParams(order_notional=value).order_notional == Decimal(value)
+    assert DcaParams.model_validate({"order_notional": value}).order_notional == Decimal(value)
     with pytest.raises(ValidationError):
-        DcaParams(order_notional="9999999999999.99999999")
+        DcaParams(order_notional=Decimal("9999999999999.99999999"))
 
 
 @pytest.mark.parametrize("text", ["0.00000001", "123456789012.12345678", "1000", "0.1", "42.5"])
@@ -529,21 +530,28 @@ def test_non_finite_floats_rejected_json(literal: str) -> None:
 
 
 def test_sizing_modes_give_the_quote_value_of_a_full_position() -> None:
-    fixed = EmaCrossParams(fast=2, slow=3, sizing={"mode": "fixed_notional", "notional": "250"})
+    fixed = EmaCrossParams.model_validate(
+        {"fast": 2, "slow": 3, "sizing": {"mode": "fixed_notional", "notional": "250"}}
+    )
     assert isinstance(fixed.sizing, FixedNotional)
     assert fixed.position_notional() == Decimal(250)
-    share = EmaCrossParams(fast=2, slow=3, sizing={"mode": "percent_of_capital", "percent": "12.5", "capital": "800"})
+    share = EmaCrossParams.model_validate(
+        {"fast": 2, "slow": 3, "sizing": {"mode": "percent_of_capital", "percent": "12.5", "capital": "800"}}
+    )
     assert isinstance(share.sizing, PercentOfCapital)
     assert share.position_notional() == Decimal(100)
     # The older field still sizes a bot; with neither, the worker sizes from the risk limits.
-    assert SmaCrossParams(fast=2, slow=3, order_notional="40").position_notional() == Decimal(40)
+    assert SmaCrossParams(fast=2, slow=3, order_notional=Decimal("40")).position_notional() == Decimal(40)
     assert SmaCrossParams(fast=2, slow=3).position_notional() is None
-    assert SignalParams(sizing={"mode": "fixed_notional", "notional": 5}).position_notional() == Decimal(5)
+    signal = SignalParams.model_validate({"sizing": {"mode": "fixed_notional", "notional": 5}})
+    assert signal.position_notional() == Decimal(5)
 
 
 def test_sizing_or_order_notional_not_both() -> None:
     with pytest.raises(ValidationError, match="give either sizing or order_notional, not both"):
-        SmaCrossParams(fast=2, slow=3, order_notional="10", sizing={"mode": "fixed_notional", "notional": "10"})
+        SmaCrossParams.model_validate(
+            {"fast": 2, "slow": 3, "order_notional": "10", "sizing": {"mode": "fixed_notional", "notional": "10"}}
+        )
 
 
 @pytest.mark.parametrize(
@@ -567,8 +575,8 @@ def test_bad_sizing_rejected(sizing: dict[str, Any]) -> None:
 def test_unset_sizing_is_not_stored() -> None:
     """Bots stored before sizing existed read back exactly as they were written."""
     assert "sizing" not in json.loads(SmaCrossParams(fast=2, slow=3).model_dump_json())
-    dumped = json.loads(RsiReversionParams(sizing={"mode": "percent_of_capital", "percent": 10,
-                                                   "capital": "1000"}).model_dump_json())
+    dumped = json.loads(RsiReversionParams.model_validate({"sizing": {"mode": "percent_of_capital", "percent": 10,
+                                                                  "capital": "1000"}}).model_dump_json())
     assert dumped["sizing"] == {"mode": "percent_of_capital", "percent": "10", "capital": "1000"}
     assert RsiReversionParams.model_validate(dumped).position_notional() == Decimal(100)
 
@@ -583,7 +591,7 @@ def test_first_schema_dca_bodies_migrate() -> None:
     assert migrated.max_safety_orders == 9  # max_orders counted the base order too
     # As stored by the first schema (null max_orders): the defaults apply.
     stored = DcaParams.model_validate_json('{"interval": "1d", "order_notional": "10", "max_orders": null}')
-    assert stored.max_safety_orders == DcaParams(order_notional="10").max_safety_orders
+    assert stored.max_safety_orders == DcaParams(order_notional=Decimal("10")).max_safety_orders
     assert DcaParams.model_validate({"order_notional": "1", "max_orders": 100_000}).max_safety_orders == 25
     assert DcaParams.model_validate({"order_notional": "1", "max_orders": 1}).max_safety_orders == 0
     # A migrated bot stores the new shape, which validates as is.
@@ -617,14 +625,15 @@ def test_dca_3commas_fields() -> None:
     assert [params.safety_deviation_pct(n) for n in range(5)] == [0, Decimal("1.5"), Decimal("3.75"),
                                                                  Decimal("7.125"), Decimal("12.1875")]
     assert [params.safety_notional(n) for n in range(1, 5)] == [50, 100, 200, 400]
-    assert DcaParams(order_notional="30").safety_notional(1) == 30  # defaults to the base order
+    assert DcaParams(order_notional=Decimal("30")).safety_notional(1) == 30  # defaults to the base order
     assert json.loads(params.model_dump_json())["stop_loss_pct"] == "20"
 
 
 def test_dca_safety_orders_must_stay_above_zero() -> None:
     with pytest.raises(ValidationError, match="the last safety order would be 100% below the base price"):
-        DcaParams(order_notional="1", price_deviation_pct="10", max_safety_orders=10)
-    assert DcaParams(order_notional="1", price_deviation_pct="10", max_safety_orders=9).max_safety_orders == 9
+        DcaParams(order_notional=Decimal("1"), price_deviation_pct=Decimal("10"), max_safety_orders=10)
+    dca = DcaParams(order_notional=Decimal("1"), price_deviation_pct=Decimal("10"), max_safety_orders=9)
+    assert dca.max_safety_orders == 9
 
 
 @pytest.mark.parametrize(
@@ -651,16 +660,20 @@ def test_first_schema_grid_bodies_are_arithmetic() -> None:
 
 
 def test_geometric_grid_levels_have_equal_ratios() -> None:
-    grid = GridParams(lower_price="100", upper_price="800", levels=4, spacing="geometric", order_amount="1")
+    grid = GridParams(lower_price=Decimal("100"), upper_price=Decimal("800"), levels=4, spacing="geometric",
+                      order_amount=Decimal("1"))
     assert grid.level_prices() == (Decimal(100), Decimal(200), Decimal(400), Decimal(800))
     with pytest.raises(ValidationError):
-        GridParams(lower_price="1", upper_price="2", levels=2, spacing="logarithmic", order_amount="1")
+        GridParams.model_validate(
+            {"lower_price": "1", "upper_price": "2", "levels": 2, "spacing": "logarithmic", "order_amount": "1"}
+        )
 
 
 def test_grid_levels_must_be_distinct_prices() -> None:
     with pytest.raises(ValidationError, match="levels are too close together"):
         # The middle level, 100000.000000005, keeps 12 significant digits: 100000, the lower price.
-        GridParams(lower_price="100000", upper_price="100000.00000001", levels=3, order_amount="1")
+        GridParams(lower_price=Decimal("100000"), upper_price=Decimal("100000.00000001"), levels=3,
+                   order_amount=Decimal("1"))
 
 
 def test_params_do_not_import_numpy() -> None:
