@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
@@ -145,7 +145,7 @@ def _indicator_tick(
     threshold = notional * get_settings().bot_rebalance_threshold_pct / 100 / close
     if abs(delta) <= threshold and not (decision.position == 0 and held > 0):
         return Outcome("position already on target", data)
-    side = "buy" if delta > 0 else "sell"
+    side: Literal["buy", "sell"] = "buy" if delta > 0 else "sell"
     amount = _to_step(abs(delta), market.amount_step, ROUND_DOWN)
     refused = _fits(amount, close, market)
     if refused:
