@@ -284,6 +284,10 @@ order_like = st.fixed_dictionaries({}, optional={
 @given(body=order_like)
 def test_no_body_a_client_can_send_produces_a_5xx(orders_a: LambdaApi, rig: TradingRig,
                                                   body: dict[str, Any]) -> None:
+    """Sharing one tenant across examples is sound: each example sends a fresh Idempotency-Key
+    (so no earlier intent can be matched), the API keeps no per-tenant order quota (risk limits
+    are the worker's, and this test never runs the worker), and each example judges only its own
+    answer's status class and error shape."""
     reply = orders_a.post("/orders", raw_body=json.dumps(body), headers=_key())
     assert reply.status < 500, (body, reply.text)
     assert reply.status in (202, 400, 404, 422), reply.text

@@ -16,7 +16,7 @@ import boto3
 from localcloud.pollers import SqsPoller, sqs_pollers
 from tests.support.api import LambdaApi, Reply
 from tests.support.aws import TestCloud
-from tests.support.trading import TradingRig
+from tests.support.trading import TradingRig, drain_poller
 
 
 def signal_strategy(**params: Any) -> dict[str, Any]:
@@ -80,13 +80,7 @@ class SignalRig:
 
     def drain_signals(self, rounds: int = 20) -> int:
         """Signal tasks handled until the queue is empty."""
-        handled = 0
-        for _ in range(rounds):
-            received = self.worker.poll_once(wait_seconds=0)
-            handled += received
-            if not received:
-                break
-        return handled
+        return drain_poller(self.worker, rounds)
 
     def run(self) -> tuple[int, int]:
         """(signal tasks, trade tasks) handled until both queues are empty."""

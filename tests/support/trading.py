@@ -23,6 +23,18 @@ from tests.support.fake_exchange.engine import MARKETS_PATH
 from tests.support.fake_kraken.engine import MARKETS_PATH as KRAKEN_MARKETS_PATH
 
 
+def drain_poller(poller: SqsPoller, rounds: int) -> int:
+    """Poll (without waiting) until a poll finds the queue empty, at most `rounds` times; returns
+    the messages handled."""
+    handled = 0
+    for _ in range(rounds):
+        received = poller.poll_once(wait_seconds=0)
+        handled += received
+        if not received:
+            break
+    return handled
+
+
 class TradingRig:
     """The trade worker and DLQ alerter pollers plus the reconciler, as the template wires them.
 
@@ -42,15 +54,8 @@ class TradingRig:
 
     def drain(self, rounds: int = 30) -> int:
         """Run the worker (then the DLQ alerter) until both queues are empty; returns tasks seen."""
-        handled = 0
-        for _ in range(rounds):
-            received = self.worker.poll_once(wait_seconds=0)
-            handled += received
-            if not received:
-                break
-        for _ in range(rounds):
-            if not self.dlq.poll_once(wait_seconds=0):
-                break
+        handled = drain_poller(self.worker, rounds)
+        drain_poller(self.dlq, rounds)
         return handled
 
     def reconcile(self, now: datetime | None = None) -> Any:

@@ -8,23 +8,22 @@ formatted the way Binance formats them (8 decimals, as strings).
 
 from __future__ import annotations
 
-import json
 import re
-import secrets
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from tests.support import fake_book
+from tests.support.fake_book import ZERO, Amounts, Clock, Markets, OrderState, SpotBook, decimal_param, random_token
 
 MARKETS_PATH = Path(__file__).with_name("binance_markets.json")
 
-ZERO = Decimal(0)
 EIGHT_DP = Decimal("0.00000001")
 OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
 CLIENT_ID_RE = re.compile(r"^[a-zA-Z0-9\-_]{1,36}$")
-DECIMAL_RE = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 INTERVAL_MS: dict[str, int] = {
     "1s": 1_000,
     "1m": 60_000,
@@ -52,14 +51,12 @@ def fmt(value: Decimal) -> str:
 
 def load_markets(path: Path = MARKETS_PATH) -> dict[str, dict[str, Any]]:
     """The committed ccxt unified markets, keyed by unified symbol ("BTC/USDT")."""
-    markets: dict[str, dict[str, Any]] = json.loads(path.read_text())
-    return markets
+    return fake_book.load_markets(path)
 
 
 def random_client_id() -> str:
     """A client order id of the shape Binance generates when the client sends none."""
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(22))
+    return random_token(string.ascii_letters + string.digits, 22)
 
 
 class BinanceError(Exception):
@@ -100,15 +97,7 @@ def insufficient_balance() -> BinanceError:
 
 
 def _decimal_param(params: Mapping[str, str], name: str) -> Decimal | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    if not DECIMAL_RE.match(raw):
-        raise illegal(name, DECIMAL_RE.pattern)
-    try:
-        return Decimal(raw)
-    except InvalidOperation as exc:  # pragma: no cover - the regex already rules this out
-        raise illegal(name, DECIMAL_RE.pattern) from exc
+    return decimal_param(params, name, lambda bad: illegal(bad, fake_book.DECIMAL_RE.pattern))
 
 
 def _int_param(params: Mapping[str, str], name: str) -> int | None:
@@ -196,8 +185,11 @@ class Fill:
 
 
 @dataclass
-class FakeOrder:
+class FakeOrder(OrderState):
     """An exchange-side order. ``reserved`` is the part of the balance still locked for it."""
+
+    open_statuses: ClassVar[frozenset[str]] = OPEN_STATUSES
+    client_id_field: ClassVar[str] = "client_order_id"
 
     order_id: int
     client_order_id: str
@@ -215,10 +207,6 @@ class FakeOrder:
     cummulative_quote_qty: Decimal = ZERO
     fills: list[Fill] = field(default_factory=list)
     reserved: Decimal = ZERO
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
 
     @property
     def remaining_qty(self) -> Decimal:
@@ -276,30 +264,14 @@ class FakeOrder:
         return {**result, "fills": [fill.to_binance() for fill in self.fills]}
 
 
-class SpotExchange:
+class SpotExchange(SpotBook[FakeOrder, MarketRules]):
     """Balances, prices and orders of one account, with Binance's acceptance rules."""
 
-    def __init__(
-        self,
-        markets: Mapping[str, Mapping[str, Any]],
-        balances: Mapping[str, Decimal],
-        prices: Mapping[str, Decimal],
-        fee_rate: Decimal,
-        clock: Callable[[], int],
-    ) -> None:
-        self.rules: dict[str, MarketRules] = {}
-        for market in markets.values():
-            rules = MarketRules.from_ccxt_market(market)
-            self.rules[rules.market_id] = rules
-        self.free: dict[str, Decimal] = dict(balances)
+    def __init__(self, markets: Markets, balances: Amounts, prices: Amounts, fee_rate: Decimal, clock: Clock) -> None:
+        super().__init__(markets, prices, clock, MarketRules.from_ccxt_market)
+        self.free: dict[str, Decimal] = {asset: Decimal(amount) for asset, amount in balances.items()}
         self.locked: dict[str, Decimal] = {asset: ZERO for asset in balances}
-        self.prices: dict[str, Decimal] = {}
-        for symbol, price in prices.items():
-            self.prices[self.rules_for(symbol).market_id] = price
         self.fee_rate = fee_rate
-        self.clock = clock
-        self.orders: list[FakeOrder] = []
-        self.closes_override: dict[str, list[Decimal]] = {}
         self._next_order_id = 1001
         self._next_trade_id = 5001
 
@@ -311,6 +283,12 @@ class SpotExchange:
             if symbol in {rules.symbol, rules.market_id}:
                 return rules
         raise KeyError(f"unknown symbol {symbol!r}")
+
+    def market_key(self, symbol: str) -> str:
+        return self.rules_for(symbol).market_id
+
+    def current_price(self, key: str) -> Decimal:
+        return self.price_of(key)
 
     def price_of(self, market_id: str) -> Decimal:
         try:
@@ -344,16 +322,8 @@ class SpotExchange:
             raise missing()
         return candidates[-1]
 
-    def find_order(self, ref: int | str) -> FakeOrder:
-        """For tests: an order by exchange id (int) or client id (str; the open one if any)."""
-        if isinstance(ref, int):
-            matches = [o for o in self.orders if o.order_id == ref]
-        else:
-            matches = [o for o in self.orders if o.client_order_id == ref]
-            matches = [o for o in matches if o.is_open] or matches
-        if not matches:
-            raise KeyError(f"no order {ref!r}")
-        return matches[-1]
+    def _is_exchange_id(self, order: FakeOrder, ref: Any) -> bool:
+        return isinstance(ref, int) and order.order_id == ref
 
     # -- balances ----------------------------------------------------------------------------
 
@@ -487,16 +457,14 @@ class SpotExchange:
 
     def fill(self, ref: int | str, qty: Decimal | None = None, price: Decimal | None = None) -> FakeOrder:
         """For tests: fill an open order (fully, or ``qty`` of it) at its limit price or ``price``."""
-        order = self.find_order(ref)
-        if not order.is_open:
-            raise ValueError(f"order {ref!r} is {order.status}, not open")
-        qty = order.remaining_qty if qty is None else qty
-        if qty <= 0 or qty > order.remaining_qty:
-            raise ValueError(f"cannot fill {qty} of an order with {order.remaining_qty} remaining")
-        fill_price = order.price if price is None else price
-        worse = fill_price > order.price if order.side == "BUY" else fill_price < order.price
-        if worse:
-            raise ValueError(f"fill price {fill_price} is worse than the limit {order.price}")
+        order, qty, fill_price = self.fill_terms(
+            ref,
+            qty,
+            price,
+            remaining=lambda o: o.remaining_qty,
+            limit=lambda o: o.price,
+            buys=lambda o: o.side == "BUY",
+        )
         self._fill(order, qty, fill_price, is_maker=True)
         return order
 
@@ -623,14 +591,6 @@ class SpotExchange:
             "count": 1000,
         }
 
-    def _close_at(self, market_id: str, candles_back: int) -> Decimal:
-        """The close of the candle ``candles_back`` before the current one: the configured
-        series (its last value is the current candle) or, without one, the current price."""
-        series = self.closes_override.get(market_id)
-        if not series:
-            return self.price_of(market_id)
-        return series[max(len(series) - 1 - candles_back, 0)]
-
     def klines(self, params: Mapping[str, str]) -> list[list[Any]]:
         """GET /api/v3/klines: deterministic candles; each opens at the previous close and
         spans 0.05% either side of its body."""
@@ -651,13 +611,9 @@ class SpotExchange:
         else:
             opens = [t for t in (last - i * step for i in range(limit - 1, -1, -1)) if t >= 0]
         rows: list[list[Any]] = []
-        wiggle = Decimal("0.0005")
         for open_time in opens:
-            back = (current - open_time) // step
-            close = self._close_at(rules.market_id, back)
-            open_ = self._close_at(rules.market_id, back + 1)
-            high = rules.round_price(max(open_, close) * (1 + wiggle))
-            low = rules.round_price(min(open_, close) * (1 - wiggle))
+            open_, high, low, close = self.candle(rules.market_id, (current - open_time) // step)
+            high, low = rules.round_price(high), rules.round_price(low)
             rows.append([
                 open_time, fmt(open_), fmt(high), fmt(low), fmt(close), fmt(Decimal(10)),
                 open_time + step - 1, fmt(close * 10), 100, fmt(Decimal(5)), fmt(close * 5), "0",

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from tests.support.fake_http import FaultQueues
+from tests.support.fake_http import FaultQueues, HttpEndpoint
 
 
-class Endpoint(Enum):
+class Endpoint(HttpEndpoint):
     """The endpoints faults can target; ``ANY`` matches every request without a specific fault."""
 
     PING = ("GET", "/api/v3/ping")
@@ -31,22 +31,6 @@ class Endpoint(Enum):
     OPEN_ORDERS = ("GET", "/api/v3/openOrders")
     MY_TRADES = ("GET", "/api/v3/myTrades")
     ANY = ("*", "*")
-
-    @property
-    def method(self) -> str:
-        return self.value[0]
-
-    @property
-    def path(self) -> str:
-        return self.value[1]
-
-    @classmethod
-    def lookup(cls, method: str, path: str) -> Endpoint | None:
-        """The endpoint served at ``method path``, or None for paths the fake does not know."""
-        for endpoint in cls:
-            if endpoint.value == (method, path):
-                return endpoint
-        return None
 
 
 class FaultKind(Enum):

@@ -9,19 +9,19 @@ fees with its ``cost_decimals``, all as strings.
 
 from __future__ import annotations
 
-import json
 import re
-import secrets
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, ROUND_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from tests.support import fake_book
+from tests.support.fake_book import ZERO, Amounts, Clock, Markets, OrderState, SpotBook, decimal_param, random_token
 
 MARKETS_PATH = Path(__file__).with_name("kraken_markets.json")
 
-ZERO = Decimal(0)
 OPEN_STATUSES = frozenset({"pending", "open"})
 # Kraken's asset codes for the unified codes the fake knows (ccxt maps them back).
 ASSET_CODES: dict[str, str] = {"BTC": "XXBT", "ETH": "XETH", "USD": "ZUSD", "EUR": "ZEUR", "USDT": "USDT"}
@@ -29,7 +29,6 @@ ASSET_CODES: dict[str, str] = {"BTC": "XXBT", "ETH": "XETH", "USD": "ZUSD", "EUR
 LONG_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 SHORT_UUID_RE = re.compile(r"^[0-9a-fA-F]{32}$")
 FREE_TEXT_RE = re.compile(r"^[\x21-\x7e]{1,18}$")
-DECIMAL_RE = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 TXID_RE = re.compile(r"^O[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{6}$")
 INT32_MAX = 2**31 - 1
 INTERVALS_MIN = frozenset({1, 5, 15, 30, 60, 240, 1440, 10080, 21600})
@@ -49,8 +48,7 @@ UNKNOWN_PAIR = "EQuery:Unknown asset pair"
 
 def load_markets(path: Path = MARKETS_PATH) -> dict[str, dict[str, Any]]:
     """The committed ccxt unified kraken markets, keyed by unified symbol ("BTC/USD")."""
-    markets: dict[str, dict[str, Any]] = json.loads(path.read_text())
-    return markets
+    return fake_book.load_markets(path)
 
 
 def kraken_asset(code: str) -> str:
@@ -58,17 +56,18 @@ def kraken_asset(code: str) -> str:
     return ASSET_CODES.get(code, code)
 
 
+def _kraken_id(prefix: str) -> str:
+    pick = random_token(string.ascii_uppercase + string.digits, 16)
+    return f"{prefix}{pick[:5]}-{pick[5:10]}-{pick[10:]}"
+
+
 def new_txid() -> str:
     """An order id of Kraken's shape, e.g. ``OQCLML-BW3P3-BUCMWZ``."""
-    alphabet = string.ascii_uppercase + string.digits
-    pick = "".join(secrets.choice(alphabet) for _ in range(16))
-    return f"O{pick[:5]}-{pick[5:10]}-{pick[10:]}"
+    return _kraken_id("O")
 
 
 def new_trade_id() -> str:
-    alphabet = string.ascii_uppercase + string.digits
-    pick = "".join(secrets.choice(alphabet) for _ in range(16))
-    return f"T{pick[:5]}-{pick[5:10]}-{pick[10:]}"
+    return _kraken_id("T")
 
 
 def valid_cl_ord_id(value: str) -> bool:
@@ -94,15 +93,7 @@ def fmt(value: Decimal, decimals: int) -> str:
 
 
 def _decimal(params: Mapping[str, str], name: str) -> Decimal | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    if not DECIMAL_RE.match(raw):
-        raise invalid_arguments(name)
-    try:
-        return Decimal(raw)
-    except InvalidOperation as exc:  # pragma: no cover - the regex rules this out
-        raise invalid_arguments(name) from exc
+    return decimal_param(params, name, invalid_arguments)
 
 
 def _decimals_of(value: Decimal) -> int:
@@ -173,8 +164,11 @@ class Fill:
 
 
 @dataclass
-class FakeOrder:
+class FakeOrder(OrderState):
     """An exchange-side order. ``reserved`` is what is still held (``hold_trade``) for it."""
+
+    open_statuses: ClassVar[frozenset[str]] = OPEN_STATUSES
+    client_id_field: ClassVar[str] = "cl_ord_id"
 
     txid: str
     cl_ord_id: str | None
@@ -196,10 +190,6 @@ class FakeOrder:
     fills: list[Fill] = field(default_factory=list)
     reserved: Decimal = ZERO
     reserved_asset: str = ""
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
 
     @property
     def remaining(self) -> Decimal:
@@ -254,32 +244,17 @@ class FakeOrder:
         return answer
 
 
-class SpotExchange:
+class SpotExchange(SpotBook[FakeOrder, PairRules]):
     """Balances, prices and orders of one account, with Kraken's acceptance rules."""
 
     def __init__(
-        self,
-        markets: Mapping[str, Mapping[str, Any]],
-        balances: Mapping[str, Decimal],
-        prices: Mapping[str, Decimal],
-        taker_fee: Decimal,
-        maker_fee: Decimal,
-        clock: Callable[[], int],
+        self, markets: Markets, balances: Amounts, prices: Amounts, fees: tuple[Decimal, Decimal], clock: Clock
     ) -> None:
-        self.rules: dict[str, PairRules] = {}
-        for market in markets.values():
-            rules = PairRules.from_ccxt_market(market)
-            self.rules[rules.pair_id] = rules
-        self.total: dict[str, Decimal] = {kraken_asset(a): amount for a, amount in balances.items()}
+        """``fees``: the (taker, maker) rates."""
+        super().__init__(markets, prices, clock, PairRules.from_ccxt_market)
+        self.total: dict[str, Decimal] = {kraken_asset(a): Decimal(amount) for a, amount in balances.items()}
         self.held: dict[str, Decimal] = dict.fromkeys(self.total, ZERO)
-        self.prices: dict[str, Decimal] = {}
-        for symbol, price in prices.items():
-            self.prices[self.rules_for(symbol).pair_id] = price
-        self.taker_fee = taker_fee
-        self.maker_fee = maker_fee
-        self.clock = clock
-        self.orders: list[FakeOrder] = []
-        self.closes_override: dict[str, list[Decimal]] = {}
+        self.taker_fee, self.maker_fee = fees
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -290,6 +265,9 @@ class SpotExchange:
                 return rules
         raise KrakenError(UNKNOWN_PAIR)
 
+    def market_key(self, symbol: str) -> str:
+        return self.rules_for(symbol).pair_id
+
     def _now_s(self) -> float:
         return self.clock() / 1000
 
@@ -297,15 +275,8 @@ class SpotExchange:
         asset = kraken_asset(asset)
         return self.total.get(asset, ZERO) - self.held.get(asset, ZERO)
 
-    def find_order(self, ref: str) -> FakeOrder:
-        """For tests: an order by txid, or by cl_ord_id (the open one if any, else the latest)."""
-        matches = [o for o in self.orders if o.txid == ref]
-        if not matches:
-            matches = [o for o in self.orders if o.cl_ord_id == ref]
-            matches = [o for o in matches if o.is_open] or matches
-        if not matches:
-            raise KeyError(f"no order {ref!r}")
-        return matches[-1]
+    def _is_exchange_id(self, order: FakeOrder, ref: Any) -> bool:
+        return bool(order.txid == ref)
 
     # -- balances ----------------------------------------------------------------------------
 
@@ -356,8 +327,17 @@ class SpotExchange:
             raise KrakenError(INSUFFICIENT_FUNDS)
         marketable = price is None or (price >= market_price if side == "buy" else price <= market_price)
         order = FakeOrder(
-            txid=new_txid(), cl_ord_id=cl_ord_id, userref=userref, pair_id=rules.pair_id, altname=rules.altname,
-            side=side, ordertype=ordertype, price=price, vol=vol, oflags=",".join(oflags), opentm=self._now_s(),
+            txid=new_txid(),
+            cl_ord_id=cl_ord_id,
+            userref=userref,
+            pair_id=rules.pair_id,
+            altname=rules.altname,
+            side=side,
+            ordertype=ordertype,
+            price=price,
+            vol=vol,
+            oflags=",".join(oflags),
+            opentm=self._now_s(),
         )
         self._reserve(order, rules, reference)
         self.orders.append(order)
@@ -390,8 +370,10 @@ class SpotExchange:
         if price is None or price <= 0:
             raise invalid_arguments("price")
         if _decimals_of(price) > rules.pair_decimals:
-            raise KrakenError(f"EOrder:Invalid price:{rules.altname} price can only be specified up to "
-                              f"{rules.pair_decimals} decimals.")
+            raise KrakenError(
+                f"EOrder:Invalid price:{rules.altname} price can only be specified up to "
+                f"{rules.pair_decimals} decimals."
+            )
         return rules, side, ordertype, vol, price
 
     @staticmethod
@@ -421,8 +403,11 @@ class SpotExchange:
         cost = qty * price
         rate = self.maker_fee if maker else self.taker_fee
         fee_base = order.fee_in_base
-        fee = (qty * rate) if fee_base else (cost * rate).quantize(
-            Decimal(1).scaleb(-rules.cost_decimals), rounding=ROUND_UP)
+        fee = (
+            (qty * rate)
+            if fee_base
+            else (cost * rate).quantize(Decimal(1).scaleb(-rules.cost_decimals), rounding=ROUND_UP)
+        )
         if order.side == "buy":
             spent = cost + (ZERO if fee_base else fee)
             received_asset, received = rules.base, qty - (fee if fee_base else ZERO)
@@ -452,16 +437,14 @@ class SpotExchange:
 
     def fill(self, ref: str, qty: Decimal | None = None, price: Decimal | None = None) -> FakeOrder:
         """For tests: fill an open order (fully, or ``qty`` of it) at its limit or a better price."""
-        order = self.find_order(ref)
-        if not order.is_open:
-            raise ValueError(f"order {ref!r} is {order.status}, not open")
-        qty = order.remaining if qty is None else qty
-        if qty <= 0 or qty > order.remaining:
-            raise ValueError(f"cannot fill {qty} of an order with {order.remaining} remaining")
-        limit = order.price if order.price is not None else self.prices[order.pair_id]
-        fill_price = limit if price is None else price
-        if fill_price > limit if order.side == "buy" else fill_price < limit:
-            raise ValueError(f"fill price {fill_price} is worse than the limit {limit}")
+        order, qty, fill_price = self.fill_terms(
+            ref,
+            qty,
+            price,
+            remaining=lambda o: o.remaining,
+            limit=lambda o: o.price if o.price is not None else self.prices[o.pair_id],
+            buys=lambda o: o.side == "buy",
+        )
         self._fill(order, qty, fill_price, maker=True)
         return order
 
@@ -472,8 +455,11 @@ class SpotExchange:
         """The ``userref`` and ``cl_ord_id`` filters Open/Closed/QueryOrders share."""
         userref = _userref(params)
         cl_ord_id = params.get("cl_ord_id") or None
-        return [o for o in candidates
-                if (userref is None or o.userref == userref) and (cl_ord_id is None or o.cl_ord_id == cl_ord_id)]
+        return [
+            o
+            for o in candidates
+            if (userref is None or o.userref == userref) and (cl_ord_id is None or o.cl_ord_id == cl_ord_id)
+        ]
 
     def query_orders(self, params: Mapping[str, str], hidden: frozenset[str] = frozenset()) -> dict[str, Any]:
         """POST /0/private/QueryOrders: ``txid`` (comma list, up to 50) is required; an id that
@@ -513,7 +499,7 @@ class SpotExchange:
             closed = [o for o in closed if any(t < end for t in times(o))]
         selected = sorted(self.select(params, closed), key=lambda o: o.closetm or 0, reverse=True)
         offset = int(params.get("ofs") or 0)
-        page = selected[offset:offset + CLOSED_PAGE]
+        page = selected[offset : offset + CLOSED_PAGE]
         return {"closed": self._render(page, truthy(params.get("trades"))), "count": len(selected)}
 
     def matches_for_lookup(self, params: Mapping[str, str], kind: str) -> list[FakeOrder]:
@@ -551,8 +537,10 @@ class SpotExchange:
 
     def balance_ex(self) -> dict[str, Any]:
         """POST /0/private/BalanceEx: total and held per Kraken asset code."""
-        return {asset: {"balance": fmt(self.total[asset], 10), "hold_trade": fmt(self.held.get(asset, ZERO), 10)}
-                for asset in sorted(self.total)}
+        return {
+            asset: {"balance": fmt(self.total[asset], 10), "hold_trade": fmt(self.held.get(asset, ZERO), 10)}
+            for asset in sorted(self.total)
+        }
 
     def balance(self) -> dict[str, str]:
         """POST /0/private/Balance: totals only."""
@@ -561,7 +549,8 @@ class SpotExchange:
     def ticker(self, params: Mapping[str, str]) -> dict[str, Any]:
         """GET /0/public/Ticker?pair=a,b: keyed by pair id whatever name was asked for."""
         names = [p for p in (params.get("pair") or "").split(",") if p] or [
-            r.pair_id for r in self.rules.values() if r.pair_id in self.prices]
+            r.pair_id for r in self.rules.values() if r.pair_id in self.prices
+        ]
         return {rules.pair_id: self._ticker(rules) for rules in (self.rules_for(n) for n in names)}
 
     def _ticker(self, rules: PairRules) -> dict[str, Any]:
@@ -582,12 +571,6 @@ class SpotExchange:
             "o": p(price),
         }
 
-    def _close_at(self, pair_id: str, candles_back: int) -> Decimal:
-        series = self.closes_override.get(pair_id)
-        if not series:
-            return self.prices[pair_id]
-        return series[max(len(series) - 1 - candles_back, 0)]
-
     def ohlc(self, params: Mapping[str, str]) -> dict[str, Any]:
         """GET /0/public/OHLC: the 720 most recent candles of ``interval`` minutes (after
         ``since``, unix seconds); each opens at the previous close, 0.05% wicks."""
@@ -604,14 +587,20 @@ class SpotExchange:
         if since is not None:
             opens = [t for t in opens if t > since]
         rows: list[list[Any]] = []
-        wiggle = Decimal("0.0005")
         for open_time in opens:
-            back = (current - open_time) // step
-            close = self._close_at(rules.pair_id, back)
-            open_ = self._close_at(rules.pair_id, back + 1)
-            high, low = max(open_, close) * (1 + wiggle), min(open_, close) * (1 - wiggle)
-            rows.append([open_time, rules.price(open_), rules.price(high), rules.price(low), rules.price(close),
-                         rules.price(close), "10.00000000", 100])
+            open_, high, low, close = self.candle(rules.pair_id, (current - open_time) // step)
+            rows.append(
+                [
+                    open_time,
+                    rules.price(open_),
+                    rules.price(high),
+                    rules.price(low),
+                    rules.price(close),
+                    rules.price(close),
+                    "10.00000000",
+                    100,
+                ]
+            )
         return {rules.pair_id: rows, "last": current}
 
     def asset_pairs(self, params: Mapping[str, str]) -> dict[str, Any]:
@@ -627,4 +616,3 @@ def _userref(params: Mapping[str, str]) -> int | None:
     if not raw.lstrip("-").isdigit() or abs(int(raw)) > INT32_MAX:
         raise invalid_arguments("userref")
     return int(raw)
-

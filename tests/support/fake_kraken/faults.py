@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Self
 
-from tests.support.fake_http import FaultQueues
+from tests.support.fake_http import FaultQueues, HttpEndpoint
 
 
-class Endpoint(Enum):
+class Endpoint(HttpEndpoint):
     """The endpoints faults can target, with ``ANY`` and the virtual ``ORDER_LOOKUP``."""
 
     TIME = ("GET", "/0/public/Time")
@@ -42,24 +42,8 @@ class Endpoint(Enum):
     ANY = ("*", "*")
 
     @property
-    def method(self) -> str:
-        return self.value[0]
-
-    @property
-    def path(self) -> str:
-        return self.value[1]
-
-    @property
     def private(self) -> bool:
         return self.path.startswith("/0/private/")
-
-    @classmethod
-    def lookup(cls, method: str, path: str) -> Endpoint | None:
-        """The endpoint served at ``method path``, or None for paths the fake does not know."""
-        for endpoint in cls:
-            if endpoint.value == (method, path):
-                return endpoint
-        return None
 
 
 class FaultKind(Enum):
@@ -134,8 +118,12 @@ class Fault:
         (``"order"``), in the envelope; ccxt: DDoSProtection. ``http_status=429`` sends the CDN's
         bare 429 instead (ccxt: RateLimitExceeded)."""
         message = ORDER_RATE_LIMIT if scope == "order" else API_RATE_LIMIT
-        return cls(FaultKind.RATE_LIMITED, message=message, http_status=http_status,
-                   headers=(("Retry-After", "1"),) if http_status == 429 else ())
+        return cls(
+            FaultKind.RATE_LIMITED,
+            message=message,
+            http_status=http_status,
+            headers=(("Retry-After", "1"),) if http_status == 429 else (),
+        )
 
     @classmethod
     def insufficient_funds(cls) -> Fault:

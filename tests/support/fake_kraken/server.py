@@ -11,28 +11,24 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import hashlib
 import hmac
 import json
 import secrets
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler
-from typing import Any
-from urllib.parse import parse_qsl
+from typing import Any, ClassVar
 
-from tests.support.fake_http import LocalHttpServer
+from tests.support.fake_http import Answer, FakeExchangeServer, FakeHttpHandler, Json, header, held_answer, parse_form
+from tests.support.fake_http import RecordedRequest as _RecordedRequest
 from tests.support.fake_kraken.engine import (
     INVALID_ORDER,
     UNKNOWN_ORDER,
     ZERO,
-    FakeOrder,
     KrakenError,
     SpotExchange,
     kraken_asset,
@@ -50,9 +46,7 @@ from tests.support.fake_kraken.faults import (
 DEFAULT_API_KEY = "fake-kraken-api-key"
 DEFAULT_SECRET = base64.b64encode(b"fake-kraken-secret-" + b"\x00" * 45).decode()
 DEFAULT_BALANCES: Mapping[str, str] = {"USD": "100000", "USDT": "100000", "BTC": "2", "ETH": "20"}
-DEFAULT_PRICES: Mapping[str, str] = {"BTC/USD": "60000", "BTC/USDT": "60000", "ETH/USD": "3000",
-                                     "ETH/USDT": "3000"}
-Json = dict[str, Any] | list[Any]
+DEFAULT_PRICES: Mapping[str, str] = {"BTC/USD": "60000", "BTC/USDT": "60000", "ETH/USD": "3000", "ETH/USDT": "3000"}
 
 
 def new_secret() -> str:
@@ -68,51 +62,22 @@ def kraken_signature(secret: str, url_path: str, nonce: str, raw_body: str) -> s
 
 
 @dataclass
-class RecordedRequest:
-    """One request as the server received it, plus how it was judged and answered.
+class RecordedRequest(_RecordedRequest[Endpoint, FaultKind]):
+    """One request as the fake Kraken received it. Beyond the shared fields: the ``nonce`` sent,
+    ``nonce_valid`` (None when the request was not authenticated far enough to check it) and
+    ``errors``, Kraken's error strings answered."""
 
-    ``api_key_valid``/``signature_valid`` are None when no key / no signature header was sent;
-    ``nonce_valid`` is None when the request was not authenticated far enough to check it.
-    ``status`` and ``errors`` (Kraken's error strings answered) are filled in once decided.
-    """
-
-    method: str
-    path: str
-    query: dict[str, str]
-    body: dict[str, str]
-    headers: dict[str, str]
-    raw_query: str
-    raw_body: str
-    received_ms: int
-    endpoint: Endpoint | None
-    api_key_valid: bool | None
-    signature_valid: bool | None
     nonce: int | None = None
     nonce_valid: bool | None = None
-    fault: FaultKind | None = None
-    status: int | None = None
     errors: list[str] = field(default_factory=list)
 
-    @property
-    def params(self) -> dict[str, str]:
-        """Query and body parameters together."""
-        return {**self.query, **self.body}
+
+def _ok(result: Json) -> Answer:
+    return Answer(200, {"error": [], "result": result})
 
 
-@dataclass
-class _Answer:
-    status: int
-    body: Json | str
-    headers: tuple[tuple[str, str], ...] = ()
-    delay_s: float = 0.0
-
-
-def _ok(result: Json) -> _Answer:
-    return _Answer(200, {"error": [], "result": result})
-
-
-def _error(message: str, status: int = 200) -> _Answer:
-    return _Answer(status, {"error": [message]})
+def _error(message: str, status: int = 200) -> Answer:
+    return Answer(status, {"error": [message]})
 
 
 @dataclass(frozen=True)
@@ -121,12 +86,8 @@ class _Route:
     action: Callable[[Mapping[str, str], Fault | None], Json]
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    return next((value for key, value in headers.items() if key.lower() == name.lower()), None)
-
-
 @dataclass(repr=False)
-class FakeKraken(LocalHttpServer):
+class FakeKraken(FakeExchangeServer[SpotExchange]):
     """The fake exchange. Use as a context manager, or call :meth:`start` and :meth:`stop`.
 
     Test-facing API: :attr:`faults`, :meth:`set_price`, :meth:`set_ohlc`, :meth:`set_balance`,
@@ -141,22 +102,19 @@ class FakeKraken(LocalHttpServer):
     taker_fee: Decimal = Decimal("0.004")
     maker_fee: Decimal = Decimal("0.0025")
     faults: FaultPlan = field(default_factory=FaultPlan)
+    thread_name: ClassVar[str] = "fake-kraken"
+    display_name: ClassVar[str] = "FakeKraken"
+    create_endpoint: ClassVar[Endpoint] = Endpoint.ADD_ORDER
+    record_class: ClassVar[type[RecordedRequest]] = RecordedRequest
+    api_key_header: ClassVar[str] = "API-Key"
 
     def __post_init__(self) -> None:
         base64.b64decode(self.secret, validate=True)  # Kraken secrets are base64
         self.markets = load_markets()
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._requests: list[RecordedRequest] = []
+        self._init_server()
         self._last_nonce: dict[str, int] = {}
-        self._exchange = SpotExchange(
-            self.markets,
-            {asset: Decimal(amount) for asset, amount in self.initial_balances.items()},
-            {symbol: Decimal(price) for symbol, price in self.initial_prices.items()},
-            self.taker_fee,
-            self.maker_fee,
-            self.now_ms,
-        )
+        fees = (self.taker_fee, self.maker_fee)
+        self._exchange = SpotExchange(self.markets, self.initial_balances, self.initial_prices, fees, self.now_ms)
         self._routes = {
             route.endpoint: route
             for route in (
@@ -175,10 +133,6 @@ class FakeKraken(LocalHttpServer):
             )
         }
 
-    def __repr__(self) -> str:
-        where = self.base_url if self._httpd is not None else "stopped"
-        return f"FakeKraken({where}, {len(self._exchange.orders)} orders, {len(self._requests)} requests)"
-
     # -- lifecycle: tests.support.fake_http.LocalHttpServer -----------------------------------
 
     def now_ms(self) -> int:
@@ -186,17 +140,7 @@ class FakeKraken(LocalHttpServer):
 
     # -- test controls -----------------------------------------------------------------------
 
-    def set_price(self, symbol: str, price: str | Decimal | float) -> None:
-        """The price market orders fill at and tickers report (does not fill resting orders)."""
-        with self._lock:
-            rules = self._exchange.rules_for(symbol)
-            self._exchange.prices[rules.pair_id] = Decimal(str(price))
-
-    def set_ohlc(self, symbol: str, closes: list[str | Decimal | float]) -> None:
-        """Candle closes, oldest first; the current candle closes at ``closes[-1]``."""
-        with self._lock:
-            rules = self._exchange.rules_for(symbol)
-            self._exchange.closes_override[rules.pair_id] = [Decimal(str(c)) for c in closes]
+    set_ohlc = FakeExchangeServer.set_closes
 
     def set_balance(self, asset: str, free: str | Decimal | float) -> None:
         """Set an asset's free balance (unified "BTC" or Kraken "XXBT"); what is held stays held."""
@@ -210,49 +154,6 @@ class FakeKraken(LocalHttpServer):
         with self._lock:
             code = kraken_asset(asset)
             return self._exchange.free(code), self._exchange.held.get(code, ZERO)
-
-    def fill_order(
-        self, ref: str, qty: str | Decimal | None = None, price: str | Decimal | None = None
-    ) -> FakeOrder:
-        """Fill an open order, by txid or cl_ord_id, fully or ``qty`` of it, at its limit price or
-        a better ``price`` (as a maker). Returns a snapshot of the order."""
-        with self._lock:
-            order = self._exchange.fill(
-                ref, None if qty is None else Decimal(str(qty)), None if price is None else Decimal(str(price))
-            )
-            return copy.deepcopy(order)
-
-    @property
-    def orders(self) -> list[FakeOrder]:
-        """Snapshots of every order the exchange accepted, oldest first."""
-        with self._lock:
-            return copy.deepcopy(self._exchange.orders)
-
-    def order(self, ref: str) -> FakeOrder:
-        """A snapshot of one order, by txid or cl_ord_id (the open one if any)."""
-        with self._lock:
-            return copy.deepcopy(self._exchange.find_order(ref))
-
-    def orders_with_client_id(self, client_order_id: str) -> list[FakeOrder]:
-        """Every order ever accepted with this cl_ord_id, oldest first."""
-        return [o for o in self.orders if o.cl_ord_id == client_order_id]
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """A snapshot of every request received, in arrival order."""
-        with self._lock:
-            return list(self._requests)
-
-    def requests_to(self, endpoint: Endpoint) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.endpoint is endpoint]
-
-    def order_requests(self) -> list[RecordedRequest]:
-        """Every AddOrder received (accepted or not)."""
-        return self.requests_to(Endpoint.ADD_ORDER)
-
-    def clear_requests(self) -> None:
-        with self._lock:
-            self._requests.clear()
 
     # -- request handling (called from server threads) ---------------------------------------
 
@@ -282,11 +183,11 @@ class FakeKraken(LocalHttpServer):
             return self._exchange.open_orders(params, hidden)
         return self._exchange.closed_orders(params, hidden)
 
-    def _record(
-        self, method: str, raw_path: str, raw_query: str, raw_body: str, headers: dict[str, str]
-    ) -> RecordedRequest:
-        query = dict(parse_qsl(raw_query, keep_blank_values=True))
-        content_type = _header(headers, "Content-Type") or ""
+    def _read_request(
+        self, raw_path: str, raw_query: str, raw_body: str, headers: dict[str, str]
+    ) -> tuple[dict[str, str], bool | None, dict[str, Any]]:
+        """The body (form or JSON), whether its API-Sign is valid (None: none sent) and its nonce."""
+        content_type = header(headers, "Content-Type") or ""
         body: dict[str, str] = {}
         if raw_body and "json" in content_type:
             try:
@@ -295,9 +196,8 @@ class FakeKraken(LocalHttpServer):
                 parsed = {}
             body = {k: v if isinstance(v, str) else json.dumps(v) for k, v in dict(parsed).items()}
         elif raw_body:
-            body = dict(parse_qsl(raw_body, keep_blank_values=True))
-        sent_key = _header(headers, "API-Key")
-        sent_sign = _header(headers, "API-Sign")
+            body = parse_form(raw_body)
+        sent_sign = header(headers, "API-Sign")
         signature_valid: bool | None = None
         nonce = body.get("nonce")
         if sent_sign is not None:
@@ -306,23 +206,7 @@ class FakeKraken(LocalHttpServer):
                 signature_valid = hmac.compare_digest(base64.b64decode(sent_sign), base64.b64decode(expected))
             except (binascii.Error, ValueError):
                 signature_valid = False
-        record = RecordedRequest(
-            method=method,
-            path=raw_path,
-            query=query,
-            body=body,
-            headers=headers,
-            raw_query=raw_query,
-            raw_body=raw_body,
-            received_ms=self.now_ms(),
-            endpoint=Endpoint.lookup(method, raw_path),
-            api_key_valid=None if sent_key is None else hmac.compare_digest(sent_key, self.api_key),
-            signature_valid=signature_valid,
-            nonce=int(nonce) if nonce and nonce.isdigit() else None,
-        )
-        with self._lock:
-            self._requests.append(record)
-        return record
+        return body, signature_valid, {"nonce": int(nonce) if nonce and nonce.isdigit() else None}
 
     def _check_auth(self, record: RecordedRequest) -> None:
         """Kraken's checks for private endpoints, in its order: key, signature, nonce. A nonce
@@ -339,7 +223,7 @@ class FakeKraken(LocalHttpServer):
             assert record.nonce is not None
             self._last_nonce[self.api_key] = record.nonce
 
-    def _answer(self, record: RecordedRequest) -> _Answer:
+    def _answer(self, record: RecordedRequest) -> Answer:
         """Decide the answer: auth, then the queued fault (if any), then the real action."""
         route = self._routes.get(record.endpoint) if record.endpoint is not None else None
         if route is None:
@@ -353,7 +237,7 @@ class FakeKraken(LocalHttpServer):
         except KrakenError as error:
             return _error(error.message)
 
-    def _execute(self, route: _Route, params: Mapping[str, str], fault: Fault | None) -> _Answer:
+    def _execute(self, route: _Route, params: Mapping[str, str], fault: Fault | None) -> Answer:
         """The real action, under the lock, as a result or Kraken's error envelope."""
         with self._lock:
             try:
@@ -361,23 +245,27 @@ class FakeKraken(LocalHttpServer):
             except KrakenError as error:
                 return _error(error.message)
 
-    def _run(self, route: _Route, params: Mapping[str, str], fault: Fault | None) -> _Answer:
+    def _run(self, route: _Route, params: Mapping[str, str], fault: Fault | None) -> Answer:
         if fault is None or (fault.kind is FaultKind.INSUFFICIENT_FUNDS and route.endpoint is Endpoint.ADD_ORDER):
             return self._execute(route, params, fault)
         if fault.kind is FaultKind.NOT_FOUND:
             return self._not_found(route.endpoint)
         real = self._execute(route, params, fault) if fault.execute else None
         if fault.kind is FaultKind.ACCEPT_THEN_TIMEOUT:
-            # the real answer, too late for the client; never carried out: a gateway timeout
-            late = real if real is not None else _Answer(504, "")
-            return _Answer(late.status, late.body, late.headers, delay_s=fault.delay_s)
+            return held_answer(real, fault.delay_s)
         if fault.kind is FaultKind.SERVER_ERROR or fault.http_status != 200:
             body = fault.body if fault.body is not None else DEFAULT_5XX_BODY.format(status=fault.http_status)
-            return _Answer(fault.http_status, body, headers=fault.headers)
+            return Answer(fault.http_status, body, headers=fault.headers)
         return _error(fault.message or "EGeneral:Internal error")
 
+    def _answered(self, record: RecordedRequest, answer: Answer) -> None:
+        """Note the status and Kraken's error strings answered."""
+        super()._answered(record, answer)
+        if isinstance(answer.body, dict):
+            record.errors = list(answer.body.get("error") or [])
+
     @staticmethod
-    def _not_found(endpoint: Endpoint) -> _Answer:
+    def _not_found(endpoint: Endpoint) -> Answer:
         if endpoint is Endpoint.OPEN_ORDERS:
             return _ok({"open": {}})
         if endpoint is Endpoint.CLOSED_ORDERS:
@@ -385,47 +273,11 @@ class FakeKraken(LocalHttpServer):
         return _error(UNKNOWN_ORDER if endpoint is Endpoint.CANCEL_ORDER else INVALID_ORDER)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """Turns HTTP requests into :meth:`FakeKraken._answer` calls. One connection per request
-    (HTTP/1.0), which keeps a timed-out client from reusing a connection that is still busy."""
+class _Handler(FakeHttpHandler):
+    """Kraken's JSON content type over the shared request handling."""
 
-    fake: FakeKraken
+    json_content_type = "application/json; charset=utf-8"
     server_version = "fake-kraken"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the per-request log lines on stderr."""
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def _serve(self, method: str) -> None:
-        raw_path, _, raw_query = self.path.partition("?")
-        length = int(self.headers.get("Content-Length") or 0)
-        raw_body = self.rfile.read(length).decode() if length else ""
-        record = self.fake._record(method, raw_path, raw_query, raw_body, dict(self.headers.items()))
-        answer = self.fake._answer(record)
-        record.status = answer.status
-        if isinstance(answer.body, dict):
-            record.errors = list(answer.body.get("error") or [])
-        if answer.delay_s > 0 and self.fake._stopping.wait(answer.delay_s):
-            return  # the server is stopping: drop the held answer
-        payload = answer.body if isinstance(answer.body, str) else json.dumps(answer.body)
-        content_type = "text/html" if isinstance(answer.body, str) else "application/json; charset=utf-8"
-        data = payload.encode()
-        try:
-            self.send_response(answer.status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in answer.headers:
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (e.g. its timeout fired): nothing to tell it
 
 
 FakeKraken.handler_class = _Handler
-FakeKraken.thread_name = "fake-kraken"
