@@ -33,6 +33,7 @@ test: venv lint typecheck  ## lint, type-check and run every test (with the cove
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: venv
 	$(BIN)/mypy

@@ -52,7 +52,7 @@ class Stats:
         return cls(len(us), statistics.fmean(us), statistics.median(us), us[p99_index], us[0])
 
     def row(self, label: str) -> str:
-        return (f"{label:<52} {self.mean:>9.1f} {self.p50:>9.1f} {self.p99:>9.1f} {self.minimum:>9.1f}")
+        return f"{label:<52} {self.mean:>9.1f} {self.p50:>9.1f} {self.p99:>9.1f} {self.minimum:>9.1f}"
 
 
 STATS_HEADER = f"{'per call (µs)':<52} {'mean':>9} {'p50':>9} {'p99':>9} {'min':>9}"

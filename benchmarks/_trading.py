@@ -79,9 +79,11 @@ class MotoMeter:
             answering = {t: s for t, s in self.seconds.items() if t != "AmazonSQS.ReceiveMessage"}
             total_n, total_s = sum(self.counts.values()) - receives, sum(answering.values())
             errors = sum(self.errors.values())
-            lines = [f"{total_n} requests besides {receives} ReceiveMessage long polls; {total_s:.1f} s answering them "
-                     f"(mean {total_s / max(total_n, 1) * 1e3:.1f} ms, wall incl. GIL waits); 5xx answers: "
-                     f"{errors or 'none'}" + (f" {dict(self.errors)}" if errors else "")]
+            lines = [
+                f"{total_n} requests besides {receives} ReceiveMessage long polls; {total_s:.1f} s answering them "
+                f"(mean {total_s / max(total_n, 1) * 1e3:.1f} ms, wall incl. GIL waits); 5xx answers: "
+                f"{errors or 'none'}" + (f" {dict(self.errors)}" if errors else "")
+            ]
             for target, seconds in sorted(answering.items(), key=lambda kv: kv[1], reverse=True)[:top]:
                 n = self.counts[target]
                 name = target.rsplit(".", 1)[-1]
@@ -193,5 +195,6 @@ def tracked_moto_instances() -> int:
     """How many model objects moto's instance tracker holds right now."""
     from moto.core.model_instances import model_data
 
-    return sum(len(getattr(model, "instances_tracked", ())) for models in model_data.values()
-               for model in models.values())
+    return sum(
+        len(getattr(model, "instances_tracked", ())) for models in model_data.values() for model in models.values()
+    )

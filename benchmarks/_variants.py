@@ -57,13 +57,15 @@ async def get_bot_raw(bot_id: BotId, caller: ReaderAsync) -> Response:
 
 VARIANTS: dict[str, LambdaHandler] = {
     "plain `def` route (runs in anyio's thread pool)": make_lambda_handler(
-        sync_route_app, on_invoke=register_lambda_context),
+        sync_route_app, on_invoke=register_lambda_context
+    ),
     "async route + async scope dependency": make_lambda_handler(
-        async_dependency_app, on_invoke=register_lambda_context),
+        async_dependency_app, on_invoke=register_lambda_context
+    ),
     "  ... + Response(model_dump_json), no response_model": make_lambda_handler(
-        raw_response_app, on_invoke=register_lambda_context),
+        raw_response_app, on_invoke=register_lambda_context
+    ),
 }
-
 
 
 def decorator_ladder() -> dict[str, LambdaHandler]:
@@ -74,15 +76,15 @@ def decorator_ladder() -> dict[str, LambdaHandler]:
     def noop(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"statusCode": 200}
 
-    stacked = logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST,
-                                           clear_state=True)(
-        tracer.capture_lambda_handler(capture_response=False)(metrics.log_metrics(noop)))
+    stacked = logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)(
+        tracer.capture_lambda_handler(capture_response=False)(metrics.log_metrics(noop))
+    )
     return {
         "no-op handler": noop,
         "logger.inject_lambda_context": logger.inject_lambda_context(
-            correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)(noop),
-        "tracer.capture_lambda_handler (tracing disabled)": tracer.capture_lambda_handler(
-            capture_response=False)(noop),
+            correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+        )(noop),
+        "tracer.capture_lambda_handler (tracing disabled)": tracer.capture_lambda_handler(capture_response=False)(noop),
         "metrics.log_metrics (no metrics)": metrics.log_metrics(noop),
         "all three, stacked as in make_lambda_handler": stacked,
     }

@@ -94,7 +94,7 @@ def main() -> None:
     # item slowly (~4 ms): a 500-row page of 10,000 bots takes longer than the 5 s read timeout
     # the code uses on AWS. The benchmark waits for it instead (the request counts are the same).
     BotRecord.Meta.read_timeout_seconds = 120
-    from shared.exchange.model import Candle
+    from shared.exchange.protocol import Candle
 
     fetches: Counter[str] = Counter()
 

@@ -150,11 +150,20 @@ print(json.dumps({"audit": seen, "threads": threads}))
 """
 
 # Audit events that mean traffic (or a DNS lookup) rather than just a socket object being made.
-NETWORK_IO_EVENTS = frozenset({
-    "socket.connect", "socket.sendto", "socket.sendmsg", "socket.getaddrinfo", "socket.gethostbyname",
-    "socket.gethostbyname_ex", "socket.gethostbyaddr", "http.client.connect", "http.client.send",
-    "urllib.Request",
-})
+NETWORK_IO_EVENTS = frozenset(
+    {
+        "socket.connect",
+        "socket.sendto",
+        "socket.sendmsg",
+        "socket.getaddrinfo",
+        "socket.gethostbyname",
+        "socket.gethostbyname_ex",
+        "socket.gethostbyaddr",
+        "http.client.connect",
+        "http.client.send",
+        "urllib.Request",
+    }
+)
 
 
 @dataclass
@@ -225,8 +234,9 @@ def lambda_environment(template: dict[str, Any], logical_id: str) -> dict[str, s
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def _wall_ms(args: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -253,7 +263,7 @@ def parse_importtime(stderr: str) -> ImportProfile:
     for line in after.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
             continue
-        parts = line[len("import time:"):].split("|", 2)
+        parts = line[len("import time:") :].split("|", 2)
         if len(parts) != 3:
             continue
         self_us, cumulative_us, name = float(parts[0]), float(parts[1]), parts[2].strip()
@@ -312,10 +322,14 @@ def _fmt_top(top: list[tuple[str, float, float]]) -> str:
 
 def report(results: list[FunctionResult], baseline: list[float], runs: int) -> None:
     print(f"\nCold start: module import in a fresh interpreter, .pyc present, median of {runs} runs")
-    print(f"Interpreter baseline (`python -c pass`, wall incl. spawn): median {statistics.median(baseline):.1f} ms, "
-          f"min {min(baseline):.1f} ms  [{sys.executable}]\n")
-    header = (f"{'function':<22} {'module':<26} {'median ms':>9} {'min ms':>8} {'target':>7} "
-              f"{'process ms':>10} {'no-trace ms':>11}  top 5 imports, cumulative ms")
+    print(
+        f"Interpreter baseline (`python -c pass`, wall incl. spawn): median {statistics.median(baseline):.1f} ms, "
+        f"min {min(baseline):.1f} ms  [{sys.executable}]\n"
+    )
+    header = (
+        f"{'function':<22} {'module':<26} {'median ms':>9} {'min ms':>8} {'target':>7} "
+        f"{'process ms':>10} {'no-trace ms':>11}  top 5 imports, cumulative ms"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
@@ -327,13 +341,17 @@ def report(results: list[FunctionResult], baseline: list[float], runs: int) -> N
         floor = next((f for f in results if f.logical_id == r.floor and f.import_ms), None)
         ratio = f" {median / statistics.median(floor.import_ms):.2f}x {r.floor}" if floor else ""
         untraced = f"{statistics.median(r.untraced_ms):>11.1f}" if r.untraced_ms else f"{'-':>11}"
-        print(f"{r.logical_id:<22} {r.module:<26} {median:>9.1f} {min(r.import_ms):>8.1f} "
-              f"{TARGET_MS:>5.0f}ms {statistics.median(r.process_ms):>10.1f} {untraced}  "
-              f"{_fmt_top(r.top_cumulative)}{flag}{ratio}")
-    print("\n(* = median above target. 'process ms' = median wall time of the whole child process: spawn +"
-          " interpreter + import (exit skipped).\n 'no-trace ms' = median import with POWERTOOLS_TRACE_DISABLED=true: "
-          "the difference is the Tracer's X-Ray setup and botocore patching at import.\n importtime "
-          "figures are inflated by the profiling itself; use them to rank, not to add up.)")
+        print(
+            f"{r.logical_id:<22} {r.module:<26} {median:>9.1f} {min(r.import_ms):>8.1f} "
+            f"{TARGET_MS:>5.0f}ms {statistics.median(r.process_ms):>10.1f} {untraced}  "
+            f"{_fmt_top(r.top_cumulative)}{flag}{ratio}"
+        )
+    print(
+        "\n(* = median above target. 'process ms' = median wall time of the whole child process: spawn +"
+        " interpreter + import (exit skipped).\n 'no-trace ms' = median import with POWERTOOLS_TRACE_DISABLED=true: "
+        "the difference is the Tracer's X-Ray setup and botocore patching at import.\n importtime "
+        "figures are inflated by the profiling itself; use them to rank, not to add up.)"
+    )
 
     _report_ratios(results)
     _report_profiles(results)
@@ -341,8 +359,11 @@ def report(results: list[FunctionResult], baseline: list[float], runs: int) -> N
 
 
 def _report_ratios(results: list[FunctionResult]) -> None:
-    floors = {r.logical_id: statistics.median(r.import_ms) for r in results
-              if r.logical_id in (FLOOR_API, FLOOR_WORKER) and r.import_ms}
+    floors = {
+        r.logical_id: statistics.median(r.import_ms)
+        for r in results
+        if r.logical_id in (FLOOR_API, FLOOR_WORKER) and r.import_ms
+    }
     print(f"\nRatios to the floors measured in this run (goal <= {RATIO_GOAL}x):")
     for name, ms in floors.items():
         print(f"  {name:<26} {ms:7.1f} ms (floor)")
@@ -360,8 +381,10 @@ def _report_profiles(results: list[FunctionResult]) -> None:
         if r.top_cumulative:
             parts = ", ".join(f"{name} {own:.1f}/{cum:.1f}" for name, own, cum in r.top_cumulative)
             print(f"  {r.logical_id:<22} {parts}")
-    print("  (cumulative includes whatever a package is the first to import, e.g. fastapi -> starlette, "
-          "pydantic, asyncio)")
+    print(
+        "  (cumulative includes whatever a package is the first to import, e.g. fastapi -> starlette, "
+        "pydantic, asyncio)"
+    )
 
     print("\nSelf time summed per top-level package during the import (non-overlapping, ms):")
     for r in results:
@@ -376,15 +399,18 @@ def _report_profiles(results: list[FunctionResult]) -> None:
 
 
 def _report_sockets(results: list[FunctionResult]) -> None:
-    print("\nSockets during import (audit hooks socket.*, http.client.*, urllib.Request, ssl.*; "
-          "I/O = connect/send/DNS):")
+    print(
+        "\nSockets during import (audit hooks socket.*, http.client.*, urllib.Request, ssl.*; I/O = connect/send/DNS):"
+    )
     for r in results:
         if r.error and r.import_ms:
             print(f"  {r.logical_id:<22} {r.error}")
             continue
         io = [e for e in r.network if e[0] in NETWORK_IO_EVENTS]
-        print(f"  {r.logical_id:<22} network I/O: {len(io) or 'none'}; socket events: {len(r.network)}; "
-              f"extra threads: {', '.join(r.threads) or 'none'}")
+        print(
+            f"  {r.logical_id:<22} network I/O: {len(io) or 'none'}; socket events: {len(r.network)}; "
+            f"extra threads: {', '.join(r.threads) or 'none'}"
+        )
     distinct: dict[tuple[str, str, str], set[str]] = {}
     for r in results:
         for event, args, origin in r.network:
@@ -397,8 +423,9 @@ def _report_sockets(results: list[FunctionResult]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--runs", type=int, default=7, help="timed imports per function (default 7)")
-    parser.add_argument("--skip-untraced", action="store_true",
-                        help="skip the comparison run with POWERTOOLS_TRACE_DISABLED=true")
+    parser.add_argument(
+        "--skip-untraced", action="store_true", help="skip the comparison run with POWERTOOLS_TRACE_DISABLED=true"
+    )
     parser.add_argument("--functions", nargs="*", help="logical ids (default: every function in template.yaml)")
     args = parser.parse_args(argv)
 
@@ -408,8 +435,11 @@ def main(argv: list[str] | None = None) -> None:
         ids = [i for i in ids if i in set(args.functions)]
     envs = {logical_id: lambda_environment(template, logical_id) for logical_id in ids}
     results = [FunctionResult(logical_id, handler_module(template, logical_id)[0]) for logical_id in ids]
-    api_functions = {name for name, spec in resources_of_type(template, "AWS::Serverless::Function").items()
-                     if any(e.get("Type") == "Api" for e in spec["Properties"].get("Events", {}).values())}
+    api_functions = {
+        name
+        for name, spec in resources_of_type(template, "AWS::Serverless::Function").items()
+        if any(e.get("Type") == "Api" for e in spec["Properties"].get("Events", {}).values())
+    }
     for r in results:
         r.floor = FLOOR_API if r.logical_id in api_functions else FLOOR_WORKER
     floor_dir = Path(tempfile.mkdtemp(prefix="cold-start-floors-"))

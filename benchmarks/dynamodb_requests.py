@@ -92,11 +92,15 @@ class ClientTally:
     def hook(self, request: Any, event_name: str, **kwargs: Any) -> None:
         _before_send, service, operation = event_name.split(".", 2)
         body = request_json(request)
-        items = tuple((kind, self._table(spec.get("TableName", "")))
-                      for item in body.get("TransactItems", []) for kind, spec in item.items())
+        items = tuple(
+            (kind, self._table(spec.get("TableName", "")))
+            for item in body.get("TransactItems", [])
+            for kind, spec in item.items()
+        )
         with self._lock:
-            self.requests.append(Request(service, operation, self._table(body.get("TableName", "")),
-                                         body.get("IndexName", ""), items))
+            self.requests.append(
+                Request(service, operation, self._table(body.get("TableName", "")), body.get("IndexName", ""), items)
+            )
 
     def watch(self, client: Any) -> None:
         if id(client) not in self._hooked:
@@ -173,12 +177,22 @@ class Driver:
         before_client = len(self.client.requests)
         before_server = Counter(self.server.targets)
         result = call()
-        self.outcomes.append(Outcome(name, result, self.client.requests[before_client:],
-                                     self.server.targets - before_server))
+        self.outcomes.append(
+            Outcome(name, result, self.client.requests[before_client:], self.server.targets - before_server)
+        )
         return result
 
-    def http(self, name: str, handler: Any, method: str, url: str, *, body: Any = None,
-             headers: dict[str, str] | None = None, caller: Any = None) -> Any:
+    def http(
+        self,
+        name: str,
+        handler: Any,
+        method: str,
+        url: str,
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        caller: Any = None,
+    ) -> Any:
         from tests.support.api import build_event, invoke
 
         replies: list[Any] = []
@@ -218,18 +232,21 @@ def drive(cloud: TestCloud) -> list[Outcome]:
     email = f"bench-{secrets.token_hex(4)}@example.com"
     signed = d.http("signup", d.auth, "POST", "/auth/signup", body={"email": email, "password": PASSWORD}).json
     owner = Caller(tenant_id=signed["tenant"]["id"], principal_id=f"user:{signed['user']['id']}")
-    token = d.http("login", d.auth, "POST", "/auth/login", body={"email": email, "password": PASSWORD}
-                   ).json["access_token"]
-    key = d.http("create API key", d.auth, "POST", "/api-keys", caller=owner,
-                 body={"name": "bench", "scopes": ["read", "trade"]}).json
+    token = d.http("login", d.auth, "POST", "/auth/login", body={"email": email, "password": PASSWORD}).json[
+        "access_token"
+    ]
+    key = d.http(
+        "create API key", d.auth, "POST", "/api-keys", caller=owner, body={"name": "bench", "scopes": ["read", "trade"]}
+    ).json
     d.http("list API keys", d.auth, "GET", "/api-keys", caller=owner)
     d.authorize("authorizer, API key (first use)", "authorizer_api_key.json", "X-Api-Key", key["key"])
     d.authorize("authorizer, API key (again <60 s)", "authorizer_api_key.json", "X-Api-Key", key["key"])
     d.authorize("authorizer, JWT", "authorizer_bearer.json", "Authorization", f"Bearer {token}")
 
     idem = {"Idempotency-Key": secrets.token_hex(8)}
-    bot = d.http("create bot (Idempotency-Key)", d.bots, "POST", "/bots", body=BOT_BODY, headers=idem,
-                 caller=owner).json
+    bot = d.http(
+        "create bot (Idempotency-Key)", d.bots, "POST", "/bots", body=BOT_BODY, headers=idem, caller=owner
+    ).json
     d.http("create bot, same key replayed", d.bots, "POST", "/bots", body=BOT_BODY, headers=idem, caller=owner)
     bot_url = f"/bots/{bot['id']}"
     d.http("get bot", d.bots, "GET", bot_url, caller=owner)

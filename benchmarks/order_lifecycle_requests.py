@@ -137,16 +137,33 @@ class Tally:
         _before_send, service, operation = event_name.split(".", 2)
         body = request_json(request)
         items = tuple(
-            " ".join(filter(None, (kind, self._name(spec.get("TableName", "")),
-                                   _key_prefix(spec.get("Item") or spec.get("Key")))))
-            for entry in body.get("TransactItems", []) for kind, spec in entry.items())
+            " ".join(
+                filter(
+                    None,
+                    (kind, self._name(spec.get("TableName", "")), _key_prefix(spec.get("Item") or spec.get("Key"))),
+                )
+            )
+            for entry in body.get("TransactItems", [])
+            for kind, spec in entry.items()
+        )
         entries = body.get("Entries", [])
         detail = ", ".join(e.get("DetailType", "") for e in entries if isinstance(e, dict))
-        target = body.get("TableName") or body.get("QueueUrl") or (entries[0].get("EventBusName", "")
-                                                                   if entries and isinstance(entries[0], dict) else "")
+        target = (
+            body.get("TableName")
+            or body.get("QueueUrl")
+            or (entries[0].get("EventBusName", "") if entries and isinstance(entries[0], dict) else "")
+        )
         key = _key_prefix(body.get("Key") or body.get("Item")) or _values_prefix(body.get("ExpressionAttributeValues"))
-        call = Call(service, operation, self._name(target) if target else "", body.get("IndexName", ""), key,
-                    items, detail, call_site())
+        call = Call(
+            service,
+            operation,
+            self._name(target) if target else "",
+            body.get("IndexName", ""),
+            key,
+            items,
+            detail,
+            call_site(),
+        )
         with self._lock:
             self.calls.append(call)
 
@@ -186,8 +203,13 @@ def logical_names(cloud: TestCloud) -> dict[str, str]:
 
 # (operation, target, a function in the call site, key prefix or "") -> purpose; first match wins.
 PURPOSES: list[tuple[str, str, str, str, str]] = [
-    ("ReceiveMessage", "TradeTasksQueue", "SqsPoller", "", "event source mapping (Lambda, not the function): "
-                                                           "receive a batch"),
+    (
+        "ReceiveMessage",
+        "TradeTasksQueue",
+        "SqsPoller",
+        "",
+        "event source mapping (Lambda, not the function): receive a batch",
+    ),
     ("DeleteMessageBatch", "TradeTasksQueue", "SqsPoller", "", "event source mapping: delete the handled messages"),
     ("PutItem", "Idempotency", "run_once", "", "idempotency: claim the key (INPROGRESS, conditional put)"),
     ("UpdateItem", "Idempotency", "run_once", "", "idempotency: store the answer (COMPLETED)"),
@@ -195,16 +217,36 @@ PURPOSES: list[tuple[str, str, str, str, str]] = [
     ("DeleteItem", "Idempotency", "run_once", "", "idempotency: release the key after a failure"),
     ("GetItem", "Tenants", "place_order", "", "kill switch engaged? (no new orders while it is)"),
     ("GetItem", "ExchangeAccounts", "ensure_account", "", "the account belongs to the tenant (ensure_account)"),
-    ("GetItem", "ExchangeAccounts", "open_exchange", "", "account row, read on EVERY open (a deleted or re-keyed "
-                                                         "account is never used from a warm cache)"),
-    ("GetItem", "ExchangeAccounts", "place_order", "", "account row AGAIN, for its exchange id (place_order; "
-                                                       "for paper always a miss)"),
-    ("Decrypt", "", "decrypt_credentials", "", "KMS: unwrap the credentials' data key (once per container, "
-                                               "or when the stored credentials change)"),
+    (
+        "GetItem",
+        "ExchangeAccounts",
+        "open_exchange",
+        "",
+        "account row, read on EVERY open (a deleted or re-keyed account is never used from a warm cache)",
+    ),
+    (
+        "GetItem",
+        "ExchangeAccounts",
+        "place_order",
+        "",
+        "account row AGAIN, for its exchange id (place_order; for paper always a miss)",
+    ),
+    (
+        "Decrypt",
+        "",
+        "decrypt_credentials",
+        "",
+        "KMS: unwrap the credentials' data key (once per container, or when the stored credentials change)",
+    ),
     ("GenerateDataKey", "", "encrypt_credentials", "", "KMS: a data key to encrypt the new credentials"),
     ("GetItem", "Orders", "create_intent", "", "intent already recorded? (a late retry of the same intent)"),
-    ("TransactWriteItems", "", "create_intent", "", "the intent row (PENDING_SUBMIT) + its order.created "
-                                                    "outbox row, atomically"),
+    (
+        "TransactWriteItems",
+        "",
+        "create_intent",
+        "",
+        "the intent row (PENDING_SUBMIT) + its order.created outbox row, atomically",
+    ),
     ("SendMessage", "TradeTasksQueue", "enqueue", "", "queue the trade task (FIFO group tenant#account)"),
     ("PutEvents", "", "publish_recorded", "", "publish the outbox event(s) to the bus"),
     ("UpdateItem", "Events", "mark_published", "", "outbox: mark the event published (leaves the relay's index)"),
@@ -214,8 +256,13 @@ PURPOSES: list[tuple[str, str, str, str, str]] = [
     ("GetItem", "Positions", "position_quantity", "", "risk: current position (position limit)"),
     ("Query", "Orders", "count_open_orders", "", "risk: the bot's open orders (max-open-orders rule)"),
     ("GetItem", "Positions", "realized_today", "", "risk: today's realized PnL (max daily loss)"),
-    ("PutItem", "Orders", "mark_submitting", "", "claim: PENDING_SUBMIT -> SUBMITTING, version-checked, "
-                                                 "before the exchange call (one conditional put)"),
+    (
+        "PutItem",
+        "Orders",
+        "mark_submitting",
+        "",
+        "claim: PENDING_SUBMIT -> SUBMITTING, version-checked, before the exchange call (one conditional put)",
+    ),
     ("GetItem", "PaperAccounts", "create_order", "ord#", "paper: client order id already used?"),
     ("GetItem", "PaperAccounts", "fetch_order", "ord#", "paper: the order as the exchange holds it"),
     ("Query", "PaperAccounts", "_balance_rows", "bal#", "paper: the account's balances (consistent)"),
@@ -224,12 +271,22 @@ PURPOSES: list[tuple[str, str, str, str, str]] = [
     ("PutItem", "PaperAccounts", "_balance_rows", "bal#", "paper: create a starting balance (first use)"),
     ("TransactWriteItems", "", "_match", "", "paper: fill the resting order: order row + balance rows"),
     ("TransactWriteItems", "", "PaperExchange._place", "", "paper: new order row + balance rows (version-checked)"),
-    ("Query", "PaperAccounts", "fetch_open_orders", "ord#", "paper: EVERY order row the account ever had, filtered "
-                                                                   "for open in Python (drift check)"),
+    (
+        "Query",
+        "PaperAccounts",
+        "fetch_open_orders",
+        "ord#",
+        "paper: EVERY order row the account ever had, filtered for open in Python (drift check)",
+    ),
     ("GetItem", "Positions", "stage_fill", "pos#", "the position row the fill moves"),
     ("GetItem", "Positions", "stage_fill", "pnl#", "today's PnL row the fill adds to"),
-    ("TransactWriteItems", "", "record_exchange_state", "", "order row (state, fills) [+ position rows for a fill] "
-                                                            "+ outbox rows, version-checked"),
+    (
+        "TransactWriteItems",
+        "",
+        "record_exchange_state",
+        "",
+        "order row (state, fills) [+ position rows for a fill] + outbox rows, version-checked",
+    ),
     ("Query", "Orders", "orders_to_reconcile", "", "non-terminal orders: one Query per shard of the sparse index"),
     ("GetItem", "Orders", "reconcile_open_orders", "", "load each non-terminal order (consistent)"),
     ("Query", "Orders", "find_by_client_order_id", "", "drift check: exchange order -> our order (GSI)"),
@@ -298,10 +355,14 @@ class Driver:
         calls_before, server_before = len(self.tally.calls), Counter(self.server.targets)
         exchange_before = len(self.fake.requests) if self.fake is not None else 0
         result = action()
-        exchange = ([f"{r.method} {r.path}" for r in self.fake.requests[exchange_before:]]
-                    if self.fake is not None else [])
-        self.phases.append(Phase(scenario, name, result, self.tally.calls[calls_before:],
-                                 self.server.targets - server_before, exchange))
+        exchange = (
+            [f"{r.method} {r.path}" for r in self.fake.requests[exchange_before:]] if self.fake is not None else []
+        )
+        self.phases.append(
+            Phase(
+                scenario, name, result, self.tally.calls[calls_before:], self.server.targets - server_before, exchange
+            )
+        )
         return result
 
     def place(self, scenario: str, caller: Any, body: dict[str, Any]) -> str:
@@ -310,8 +371,9 @@ class Driver:
         order_ids: list[str] = []
 
         def call() -> str:
-            event = build_event("POST", "/orders", body=body, caller=caller,
-                                headers={"Idempotency-Key": secrets.token_hex(8)})
+            event = build_event(
+                "POST", "/orders", body=body, caller=caller, headers={"Idempotency-Key": secrets.token_hex(8)}
+            )
             reply = invoke(self.orders, event)
             if reply.status != 202:
                 raise SystemExit(f"POST /orders answered {reply.status}: {reply.text}")
@@ -322,8 +384,11 @@ class Driver:
         return order_ids[0]
 
     def work(self, scenario: str, tenant_id: str, order_id: str) -> None:
-        self._record(scenario, "worker: submit (trade_worker via the SQS poller)",
-                     lambda: f"{self.worker.poll_once(wait_seconds=0)} task")
+        self._record(
+            scenario,
+            "worker: submit (trade_worker via the SQS poller)",
+            lambda: f"{self.worker.poll_once(wait_seconds=0)} task",
+        )
         self._status(tenant_id, order_id)
 
     def reconcile(self, scenario: str, name: str, tenant_id: str, order_id: str) -> None:
@@ -359,6 +424,7 @@ def point_binance_at(server: Any) -> None:
     from shared.config import get_settings
     from shared.exchange import connect
     from shared.exchange.ccxt_adapter import EndpointOverride
+
     markets = importlib.import_module("tests.support.fake_exchange.engine").MARKETS_PATH
     override = {"binance": EndpointOverride(base_url=server.base_url, markets_file=str(markets))}
     settings = get_settings().model_copy(update={"exchange_timeout_ms": 3000})
@@ -394,8 +460,11 @@ def binance_scenarios(d: Driver, caller: Any) -> None:
 
     # Imported by name at run time: the fake's package imports ccxt, which has no type information.
     fake_binance: Any = importlib.import_module("tests.support.fake_exchange.server").FakeBinance
-    server = fake_binance(api_key="k-" + secrets.token_hex(8), secret="s-" + secrets.token_hex(16),
-                         initial_balances={"USDT": "1000000", "BTC": "10"}).start()
+    server = fake_binance(
+        api_key="k-" + secrets.token_hex(8),
+        secret="s-" + secrets.token_hex(16),
+        initial_balances={"USDT": "1000000", "BTC": "10"},
+    ).start()
     d.fake = server
     try:
         point_binance_at(server)
@@ -404,8 +473,15 @@ def binance_scenarios(d: Driver, caller: Any) -> None:
         account: list[str] = []
 
         def register() -> str:
-            reply = invoke(accounts, build_event("POST", "/exchange-accounts", caller=caller, body={
-                "exchange": "binance", "label": "fake", "api_key": server.api_key, "secret": server.secret}))
+            reply = invoke(
+                accounts,
+                build_event(
+                    "POST",
+                    "/exchange-accounts",
+                    caller=caller,
+                    body={"exchange": "binance", "label": "fake", "api_key": server.api_key, "secret": server.secret},
+                ),
+            )
             if reply.status != 201:
                 raise SystemExit(f"POST /exchange-accounts answered {reply.status}: {reply.text}")
             account.append(reply.json["id"])
@@ -421,8 +497,14 @@ def binance_scenarios(d: Driver, caller: Any) -> None:
         d.cold = False
         d.reconcile("c", "reconciler run (nothing open)", tenant, order_id)
 
-        limit = {"symbol": "BTC/USDT", "side": "buy", "type": "limit", "amount": "0.001", "price": "59000",
-                 "exchange_account_id": acct}
+        limit = {
+            "symbol": "BTC/USDT",
+            "side": "buy",
+            "type": "limit",
+            "amount": "0.001",
+            "price": "59000",
+            "exchange_account_id": acct,
+        }
         order_id = d.place("d", caller, limit)
         d.work("d", tenant, order_id)
         d.reconcile("d", "reconciler run: still open on the exchange", tenant, order_id)
@@ -494,8 +576,10 @@ def _cold_extras(cold: list[Phase], warm: list[Phase]) -> list[str]:
 
 
 def report(phases: list[Phase]) -> None:
-    print("\nAWS requests per order lifecycle (real handlers on moto; each request counted by a client hook and by"
-          " the server)\n")
+    print(
+        "\nAWS requests per order lifecycle (real handlers on moto; each request counted by a client hook and by"
+        " the server)\n"
+    )
     by_scenario: dict[str, list[Phase]] = {}
     for phase in phases:
         by_scenario.setdefault(phase.scenario, []).append(phase)
@@ -512,8 +596,10 @@ def report(phases: list[Phase]) -> None:
             print(f"  TOTAL: {_totals([call for phase in group for call in phase.calls])}")
         cold_key = next((k for k, v in COLD.items() if v == key), None)
         if cold_key and by_scenario.get(cold_key):
-            print("  The first such order (cold containers: caches cleared before each function; for paper also the "
-                  "account's first use) also made:")
+            print(
+                "  The first such order (cold containers: caches cleared before each function; for paper also the "
+                "account's first use) also made:"
+            )
             for line in _cold_extras(by_scenario[cold_key], group):
                 print(line)
         print()
@@ -523,8 +609,10 @@ def report(phases: list[Phase]) -> None:
 
 def _report_summary(by_scenario: dict[str, list[Phase]]) -> None:
     """One line per phase: the counts only."""
-    header = (f"{'scenario':<9} {'phase':<48} {'DynamoDB':>8} {'reads':>5} {'writes':>6} {'tx items':>8} "
-              f"{'SQS':>4} {'EvBr':>4} {'KMS':>4} {'ESM':>4} {'exch':>4}")
+    header = (
+        f"{'scenario':<9} {'phase':<48} {'DynamoDB':>8} {'reads':>5} {'writes':>6} {'tx items':>8} "
+        f"{'SQS':>4} {'EvBr':>4} {'KMS':>4} {'ESM':>4} {'exch':>4}"
+    )
     print("Summary (warm orders; ESM = SQS calls of the event source mapping, exch = exchange HTTP requests):")
     print(header)
     print("-" * len(header))
@@ -535,9 +623,11 @@ def _report_summary(by_scenario: dict[str, list[Phase]]) -> None:
             reads = sum(1 for c in ddb if c.operation in READS)
             count = Counter(c.service for c in own)
             label = phase.name.split(" (")[0].split(": POST")[0][:48]
-            print(f"{key:<9} {label:<48} {len(ddb):>8} {reads:>5} {len(ddb) - reads:>6} "
-                  f"{sum(len(c.items) for c in ddb):>8} {count['sqs']:>4} {count['eventbridge']:>4} {count['kms']:>4} "
-                  f"{len(phase.calls) - len(own):>4} {len(phase.exchange):>4}")
+            print(
+                f"{key:<9} {label:<48} {len(ddb):>8} {reads:>5} {len(ddb) - reads:>6} "
+                f"{sum(len(c.items) for c in ddb):>8} {count['sqs']:>4} {count['eventbridge']:>4} {count['kms']:>4} "
+                f"{len(phase.calls) - len(own):>4} {len(phase.exchange):>4}"
+            )
     print()
 
 

@@ -102,8 +102,9 @@ class Run:
 def sign_up(api: Api, n: int) -> Tenant:
     """signup -> login -> API key with read+trade, all through the HTTP API."""
     email = f"pipeline-{n}-{secrets.token_hex(4)}@example.com"
-    status, body = api.call("POST", "/auth/signup", {"email": email, "password": PASSWORD,
-                                                     "tenant_name": f"pipeline {n}"})
+    status, body = api.call(
+        "POST", "/auth/signup", {"email": email, "password": PASSWORD, "tenant_name": f"pipeline {n}"}
+    )
     if status != 201:
         raise SystemExit(f"signup answered {status}: {body}")
     tenant_id = body["tenant"]["id"]
@@ -129,8 +130,11 @@ class FillTap:
         name = f"bench-fills-{secrets.token_hex(4)}"
         self.url: str = self.sqs.create_queue(QueueName=name)["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(
-            {"source": ["cryptoorchestrator"], "detail-type": ["order.filled"]}))
+        events.put_rule(
+            Name=name,
+            EventBusName=bus,
+            EventPattern=json.dumps({"source": ["cryptoorchestrator"], "detail-type": ["order.filled"]}),
+        )
         events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
         self.filled: dict[str, float] = {}
         self.duplicates = 0
@@ -141,8 +145,9 @@ class FillTap:
 
     def _drain(self) -> None:
         while not self.stop.is_set():
-            messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10,
-                                                WaitTimeSeconds=1).get("Messages", [])
+            messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                "Messages", []
+            )
             for message in messages:
                 detail = json.loads(message["Body"])["detail"]
                 at = datetime.fromisoformat(detail["occurred_at"].replace("Z", "+00:00")).timestamp()
@@ -152,8 +157,10 @@ class FillTap:
                     else:
                         self.filled[detail["data"]["order_id"]] = at
             if messages:
-                self.sqs.delete_message_batch(QueueUrl=self.url, Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+                self.sqs.delete_message_batch(
+                    QueueUrl=self.url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+                )
 
     def filled_at(self, order_id: str) -> float | None:
         with self._lock:
@@ -273,34 +280,49 @@ class Observed:
 
 def _describe_run(args: argparse.Namespace, run: Run) -> None:
     submitted = len(run.accepted) + sum(run.refused.values())
-    print(f"\nPaper pipeline on the local cloud: manual market orders (BTC/USDT {ORDER_BODY['amount']}, buy/sell "
-          f"alternating), {args.threads} client threads, {args.tenants} tenant(s) with one paper account each")
+    print(
+        f"\nPaper pipeline on the local cloud: manual market orders (BTC/USDT {ORDER_BODY['amount']}, buy/sell "
+        f"alternating), {args.threads} client threads, {args.tenants} tenant(s) with one paper account each"
+    )
     if submitted < args.orders:
-        print(f"  SUBMITTED {submitted} OF --orders {args.orders}: clients stop starting orders after "
-              f"--submit-seconds {args.submit_seconds:g} so the run fits the 3-minute budget (--submit-seconds 0 = "
-              "no limit)")
+        print(
+            f"  SUBMITTED {submitted} OF --orders {args.orders}: clients stop starting orders after "
+            f"--submit-seconds {args.submit_seconds:g} so the run fits the 3-minute budget (--submit-seconds 0 = "
+            "no limit)"
+        )
     else:
         print(f"  submitted all {submitted} orders")
-    print("  The local cloud has ONE trade-worker poller (batch 10) and runs each function one invocation at a time"
-          "\n  (one warm instance each); trade tasks are FIFO per tenant#account, so one account's orders are")
-    groups = "fully serialized" if args.tenants == 1 else (
-        f"executed in order; {args.tenants} groups can share a batch but not run in parallel here")
+    print(
+        "  The local cloud has ONE trade-worker poller (batch 10) and runs each function one invocation at a time"
+        "\n  (one warm instance each); trade tasks are FIFO per tenant#account, so one account's orders are"
+    )
+    groups = (
+        "fully serialized"
+        if args.tenants == 1
+        else (f"executed in order; {args.tenants} groups can share a batch but not run in parallel here")
+    )
     print(f"  executed one after another ({groups}).")
 
 
 def _report_accepts(run: Run, accepted: list[Accepted], seen: Observed) -> None:
     latencies = [a.latency_s for a in accepted]
     span = accepted[-1].accepted_at - min(a.sent_at for a in accepted)
-    print(f"API accept (POST /orders -> 202): {len(accepted)} accepted, {sum(run.refused.values())} refused"
-          f"{' ' + str(dict(run.refused)) if run.refused else ''}")
-    print(f"  latency ms: p50 {_ms(latencies, 0.5):.1f}, p99 {_ms(latencies, 0.99):.1f}, "
-          f"mean {statistics.fmean(latencies) * 1000:.1f}, max {max(latencies) * 1000:.1f}")
+    print(
+        f"API accept (POST /orders -> 202): {len(accepted)} accepted, {sum(run.refused.values())} refused"
+        f"{' ' + str(dict(run.refused)) if run.refused else ''}"
+    )
+    print(
+        f"  latency ms: p50 {_ms(latencies, 0.5):.1f}, p99 {_ms(latencies, 0.99):.1f}, "
+        f"mean {statistics.fmean(latencies) * 1000:.1f}, max {max(latencies) * 1000:.1f}"
+    )
     print(f"  throughput: {len(accepted) / span:.1f} accepts/s ({len(accepted)} in {span:.1f} s)")
     for logical_id, label in (("AuthorizerFunction", "authorizer"), ("OrdersApiFunction", "orders_api")):
         runs = seen.functions.get(logical_id)
         if runs:
-            print(f"  {label} run time per invocation ms: p50 {_ms(runs, 0.5):.1f}, p99 {_ms(runs, 0.99):.1f} "
-                  f"({len(runs)} invocations)")
+            print(
+                f"  {label} run time per invocation ms: p50 {_ms(runs, 0.5):.1f}, p99 {_ms(runs, 0.99):.1f} "
+                f"({len(runs)} invocations)"
+            )
     print("  (one instance per function: with several clients, accept latency = queueing + authorizer + orders_api)")
 
 
@@ -311,10 +333,14 @@ def _report_end_to_end(accepted: list[Accepted], tap: FillTap, seen: Observed) -
         to_fill = [at - a.accepted_at for a, at in filled]
         first_accept, last_fill = accepted[0].accepted_at, max(at for _, at in filled)
         rate = len(filled) / (last_fill - first_accept)
-        print(f"  {len(filled)} of {len(accepted)} accepted orders filled: {rate:.1f} intents/s "
-              f"(first accept -> last fill, {last_fill - first_accept:.1f} s)")
-        print(f"  accept -> filled ms: p50 {_ms(to_fill, 0.5):.0f}, p99 {_ms(to_fill, 0.99):.0f}, "
-              f"min {min(to_fill) * 1000:.0f}, max {max(to_fill) * 1000:.0f}")
+        print(
+            f"  {len(filled)} of {len(accepted)} accepted orders filled: {rate:.1f} intents/s "
+            f"(first accept -> last fill, {last_fill - first_accept:.1f} s)"
+        )
+        print(
+            f"  accept -> filled ms: p50 {_ms(to_fill, 0.5):.0f}, p99 {_ms(to_fill, 0.99):.0f}, "
+            f"min {min(to_fill) * 1000:.0f}, max {max(to_fill) * 1000:.0f}"
+        )
         behind = last_fill - accepted[-1].accepted_at
         verdict = "it kept up" if behind < 1 else "a backlog built up: the worker side is the bottleneck"
         print(f"  last fill {behind:.1f} s after the last accept ({verdict})")
@@ -326,9 +352,11 @@ def _report_end_to_end(accepted: list[Accepted], tap: FillTap, seen: Observed) -
     worker = seen.functions.get("TradeWorkerFunction", [])
     if worker:
         mean_batch = len(accepted) / max(seen.batches, 1)
-        print(f"  trade worker: {seen.batches} batches for {len(accepted)} tasks (mean {mean_batch:.1f} of 10);"
-              f" run time per batch ms p50 {_ms(worker, 0.5):.0f}, p99 {_ms(worker, 0.99):.0f}; "
-              f"{sum(worker) / len(accepted) * 1000:.0f} ms per task")
+        print(
+            f"  trade worker: {seen.batches} batches for {len(accepted)} tasks (mean {mean_batch:.1f} of 10);"
+            f" run time per batch ms p50 {_ms(worker, 0.5):.0f}, p99 {_ms(worker, 0.99):.0f}; "
+            f"{sum(worker) / len(accepted) * 1000:.0f} ms per task"
+        )
     if seen.schedules:
         print(f"  schedules that fired meanwhile: {', '.join(f'{k} x{v}' for k, v in sorted(seen.schedules.items()))}")
 
@@ -338,16 +366,22 @@ def _report_endpoint(accepted: list[Accepted], seen: Observed) -> None:
     for line in seen.moto.summary():
         print(f"  {line}")
     orders = len(accepted) + len(seen.unloaded)
-    print(f"  = {sum(seen.moto.counts.values()) / orders:.1f} AWS requests per order ({orders} orders), everything "
-          "included (signups, auth, pollers' receives, the fill tap, schedules)")
+    print(
+        f"  = {sum(seen.moto.counts.values()) / orders:.1f} AWS requests per order ({orders} orders), everything "
+        "included (signups, auth, pollers' receives, the fill tap, schedules)"
+    )
     if seen.trims:
-        print(f"  moto's instance tracker was emptied {seen.trims} times during the run (moto keeps every model "
-              "object it makes; --keep-moto-leak to keep them)")
+        print(
+            f"  moto's instance tracker was emptied {seen.trims} times during the run (moto keeps every model "
+            "object it makes; --keep-moto-leak to keep them)"
+        )
     else:
         print(f"  moto's instance tracker holds {seen.tracked} model objects at the end (--keep-moto-leak)")
     if seen.metric_lines_dropped:
-        print(f"  ({seen.metric_lines_dropped} powertools EMF line(s) printed despite POWERTOOLS_METRICS_DISABLED were "
-              "filtered from this output)")
+        print(
+            f"  ({seen.metric_lines_dropped} powertools EMF line(s) printed despite POWERTOOLS_METRICS_DISABLED were "
+            "filtered from this output)"
+        )
 
 
 def report(args: argparse.Namespace, run: Run, tap: FillTap, seen: Observed) -> None:
@@ -360,10 +394,14 @@ def report(args: argparse.Namespace, run: Run, tap: FillTap, seen: Observed) -> 
     if seen.unloaded:
         print(f"Unloaded first: {len(seen.unloaded)} orders one at a time, each sent after the previous one filled")
         print(f"  API accept ms: p50 {_ms(seen.unloaded_accepts, 0.5):.1f}, p99 {_ms(seen.unloaded_accepts, 0.99):.1f}")
-        print(f"  accept -> filled ms: p50 {_ms(seen.unloaded, 0.5):.0f}, p99 {_ms(seen.unloaded, 0.99):.0f}, "
-              f"min {min(seen.unloaded) * 1000:.0f}")
-        print("  (can be less than the worker's run time: the task is queued before orders_api completes its\n"
-              "   idempotency record and answers, so the worker starts while the 202 is still on its way)\n")
+        print(
+            f"  accept -> filled ms: p50 {_ms(seen.unloaded, 0.5):.0f}, p99 {_ms(seen.unloaded, 0.99):.0f}, "
+            f"min {min(seen.unloaded) * 1000:.0f}"
+        )
+        print(
+            "  (can be less than the worker's run time: the task is queued before orders_api completes its\n"
+            "   idempotency record and answers, so the worker starts while the 202 is still on its way)\n"
+        )
     print(f"Then the load ({args.threads} client threads, as fast as the API answers):")
     _report_accepts(run, accepted, seen)
     _report_end_to_end(accepted, tap, seen)
@@ -378,17 +416,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--orders", type=int, default=1000, help="orders to submit (default 1000)")
     parser.add_argument("--threads", type=int, default=4, help="client threads (default 4)")
-    parser.add_argument("--tenants", type=int, default=4,
-                        help="tenants, one paper account (= one FIFO message group) each (default 4)")
-    parser.add_argument("--submit-seconds", type=float, default=80.0,
-                        help="stop starting new orders after this many seconds, 0 = never (default 80: with the "
-                             "drain after it, the run fits in 3 minutes on a 2-core machine)")
-    parser.add_argument("--wait", type=float, default=75.0,
-                        help="at most this many seconds of waiting for fills after the last accept (default 75)")
-    parser.add_argument("--probe", type=int, default=20,
-                        help="orders sent one at a time first, each after the previous filled (default 20)")
-    parser.add_argument("--keep-moto-leak", action="store_true",
-                        help="do not empty moto's instance tracker during the run (see benchmarks._trading)")
+    parser.add_argument(
+        "--tenants", type=int, default=4, help="tenants, one paper account (= one FIFO message group) each (default 4)"
+    )
+    parser.add_argument(
+        "--submit-seconds",
+        type=float,
+        default=80.0,
+        help="stop starting new orders after this many seconds, 0 = never (default 80: with the "
+        "drain after it, the run fits in 3 minutes on a 2-core machine)",
+    )
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=75.0,
+        help="at most this many seconds of waiting for fills after the last accept (default 75)",
+    )
+    parser.add_argument(
+        "--probe",
+        type=int,
+        default=20,
+        help="orders sent one at a time first, each after the previous filled (default 20)",
+    )
+    parser.add_argument(
+        "--keep-moto-leak",
+        action="store_true",
+        help="do not empty moto's instance tracker during the run (see benchmarks._trading)",
+    )
     return parser.parse_args(argv)
 
 
@@ -419,10 +473,19 @@ def pipeline(args: argparse.Namespace, cloud: LocalCloud, started: float) -> tup
     tap.close()
     fired_now = cloud.clock.fired if cloud.clock else {}
     fired = {k: v - fired_before.get(k, 0) for k, v in fired_now.items() if v - fired_before.get(k, 0)}
-    load_runs = {k: v[runs_before.get(k, 0):] for k, v in timer.snapshot().items()}
-    seen = Observed(final_states(api, tenants), poller.invocations - batches_before, setup_s, waited, fired,
-                    load_runs, moto, unloaded=unloaded, unloaded_accepts=unloaded_accepts,
-                    tracked=tracked_moto_instances())
+    load_runs = {k: v[runs_before.get(k, 0) :] for k, v in timer.snapshot().items()}
+    seen = Observed(
+        final_states(api, tenants),
+        poller.invocations - batches_before,
+        setup_s,
+        waited,
+        fired,
+        load_runs,
+        moto,
+        unloaded=unloaded,
+        unloaded_accepts=unloaded_accepts,
+        tracked=tracked_moto_instances(),
+    )
     return run, tap, seen
 
 

@@ -33,8 +33,12 @@ from benchmarks.cold_start import (
 from localcloud.template import handler_module, load_template
 
 TARGET_MS = 700.0
-TRADING_FUNCTIONS = ("TradeWorkerFunction", "OrderReconcilerFunction", "OrdersApiFunction",
-                     "ExchangeAccountsApiFunction")
+TRADING_FUNCTIONS = (
+    "TradeWorkerFunction",
+    "OrderReconcilerFunction",
+    "OrdersApiFunction",
+    "ExchangeAccountsApiFunction",
+)
 
 # The function's import, then the class load exactly as CcxtExchange.__init__ does it, then (not
 # part of the target figure) one instance, which the first exchange call also pays for.
@@ -87,8 +91,10 @@ exchange_class(sys.argv[2])
 
 _IMPORT_LINE = "importlib.import_module(sys.argv[1])\n"
 PROBE_CHILD = NETWORK_PROBE_CHILD.replace(
-    _IMPORT_LINE, _IMPORT_LINE + "from shared.exchange.ccxt_adapter import exchange_class\n"
-    "exchange_class(sys.argv[2])\n", 1)
+    _IMPORT_LINE,
+    _IMPORT_LINE + "from shared.exchange.ccxt_adapter import exchange_class\nexchange_class(sys.argv[2])\n",
+    1,
+)
 
 
 @dataclass
@@ -128,7 +134,7 @@ def _lines(section: str) -> list[ImportLine]:
     for line in section.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
             continue
-        parts = line[len("import time:"):].split("|", 2)
+        parts = line[len("import time:") :].split("|", 2)
         if len(parts) != 3:
             continue
         raw = parts[2]
@@ -144,7 +150,7 @@ def entry_cumulative(lines: list[ImportLine]) -> list[tuple[str, float]]:
     totals: dict[str, float] = defaultdict(float)
     stack: list[str] = []
     for line in reversed(lines):  # importtime is post-order; reversed, parents come first
-        del stack[line.depth:]
+        del stack[line.depth :]
         if line.package not in stack and line.package not in FIRST_PARTY:
             totals[line.package] += line.cumulative_ms
         stack.append(line.package)
@@ -168,8 +174,11 @@ def profile(result: TradingResult, env: dict[str, str], exchange: str) -> None:
     result.self_by_package = self_by_package(everything)
     exchange_lines = _lines(exchange_part)
     result.exchange_self_by_package = self_by_package(exchange_lines)
-    result.ccxt_modules = sorted(((line.name, line.self_ms) for line in exchange_lines if line.package == "ccxt"),
-                                 key=lambda kv: kv[1], reverse=True)[:5]
+    result.ccxt_modules = sorted(
+        ((line.name, line.self_ms) for line in exchange_lines if line.package == "ccxt"),
+        key=lambda kv: kv[1],
+        reverse=True,
+    )[:5]
     probe = _run(["-c", PROBE_CHILD, result.module, exchange], env)
     if probe.returncode == 0:
         result.network = json.loads(probe.stdout.strip().splitlines()[-1])["audit"]
@@ -202,13 +211,23 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def report(results: list[TradingResult], whole: list[float], light: list[tuple[float, float]],
-           baseline: list[float], runs: int, exchange: str) -> None:
-    print(f"\nTrading functions' cold start: module import + exchange_class({exchange!r}) in a fresh interpreter, "
-          f".pyc present, median of {runs} runs")
+def report(
+    results: list[TradingResult],
+    whole: list[float],
+    light: list[tuple[float, float]],
+    baseline: list[float],
+    runs: int,
+    exchange: str,
+) -> None:
+    print(
+        f"\nTrading functions' cold start: module import + exchange_class({exchange!r}) in a fresh interpreter, "
+        f".pyc present, median of {runs} runs"
+    )
     print(f"Interpreter baseline (`python -c pass`, wall incl. spawn): median {_median(baseline):.1f} ms\n")
-    header = (f"{'function':<28} {'import':>7} {'+class':>7} {'= total':>8} {'min':>7} {'target':>7} "
-              f"{'process':>8} {'+instance':>9}  top 5 imports, cumulative ms")
+    header = (
+        f"{'function':<28} {'import':>7} {'+class':>7} {'= total':>8} {'min':>7} {'target':>7} "
+        f"{'process':>8} {'+instance':>9}  top 5 imports, cumulative ms"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
@@ -218,24 +237,31 @@ def report(results: list[TradingResult], whole: list[float], light: list[tuple[f
         total = _median(r.total_ms)
         flag = "" if total <= TARGET_MS else " *"
         top = ", ".join(f"{name} {ms:.0f}" for name, ms in r.top)
-        print(f"{r.logical_id:<28} {_median(r.import_ms):>7.1f} {_median(r.class_ms):>7.1f} {total:>8.1f} "
-              f"{min(r.total_ms):>7.1f} {TARGET_MS:>5.0f}ms {_median(r.process_ms):>8.1f} "
-              f"{_median(r.instance_ms):>9.1f}  {top}{flag}")
-    print("\n(ms. 'import' = the function module; '+class' = exchange_class() right after it in the same process;\n"
-          " 'total' = the two, the figure held against the target (* = above it); 'process' = wall time of the\n"
-          " whole child: spawn + interpreter + import + class + instance; '+instance' = constructing one\n"
-          f" ccxt.{exchange} client, which CcxtExchange.__init__ also does (not in the total).)")
+        print(
+            f"{r.logical_id:<28} {_median(r.import_ms):>7.1f} {_median(r.class_ms):>7.1f} {total:>8.1f} "
+            f"{min(r.total_ms):>7.1f} {TARGET_MS:>5.0f}ms {_median(r.process_ms):>8.1f} "
+            f"{_median(r.instance_ms):>9.1f}  {top}{flag}"
+        )
+    print(
+        "\n(ms. 'import' = the function module; '+class' = exchange_class() right after it in the same process;\n"
+        " 'total' = the two, the figure held against the target (* = above it); 'process' = wall time of the\n"
+        " whole child: spawn + interpreter + import + class + instance; '+instance' = constructing one\n"
+        f" ccxt.{exchange} client, which CcxtExchange.__init__ also does (not in the total).)"
+    )
 
     print("\nFor comparison, each in a fresh interpreter (median / min of runs, ms):")
     print(f"  `import ccxt` (whole package, every exchange)          {_median(whole):>7.1f} / {min(whole):.1f}")
     adapter = [a for a, _ in light]
     cls = [c for _, c in light]
     print(f"  light path alone: import shared.exchange.ccxt_adapter {_median(adapter):>7.1f} / {min(adapter):.1f}")
-    print(f"                    then exchange_class({exchange!r})       {_median(cls):>7.1f} / {min(cls):.1f}"
-          f"   (total {_median([a + c for a, c in light]):.1f})")
+    print(
+        f"                    then exchange_class({exchange!r})       {_median(cls):>7.1f} / {min(cls):.1f}"
+        f"   (total {_median([a + c for a, c in light]):.1f})"
+    )
 
-    print("\nTop five packages by cumulative time where first entered, import + class load "
-          "(-X importtime, one run; ms):")
+    print(
+        "\nTop five packages by cumulative time where first entered, import + class load (-X importtime, one run; ms):"
+    )
     for r in results:
         if r.top:
             print(f"  {r.logical_id:<28} " + ", ".join(f"{name} {ms:.1f}" for name, ms in r.top))
@@ -245,8 +271,9 @@ def report(results: list[TradingResult], whole: list[float], light: list[tuple[f
             total = sum(ms for _, ms in r.self_by_package)
             parts = ", ".join(f"{name} {ms:.0f}" for name, ms in r.self_by_package[:8])
             print(f"  {r.logical_id:<28} total {total:.0f}: {parts}")
-    print("\nThe class load alone, after the function's import: self time per package, and ccxt's costliest modules "
-          "(ms):")
+    print(
+        "\nThe class load alone, after the function's import: self time per package, and ccxt's costliest modules (ms):"
+    )
     for r in results:
         if r.exchange_self_by_package:
             total = sum(ms for _, ms in r.exchange_self_by_package)

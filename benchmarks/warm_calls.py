@@ -40,8 +40,9 @@ def stubbed_get_bot(record: Any) -> Iterator[None]:
         yield
 
 
-def _checked(handler: Callable[[dict[str, Any], Any], dict[str, Any]], event: dict[str, Any],
-             context: Any) -> Callable[[], Any]:
+def _checked(
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]], event: dict[str, Any], context: Any
+) -> Callable[[], Any]:
     """The timed call; verified once up front so a broken setup cannot produce a fast number."""
     reply = handler(event, context)
     if reply.get("statusCode") != 200:
@@ -99,10 +100,12 @@ def make_fixture() -> Fixture:
 
     ensure_event_loop()
     register_lambda_context(FakeLambdaContext("bench", 512, 60))  # type: ignore[arg-type]
-    signed_up = auth_service.signup(SignupRequest(email="bench-owner@example.com", password=PASSWORD),
-                                    client_ip="127.0.0.1")
-    owner = Principal(tenant_id=signed_up.tenant.id, principal_id=f"user:{signed_up.user.id}",
-                      scopes=frozenset(ALL_SCOPES))
+    signed_up = auth_service.signup(
+        SignupRequest(email="bench-owner@example.com", password=PASSWORD), client_ip="127.0.0.1"
+    )
+    owner = Principal(
+        tenant_id=signed_up.tenant.id, principal_id=f"user:{signed_up.user.id}", scopes=frozenset(ALL_SCOPES)
+    )
     bot = bot_service.create_bot(owner, BotCreate.model_validate(BOT_BODY), "bench-create-1")
     record = models.get_bot(owner.tenant_id, bot.id)
     if record is None:
@@ -129,10 +132,10 @@ def measure(fx: Fixture, runs: int, warmup: int, *, variants: bool) -> Results:
         framework = timed(_checked(bots_app.lambda_handler, event, context))
         bare = timed(_checked(Mangum(bots_app.app, lifespan="off"), event, context))
         service_only = timed(lambda: bot_service.read_bot(fx.owner, fx.bot_id).model_dump_json())
-        shapes = {label: timed(_checked(handler, event, context))
-                  for label, handler in (VARIANTS.items() if variants else [])}
-    ladder = {label: timed(functools.partial(handler, event, context))
-              for label, handler in decorator_ladder().items()}
+        shapes = {
+            label: timed(_checked(handler, event, context)) for label, handler in (VARIANTS.items() if variants else [])
+        }
+    ladder = {label: timed(functools.partial(handler, event, context)) for label, handler in decorator_ladder().items()}
     data = timed(lambda: models.get_bot(fx.owner.tenant_id, fx.bot_id))
     return Results(total, framework, bare, service_only, data, ladder, shapes)
 
@@ -145,11 +148,17 @@ def _table(rows: list[tuple[str, Stats]]) -> None:
 
 
 def report(r: Results, runs: int, warmup: int) -> None:
-    print(f"\nWarm GET /v1/bots/{{id}} via functions.bots_api.app.lambda_handler: {runs} calls after "
-          f"{warmup} warm-up, one at a time  [{sys.executable}]\n")
-    _table([("total: lambda_handler, data from moto", r.total),
+    print(
+        f"\nWarm GET /v1/bots/{{id}} via functions.bots_api.app.lambda_handler: {runs} calls after "
+        f"{warmup} warm-up, one at a time  [{sys.executable}]\n"
+    )
+    _table(
+        [
+            ("total: lambda_handler, data from moto", r.total),
             ("framework only: lambda_handler, get_bot stubbed", r.framework),
-            ("data layer only: shared.bots.models.get_bot vs moto", r.data)])
+            ("data layer only: shared.bots.models.get_bot vs moto", r.data),
+        ]
+    )
     met = "met" if r.framework.p50 <= FRAMEWORK_TARGET_US else "NOT met"
     print(f"\ntotal per call (p50)            {r.total.p50:8.1f} µs")
     print(f"framework-only per call (p50)   {r.framework.p50:8.1f} µs   target <= {FRAMEWORK_TARGET_US:.0f} µs ({met})")
@@ -157,20 +166,30 @@ def report(r: Results, runs: int, warmup: int) -> None:
 
     print("\nWhere the framework time goes (get_bot stubbed):")
     noop = r.ladder["no-op handler"]
-    _table([("lambda_handler (make_lambda_handler around Mangum)", r.framework),
+    _table(
+        [
+            ("lambda_handler (make_lambda_handler around Mangum)", r.framework),
             ("Mangum(app) alone, no powertools decorators", r.bare),
             ("read_bot + BotOut.model_dump_json, no HTTP layer", r.service_only),
-            *((f"decorators on a no-op: {label}" if stats is noop else f"  {label}", stats)
-              for label, stats in r.ladder.items())])
+            *(
+                (f"decorators on a no-op: {label}" if stats is noop else f"  {label}", stats)
+                for label, stats in r.ladder.items()
+            ),
+        ]
+    )
     print()
     for label, stats in list(r.ladder.items())[1:]:
         print(f"{label:<48} ~ {stats.p50 - noop.p50:7.1f} µs p50 per call")
-    print(f"{'Mangum + FastAPI, everything in the app':<48} ~ {r.bare.p50 - r.service_only.p50:7.1f} µs p50 per call  "
-          "(Mangum alone minus read_bot+dump)")
+    print(
+        f"{'Mangum + FastAPI, everything in the app':<48} ~ {r.bare.p50 - r.service_only.p50:7.1f} µs p50 per call  "
+        "(Mangum alone minus read_bot+dump)"
+    )
     async_dep = next((stats for label, stats in r.variants.items() if label.startswith("async route")), None)
     if async_dep is not None:
-        print(f"{'  of which the sync dependency thread hop':<48} ~ {r.framework.p50 - async_dep.p50:7.1f} µs p50 "
-              "per call  (as deployed minus async-dependency variant)")
+        print(
+            f"{'  of which the sync dependency thread hop':<48} ~ {r.framework.p50 - async_dep.p50:7.1f} µs p50 "
+            "per call  (as deployed minus async-dependency variant)"
+        )
 
     if r.variants:
         print("\nFramework-only (get_bot stubbed) for other route shapes, through make_lambda_handler:")

@@ -129,7 +129,7 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
 def latency(events: int, rate: float, dead: bool) -> tuple[float, float, int, float, float]:
     """p50/p99 (ms) publish -> delivered to the live subscriptions, how many were measured, and
     p50/p99 of the events published after the first timeout's verdict (steady state)."""
-    from shared.events.recording import commit_with_events
+    from shared.events.transactions import commit_with_events
     from shared.ids import new_id
 
     tenant = new_id("ten")

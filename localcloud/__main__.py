@@ -32,9 +32,9 @@ def _banner(cloud: LocalCloud, demo_key: str | None, bot_id: str | None) -> str:
             f"  curl -s -H 'X-Api-Key: {demo_key}' {cloud.api_url}/bots",
             f"  curl -s -X POST -H 'X-Api-Key: {demo_key}' -H 'Idempotency-Key: try-1' "
             "-H 'Content-Type: application/json' "
-            "-d '{\"name\": \"eth dca\", \"symbol\": \"ETH/USDT\", \"strategy\": {\"type\": \"dca\", "
-            "\"params\": {\"interval\": \"1h\", \"order_notional\": 25}}, \"risk\": {\"max_position_notional\": "
-            f"500, \"max_daily_loss\": 50, \"max_open_orders\": 1}}}}' {cloud.api_url}/bots",
+            '-d \'{"name": "eth dca", "symbol": "ETH/USDT", "strategy": {"type": "dca", '
+            '"params": {"interval": "1h", "order_notional": 25}}, "risk": {"max_position_notional": '
+            f'500, "max_daily_loss": 50, "max_open_orders": 1}}}}\' {cloud.api_url}/bots',
         ]
         if bot_id:
             lines.append(f"  curl -s -X POST -H 'X-Api-Key: {demo_key}' {cloud.api_url}/bots/{bot_id}/pause")
@@ -60,12 +60,16 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.state_file:
         args.state_file.parent.mkdir(parents=True, exist_ok=True)
-        args.state_file.write_text(json.dumps({
-            "api_url": cloud.api_url,
-            "aws_endpoint": cloud.aws_endpoint,
-            "stack_name": cloud.stack_name,
-            "demo": None if demo is None else demo.__dict__,
-        }))
+        args.state_file.write_text(
+            json.dumps(
+                {
+                    "api_url": cloud.api_url,
+                    "aws_endpoint": cloud.aws_endpoint,
+                    "stack_name": cloud.stack_name,
+                    "demo": None if demo is None else demo.__dict__,
+                }
+            )
+        )
     print(_banner(cloud, demo.api_key if demo else None, demo.bot_id if demo else None), flush=True)
 
     def shutdown(signum: int, frame: FrameType | None) -> None:

@@ -33,9 +33,14 @@ _DEFAULT_GATEWAY_RESPONSES = {
     "AUTHORIZER_FAILURE": (500, {"message": None}),
     "INTEGRATION_FAILURE": (502, {"message": "Internal server error"}),
 }
-_FAMILY = {"UNAUTHORIZED": "DEFAULT_4XX", "ACCESS_DENIED": "DEFAULT_4XX",
-           "MISSING_AUTHENTICATION_TOKEN": "DEFAULT_4XX", "REQUEST_TOO_LARGE": "DEFAULT_4XX",
-           "AUTHORIZER_FAILURE": "DEFAULT_5XX", "INTEGRATION_FAILURE": "DEFAULT_5XX"}
+_FAMILY = {
+    "UNAUTHORIZED": "DEFAULT_4XX",
+    "ACCESS_DENIED": "DEFAULT_4XX",
+    "MISSING_AUTHENTICATION_TOKEN": "DEFAULT_4XX",
+    "REQUEST_TOO_LARGE": "DEFAULT_4XX",
+    "AUTHORIZER_FAILURE": "DEFAULT_5XX",
+    "INTEGRATION_FAILURE": "DEFAULT_5XX",
+}
 
 
 @dataclass
@@ -99,13 +104,15 @@ class Gateway:
                     continue
                 ev = event["Properties"]
                 authorizer_name = ev.get("Auth", {}).get("Authorizer", default)
-                self.routes.append(Route(
-                    method=str(ev["Method"]).upper(),
-                    template=ev["Path"],
-                    pattern=_compile(ev["Path"]),
-                    function=function,
-                    authorized=bool(authorizer_name) and authorizer_name != "NONE",
-                ))
+                self.routes.append(
+                    Route(
+                        method=str(ev["Method"]).upper(),
+                        template=ev["Path"],
+                        pattern=_compile(ev["Path"]),
+                        function=function,
+                        authorized=bool(authorizer_name) and authorizer_name != "NONE",
+                    )
+                )
         self.routes.sort(key=lambda r: r.specificity)
 
     # ------------------------------------------------------------------ responses
@@ -135,18 +142,25 @@ class Gateway:
     @staticmethod
     def method_not_allowed(method: str, allowed: list[str]) -> Response:
         """405 in our error shape with `Allow`, for a path the template routes under other methods."""
-        body = {"error": {"code": "method_not_allowed", "details": {},
-                          "message": f"{method} is not served here; allowed: {', '.join(allowed)}"}}
-        return Response(405, [("Content-Type", "application/json"), ("Allow", ", ".join(allowed))],
-                        json.dumps(body).encode())
+        body = {
+            "error": {
+                "code": "method_not_allowed",
+                "details": {},
+                "message": f"{method} is not served here; allowed: {', '.join(allowed)}",
+            }
+        }
+        return Response(
+            405, [("Content-Type", "application/json"), ("Allow", ", ".join(allowed))], json.dumps(body).encode()
+        )
 
-    def handle(self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes,
-               source_ip: str) -> Response:
+    def handle(
+        self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+    ) -> Response:
         split = urlsplit(raw_path)
         prefix = f"/{self.stage}"
         if not (split.path == prefix or split.path.startswith(prefix + "/")):
             return self.gateway_response("MISSING_AUTHENTICATION_TOKEN")
-        path = split.path[len(prefix):] or "/"
+        path = split.path[len(prefix) :] or "/"
         if len(body) > MAX_PAYLOAD_BYTES:
             return self.gateway_response("REQUEST_TOO_LARGE")
         matched = self.match(method, path)
@@ -169,8 +183,17 @@ class Gateway:
         return self._proxy_response(result)
 
     # ------------------------------------------------------------------ events
-    def _proxy_event(self, method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes,
-                     route: Route, path_params: dict[str, str], source_ip: str) -> dict[str, Any]:
+    def _proxy_event(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        route: Route,
+        path_params: dict[str, str],
+        source_ip: str,
+    ) -> dict[str, Any]:
         single: dict[str, str] = {}
         multi: dict[str, list[str]] = {}
         for name, value in headers:
@@ -221,14 +244,28 @@ class Gateway:
         """Run the REQUEST authorizer; None to proceed (context attached), else the denial."""
         if self.authorizer is None:
             return None
-        method_arn = (f"arn:aws:execute-api:{self.region}:{self.account_id}:localapi/{self.stage}/"
-                      f"{event['httpMethod']}{event['path']}")
+        method_arn = (
+            f"arn:aws:execute-api:{self.region}:{self.account_id}:localapi/{self.stage}/"
+            f"{event['httpMethod']}{event['path']}"
+        )
         auth_event = {
             "type": "REQUEST",
             "methodArn": method_arn,
-            **{k: event[k] for k in ("resource", "path", "httpMethod", "headers", "multiValueHeaders",
-                                     "queryStringParameters", "multiValueQueryStringParameters",
-                                     "pathParameters", "stageVariables", "requestContext")},
+            **{
+                k: event[k]
+                for k in (
+                    "resource",
+                    "path",
+                    "httpMethod",
+                    "headers",
+                    "multiValueHeaders",
+                    "queryStringParameters",
+                    "multiValueQueryStringParameters",
+                    "pathParameters",
+                    "stageVariables",
+                    "requestContext",
+                )
+            },
         }
         try:
             result = self.authorizer.invoke(auth_event)
@@ -247,8 +284,7 @@ class Gateway:
     @staticmethod
     def _proxy_response(result: Any) -> Response:
         if not isinstance(result, dict) or "statusCode" not in result:
-            return Response(502, [("Content-Type", "application/json")],
-                            b'{"message": "Internal server error"}')
+            return Response(502, [("Content-Type", "application/json")], b'{"message": "Internal server error"}')
         headers: list[tuple[str, str]] = []
         for name, values in (result.get("multiValueHeaders") or {}).items():
             headers.extend((name, str(v)) for v in values)
@@ -286,8 +322,9 @@ class _GatewayHttpServer(ThreadingHTTPServer):
         print(f"[gateway] error serving {client_address}: {type(error).__name__}: {error}", file=sys.stderr)
 
 
-def make_http_server(gateway: Gateway, host: str, port: int, quiet: bool = False,
-                     read_timeout: float = READ_TIMEOUT_SECONDS) -> ThreadingHTTPServer:
+def make_http_server(
+    gateway: Gateway, host: str, port: int, quiet: bool = False, read_timeout: float = READ_TIMEOUT_SECONDS
+) -> ThreadingHTTPServer:
     class RequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         timeout = read_timeout  # a socket timeout: a client that stops sending cannot hold a thread forever
@@ -306,8 +343,13 @@ def make_http_server(gateway: Gateway, host: str, port: int, quiet: bool = False
             except ValueError:
                 length = -1
             if length < 0:
-                response = Response(400, [("Content-Type", "application/json")], json.dumps(
-                    {"error": {"code": "bad_request", "message": "invalid Content-Length", "details": {}}}).encode())
+                response = Response(
+                    400,
+                    [("Content-Type", "application/json")],
+                    json.dumps(
+                        {"error": {"code": "bad_request", "message": "invalid Content-Length", "details": {}}}
+                    ).encode(),
+                )
                 self.close_connection = True
             elif length > MAX_PAYLOAD_BYTES:
                 response = gateway.gateway_response("REQUEST_TOO_LARGE")
@@ -320,8 +362,9 @@ def make_http_server(gateway: Gateway, host: str, port: int, quiet: bool = False
                 if len(body) < length:  # the client stopped sending (timeout) or hung up
                     self.close_connection = True
                     return
-                response = gateway.handle(self.command, self.path, list(self.headers.items()), body,
-                                          self.client_address[0])
+                response = gateway.handle(
+                    self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+                )
             self.send_response(response.status)
             for name, value in response.headers:
                 if name.lower() not in ("content-length", "connection"):

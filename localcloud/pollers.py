@@ -21,9 +21,19 @@ LOCAL_MAX_CONCURRENCY = 4
 
 
 class SqsPoller(threading.Thread):
-    def __init__(self, function: FunctionSpec, queue_url: str, queue_arn: str, batch_size: int,
-                 partial_batch: bool, endpoint: str, region: str, stop: threading.Event,
-                 concurrent: bool = False, index: int = 0) -> None:
+    def __init__(
+        self,
+        function: FunctionSpec,
+        queue_url: str,
+        queue_arn: str,
+        batch_size: int,
+        partial_batch: bool,
+        endpoint: str,
+        region: str,
+        stop: threading.Event,
+        concurrent: bool = False,
+        index: int = 0,
+    ) -> None:
         super().__init__(name=f"sqs-poller-{function.logical_id}-{index}", daemon=True)
         self.concurrent = concurrent  # one of several pollers invoking in parallel (ScalingConfig)
         self.function = function
@@ -39,8 +49,11 @@ class SqsPoller(threading.Thread):
     def poll_once(self, wait_seconds: int = 1) -> int:
         """One receive-invoke-delete cycle; returns how many messages were received."""
         received = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=self.batch_size, WaitTimeSeconds=wait_seconds,
-            AttributeNames=["All"], MessageAttributeNames=["All"],
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
         ).get("Messages", [])
         if not received:
             return 0
@@ -56,14 +69,21 @@ class SqsPoller(threading.Thread):
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures") or []}
         done = [m for m in received if m["MessageId"] not in failed]
         if done:
-            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
         return len(received)
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         attributes = {
-            name: {"stringValue": value.get("StringValue"), "binaryValue": value.get("BinaryValue"),
-                   "stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
+            name: {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value["DataType"],
+            }
             for name, value in (message.get("MessageAttributes") or {}).items()
         }
         return {
@@ -88,8 +108,9 @@ class SqsPoller(threading.Thread):
                     self.stop_event.wait(1)
 
 
-def sqs_pollers(resolver: Resolver, functions: dict[str, FunctionSpec], endpoint: str,
-                stop: threading.Event) -> list[SqsPoller]:
+def sqs_pollers(
+    resolver: Resolver, functions: dict[str, FunctionSpec], endpoint: str, stop: threading.Event
+) -> list[SqsPoller]:
     pollers: list[SqsPoller] = []
     for function in functions.values():
         for event in function.events.values():
@@ -102,7 +123,19 @@ def sqs_pollers(resolver: Resolver, functions: dict[str, FunctionSpec], endpoint
             partial = "ReportBatchItemFailures" in props.get("FunctionResponseTypes", [])
             # ScalingConfig.MaximumConcurrency: that many batches in flight on AWS; a few here.
             count = min(LOCAL_MAX_CONCURRENCY, int(props.get("ScalingConfig", {}).get("MaximumConcurrency", 1)))
-            pollers.extend(SqsPoller(function, queue_url, queue_arn, int(props.get("BatchSize", 10)), partial,
-                                     endpoint, resolver.region, stop, concurrent=count > 1, index=i)
-                           for i in range(count))
+            pollers.extend(
+                SqsPoller(
+                    function,
+                    queue_url,
+                    queue_arn,
+                    int(props.get("BatchSize", 10)),
+                    partial,
+                    endpoint,
+                    resolver.region,
+                    stop,
+                    concurrent=count > 1,
+                    index=i,
+                )
+                for i in range(count)
+            )
     return pollers

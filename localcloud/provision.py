@@ -46,10 +46,18 @@ def provision(resolver: Resolver, endpoint: str) -> None:
         props = resolver.resolve(spec["Properties"])
         name = props.get("Name") or _physical_name(resolver, logical_id)
         bus = props.get("EventBusName", "default")
-        events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(props["EventPattern"]),
-                        State=props.get("State", "ENABLED"))
-        targets = [bridge_target(resolver, endpoint, logical_id, name, t) if ":sns:" in t["Arn"]
-                   else {"Id": t["Id"], "Arn": t["Arn"]} for t in props.get("Targets", [])]
+        events.put_rule(
+            Name=name,
+            EventBusName=bus,
+            EventPattern=json.dumps(props["EventPattern"]),
+            State=props.get("State", "ENABLED"),
+        )
+        targets = [
+            bridge_target(resolver, endpoint, logical_id, name, t)
+            if ":sns:" in t["Arn"]
+            else {"Id": t["Id"], "Arn": t["Arn"]}
+            for t in props.get("Targets", [])
+        ]
         if targets:
             events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
         arn = f"arn:aws:events:{region}:{account}:rule/{bus}/{name}"
@@ -80,8 +88,9 @@ def _create_secrets(resolver: Resolver, endpoint: str) -> None:
         props = resolver.resolve(spec.get("Properties", {}))
         length = int(props.get("GenerateSecretString", {}).get("PasswordLength", 64))
         value = props.get("SecretString") or secrets.token_urlsafe(length)[:length]
-        created = client.create_secret(Name=props.get("Name") or _physical_name(resolver, logical_id),
-                                       SecretString=value)
+        created = client.create_secret(
+            Name=props.get("Name") or _physical_name(resolver, logical_id), SecretString=value
+        )
         resolver.resources[logical_id] = PhysicalResource(ref=created["ARN"], attributes={"Id": created["ARN"]})
 
 
@@ -90,9 +99,9 @@ def _create_keys(resolver: Resolver, endpoint: str) -> None:
     for logical_id, spec in resources_of_type(resolver.template, "AWS::KMS::Key").items():
         description = str(spec.get("Properties", {}).get("Description", logical_id))
         metadata = client.create_key(Description=description)["KeyMetadata"]
-        resolver.resources[logical_id] = PhysicalResource(ref=metadata["KeyId"],
-                                                          attributes={"Arn": metadata["Arn"],
-                                                                      "KeyId": metadata["KeyId"]})
+        resolver.resources[logical_id] = PhysicalResource(
+            ref=metadata["KeyId"], attributes={"Arn": metadata["Arn"], "KeyId": metadata["KeyId"]}
+        )
 
 
 def _create_tables(resolver: Resolver, endpoint: str) -> None:
@@ -112,8 +121,9 @@ def _create_tables(resolver: Resolver, endpoint: str) -> None:
         client.create_table(**kwargs)
         ttl = props.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):
-            client.update_time_to_live(TableName=name, TimeToLiveSpecification={
-                "AttributeName": ttl["AttributeName"], "Enabled": True})
+            client.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
+            )
         arn = f"arn:aws:dynamodb:{resolver.region}:{resolver.account_id}:table/{name}"
         resolver.resources[logical_id] = PhysicalResource(ref=name, attributes={"Arn": arn})
 
@@ -133,14 +143,21 @@ def _create_queues(resolver: Resolver, endpoint: str) -> None:
             fifo = bool(props.get("FifoQueue"))
             name = props.get("QueueName") or _physical_name(resolver, logical_id) + (".fifo" if fifo else "")
             attributes = {
-                key: (json.dumps(value) if isinstance(value, dict) else str(value).lower()
-                      if isinstance(value, bool) else str(value))
-                for key, value in props.items() if key not in {"QueueName", "Tags"}
+                key: (
+                    json.dumps(value)
+                    if isinstance(value, dict)
+                    else str(value).lower()
+                    if isinstance(value, bool)
+                    else str(value)
+                )
+                for key, value in props.items()
+                if key not in {"QueueName", "Tags"}
             }
             url = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
             arn = f"arn:aws:sqs:{resolver.region}:{resolver.account_id}:{name}"
             resolver.resources[logical_id] = PhysicalResource(
-                ref=url, attributes={"Arn": arn, "QueueName": name, "QueueUrl": url})
+                ref=url, attributes={"Arn": arn, "QueueName": name, "QueueUrl": url}
+            )
             del pending[logical_id]
             progressed = True
         if not progressed:
@@ -170,4 +187,5 @@ def _create_buckets(resolver: Resolver, endpoint: str) -> None:
             api_rules = [{"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"]} for r in rules]
             client.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": api_rules})
         resolver.resources[logical_id] = PhysicalResource(
-            ref=name, attributes={"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"})
+            ref=name, attributes={"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}
+        )

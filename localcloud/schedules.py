@@ -56,9 +56,14 @@ def cron_matches(expression: str, moment: datetime) -> bool:
         return False
     minute, hour, dom, month, dow, year = fields
     eventbridge_dow = (moment.isoweekday() % 7) + 1  # 1 = Sunday
-    return (_field_matches(minute, moment.minute, 0) and _field_matches(hour, moment.hour, 0)
-            and _field_matches(dom, moment.day, 1) and _field_matches(month, moment.month, 1)
-            and _field_matches(dow, eventbridge_dow, 1) and _field_matches(year, moment.year, 1970))
+    return (
+        _field_matches(minute, moment.minute, 0)
+        and _field_matches(hour, moment.hour, 0)
+        and _field_matches(dom, moment.day, 1)
+        and _field_matches(month, moment.month, 1)
+        and _field_matches(dow, eventbridge_dow, 1)
+        and _field_matches(year, moment.year, 1970)
+    )
 
 
 @dataclass
@@ -74,9 +79,17 @@ class Schedule:
             return json.loads(self.input) if isinstance(self.input, str) else self.input
         if self.kind == "ScheduleV2":
             return {}
-        return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
-                "source": "aws.events", "account": "123456789012", "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "region": "us-east-1", "resources": [f"local:schedule/{self.name}"], "detail": {}}
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": "us-east-1",
+            "resources": [f"local:schedule/{self.name}"],
+            "detail": {},
+        }
 
 
 def template_schedules(functions: dict[str, FunctionSpec]) -> list[Schedule]:
@@ -87,8 +100,9 @@ def template_schedules(functions: dict[str, FunctionSpec]) -> list[Schedule]:
                 props = event["Properties"]
                 if props.get("Enabled") is False or props.get("State") == "DISABLED":
                     continue
-                schedules.append(Schedule(function, name, props["ScheduleExpression"], event["Type"],
-                                          props.get("Input")))
+                schedules.append(
+                    Schedule(function, name, props["ScheduleExpression"], event["Type"], props.get("Input"))
+                )
     return schedules
 
 
@@ -106,8 +120,7 @@ class ScheduleClock(threading.Thread):
         try:
             schedule.function.invoke(schedule.event(datetime.now(UTC)))
         except Exception as exc:
-            print(f"[schedule] {schedule.function.logical_id} raised {type(exc).__name__}: {exc}",
-                  file=sys.stderr)
+            print(f"[schedule] {schedule.function.logical_id} raised {type(exc).__name__}: {exc}", file=sys.stderr)
         self.fired[schedule.name] = self.fired.get(schedule.name, 0) + 1
 
     def run(self) -> None:

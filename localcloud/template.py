@@ -106,8 +106,11 @@ class Resolver:
 
 def resources_of_type(template: dict[str, Any], *types: str) -> dict[str, dict[str, Any]]:
     """Resources of these types whose `Condition` (if any) holds with the parameters' defaults."""
-    return {name: spec for name, spec in template.get("Resources", {}).items()
-            if spec.get("Type") in types and ("Condition" not in spec or condition_holds(template, spec["Condition"]))}
+    return {
+        name: spec
+        for name, spec in template.get("Resources", {}).items()
+        if spec.get("Type") in types and ("Condition" not in spec or condition_holds(template, spec["Condition"]))
+    }
 
 
 def condition_holds(template: dict[str, Any], name: str) -> bool:

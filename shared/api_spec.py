@@ -15,8 +15,13 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 SPEC_PATH = Path(__file__).with_name("openapi.json")
-PUBLIC_OPERATIONS = {("/auth/signup", "post"), ("/auth/login", "post"), ("/health", "get"),
-                     ("/health/ready", "get"), ("/openapi.json", "get")}
+PUBLIC_OPERATIONS = {
+    ("/auth/signup", "post"),
+    ("/auth/login", "post"),
+    ("/health", "get"),
+    ("/health/ready", "get"),
+    ("/openapi.json", "get"),
+}
 PUBLIC_OPERATIONS |= {("/signals/{bot_id}", "post")}  # signals: authenticated by the bot's signal secret
 
 
@@ -38,7 +43,7 @@ def build_spec(apps: Iterable[FastAPI], stage: str = "v1") -> dict[str, Any]:
             "title": "CryptoOrchestrator API",
             "version": "1.0.0",
             "description": "Run automated crypto trading bots. Errors are always "
-                           '`{"error": {"code", "message", "details"}}`.',
+            '`{"error": {"code", "message", "details"}}`.',
         },
         "servers": [{"url": f"/{stage}"}],
         "security": [{"bearerAuth": []}, {"apiKeyAuth": []}],
@@ -46,8 +51,12 @@ def build_spec(apps: Iterable[FastAPI], stage: str = "v1") -> dict[str, Any]:
         "components": {
             "schemas": dict(sorted(schemas.items())),
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                               "description": "Access token from POST /auth/login, or an API key."},
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "Access token from POST /auth/login, or an API key.",
+                },
                 "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
             },
         },

@@ -17,8 +17,11 @@ def _timed(check: Callable[[], None]) -> dict[str, Any]:
     try:
         check()
     except Exception as exc:
-        return {"ok": False, "error": type(exc).__name__,
-                "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+        return {
+            "ok": False,
+            "error": type(exc).__name__,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
     return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
 
 

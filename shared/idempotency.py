@@ -69,13 +69,19 @@ class BotocoreDynamoDBStore(BasePersistenceLayer):
             return int(item[name]["N"]) if name in item else None
 
         # Absent text attributes read as "", as powertools' own store has them.
-        return DataRecord(idempotency_key=item["id"]["S"], status=text("status"), expiry_timestamp=number("expiration"),
-                          in_progress_expiry_timestamp=number("in_progress_expiration"), response_data=text("data"),
-                          payload_hash=text("validation"))
+        return DataRecord(
+            idempotency_key=item["id"]["S"],
+            status=text("status"),
+            expiry_timestamp=number("expiration"),
+            in_progress_expiry_timestamp=number("in_progress_expiration"),
+            response_data=text("data"),
+            payload_hash=text("validation"),
+        )
 
     def _get_record(self, idempotency_key: str) -> Any:
-        response = aws_client("dynamodb").get_item(TableName=self.table_name, Key=self._key(idempotency_key),
-                                                   ConsistentRead=True)
+        response = aws_client("dynamodb").get_item(
+            TableName=self.table_name, Key=self._key(idempotency_key), ConsistentRead=True
+        )
         if "Item" not in response:
             raise _exceptions.IdempotencyItemNotFoundError
         return self._record(response["Item"])
@@ -83,9 +89,11 @@ class BotocoreDynamoDBStore(BasePersistenceLayer):
     def _put_record(self, data_record: Any) -> None:
         from botocore.exceptions import ClientError
 
-        item: dict[str, Any] = {**self._key(data_record.idempotency_key),
-                                "expiration": {"N": str(data_record.expiry_timestamp)},
-                                "status": {"S": data_record.status}}
+        item: dict[str, Any] = {
+            **self._key(data_record.idempotency_key),
+            "expiration": {"N": str(data_record.expiry_timestamp)},
+            "status": {"S": data_record.status},
+        }
         if data_record.in_progress_expiry_timestamp is not None:
             item["in_progress_expiration"] = {"N": str(data_record.in_progress_expiry_timestamp)}
         if self.payload_validation_enabled and data_record.payload_hash:
@@ -94,14 +102,25 @@ class BotocoreDynamoDBStore(BasePersistenceLayer):
         try:
             # Free to take: no record, an expired one, or one in progress whose Lambda timed out.
             aws_client("dynamodb").put_item(
-                TableName=self.table_name, Item=item,
-                ConditionExpression=("attribute_not_exists(#id) OR #expiry < :now OR (#status = :inprogress AND "
-                                     "attribute_exists(#in_progress_expiry) AND #in_progress_expiry < :now_ms)"),
-                ExpressionAttributeNames={"#id": "id", "#expiry": "expiration", "#status": "status",
-                                          "#in_progress_expiry": "in_progress_expiration"},
-                ExpressionAttributeValues={":now": {"N": str(int(now))}, ":now_ms": {"N": str(int(now * 1000))},
-                                           ":inprogress": {"S": "INPROGRESS"}},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression=(
+                    "attribute_not_exists(#id) OR #expiry < :now OR (#status = :inprogress AND "
+                    "attribute_exists(#in_progress_expiry) AND #in_progress_expiry < :now_ms)"
+                ),
+                ExpressionAttributeNames={
+                    "#id": "id",
+                    "#expiry": "expiration",
+                    "#status": "status",
+                    "#in_progress_expiry": "in_progress_expiration",
+                },
+                ExpressionAttributeValues={
+                    ":now": {"N": str(int(now))},
+                    ":now_ms": {"N": str(int(now * 1000))},
+                    ":inprogress": {"S": "INPROGRESS"},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
@@ -115,17 +134,23 @@ class BotocoreDynamoDBStore(BasePersistenceLayer):
 
     def _update_record(self, data_record: Any) -> None:
         names = {"#data": "data", "#expiry": "expiration", "#status": "status"}
-        values: dict[str, Any] = {":data": {"S": data_record.response_data},
-                                  ":expiry": {"N": str(data_record.expiry_timestamp)},
-                                  ":status": {"S": data_record.status}}
+        values: dict[str, Any] = {
+            ":data": {"S": data_record.response_data},
+            ":expiry": {"N": str(data_record.expiry_timestamp)},
+            ":status": {"S": data_record.status},
+        }
         expression = "SET #data = :data, #expiry = :expiry, #status = :status"
         if self.payload_validation_enabled:
             expression += ", #validation = :validation"
             names["#validation"] = "validation"
             values[":validation"] = {"S": data_record.payload_hash}
-        aws_client("dynamodb").update_item(TableName=self.table_name, Key=self._key(data_record.idempotency_key),
-                                           UpdateExpression=expression, ExpressionAttributeNames=names,
-                                           ExpressionAttributeValues=values)
+        aws_client("dynamodb").update_item(
+            TableName=self.table_name,
+            Key=self._key(data_record.idempotency_key),
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
 
     def _delete_record(self, data_record: Any) -> None:
         aws_client("dynamodb").delete_item(TableName=self.table_name, Key=self._key(data_record.idempotency_key))

@@ -17,6 +17,7 @@ logger = Logger()
 tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()
 
+
 def traced[Handler: Callable[..., Any]](handler: Handler) -> Handler:
     """An X-Ray segment around the handler (without the response), or nothing at all when
     tracing is off: the decorator costs a share of every warm call even when it records nothing."""

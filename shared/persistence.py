@@ -62,8 +62,7 @@ def condition_failed(exc: TransactWriteError) -> bool:
     callers cannot rely on positions; outbox rows' conditions (a fresh event id) never fail, so
     a failed condition is always the caller's own.
     """
-    return any(reason is not None and reason.code == "ConditionalCheckFailed"
-               for reason in exc.cancellation_reasons)
+    return any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in exc.cancellation_reasons)
 
 
 def forget_model_connections() -> None:

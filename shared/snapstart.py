@@ -27,9 +27,13 @@ def refresh_after_restore() -> None:
     """Give this environment its own randomness, clients, connections and secret caches."""
     random.seed()
     # Caches of modules this function imported (none is imported here just to be cleared).
-    caches = {"shared.aws_clients": ("aws_client",), "shared.persistence": ("connection",),
-              "shared.auth.tokens": ("signing_secret",), "shared.idempotency": ("_persistence",),
-              "shared.exchange_accounts.credentials": ("_masking",)}
+    caches = {
+        "shared.aws_clients": ("aws_client",),
+        "shared.persistence": ("connection",),
+        "shared.auth.tokens": ("signing_secret",),
+        "shared.idempotency": ("_persistence",),
+        "shared.exchange_accounts.credentials": ("_masking",),
+    }
     for module_name, names in caches.items():
         module = sys.modules.get(module_name)
         for name in names if module is not None else ():

@@ -93,8 +93,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def error_response(status: int, code: str, message: str, details: Any = None,
-                   headers: Mapping[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(status_code=status, content=error_body(code, message, details), headers=dict(headers or {}))
 
 
@@ -124,8 +125,9 @@ async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     if errors and all(err.get("loc", ("",))[0] == "path" for err in errors):
         # An id that cannot exist is simply not found, like one that belongs to another tenant.
         return error_response(404, "not_found", "no such resource")
-    return error_response(422, "validation_error", "the request failed validation",
-                          {"fields": _validation_details(exc)})
+    return error_response(
+        422, "validation_error", "the request failed validation", {"fields": _validation_details(exc)}
+    )
 
 
 def _allowed_methods(request: Request) -> str:
@@ -179,10 +181,13 @@ class JsonBodyRoute(APIRoute):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.body_field is not None:
-            self.responses = {**self.responses, 415: {
-                "description": _described(415, "The body is not JSON (Content-Type must be application/json)"),
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
-            }}
+            self.responses = {
+                **self.responses,
+                415: {
+                    "description": _described(415, "The body is not JSON (Content-Type must be application/json)"),
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+                },
+            }
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
@@ -194,8 +199,10 @@ class JsonBodyRoute(APIRoute):
             body = await parsed.body()
             if body:
                 if not _is_json_media_type(request.headers.get("content-type", "")):
-                    raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json",
-                                               details={"accepted": ["application/json"]})
+                    raise UnsupportedMediaType(
+                        "send the body as JSON with Content-Type: application/json",
+                        details={"accepted": ["application/json"]},
+                    )
                 try:
                     parsed.parsed_json = parse_json_body(body)
                 except MalformedJson as exc:
@@ -247,19 +254,22 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 async def idempotency_key(
-    value: Annotated[str | None, Header(
-        alias="Idempotency-Key",
-        description="Required. Repeating a request with the same key returns the first result; "
-                    "the same key with a different body is a 422.",
-    )] = None,
+    value: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Required. Repeating a request with the same key returns the first result; "
+            "the same key with a different body is a 422.",
+        ),
+    ] = None,
 ) -> str:
     """FastAPI dependency for money-moving endpoints: the `Idempotency-Key` header, required."""
     if value is None:
-        raise BadRequest("the Idempotency-Key header is required for this operation",
-                         code="idempotency_key_required")
+        raise BadRequest("the Idempotency-Key header is required for this operation", code="idempotency_key_required")
     if not _IDEMPOTENCY_KEY.match(value):
-        raise BadRequest("Idempotency-Key must be 1 to 255 printable ASCII characters without spaces",
-                         code="idempotency_key_invalid")
+        raise BadRequest(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces", code="idempotency_key_invalid"
+        )
     return value
 
 
@@ -281,8 +291,7 @@ def _too_large_response(limit: int) -> dict[str, Any]:
     }
 
 
-def make_lambda_handler(app: FastAPI, *, on_invoke: Callable[[LambdaContext], None] | None = None
-                        ) -> LambdaHandler:
+def make_lambda_handler(app: FastAPI, *, on_invoke: Callable[[LambdaContext], None] | None = None) -> LambdaHandler:
     """Wrap an app for API Gateway REST proxy events, with logging, tracing and metrics."""
     adapter = Mangum(app, lifespan="off")
     limit = get_settings().max_body_bytes
@@ -303,4 +312,3 @@ def make_lambda_handler(app: FastAPI, *, on_invoke: Callable[[LambdaContext], No
 
     wrapped: LambdaHandler = handler
     return wrapped
-

@@ -77,6 +77,8 @@ async def stop_bot(bot_id: BotId, caller: Trader) -> BotOut:
 async def rotate_signal_secret(bot_id: BotId, caller: Trader) -> SignalSecretOut:
     """Replace a signal bot's secret; the new one is in this answer only, the old one stops working."""
     return service.rotate_signal_secret(caller, bot_id)
+
+
 @app.get("/bots/{bot_id}/activity", tags=["bots"])
 async def bot_activity(
     bot_id: BotId,

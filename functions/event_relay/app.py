@@ -14,6 +14,8 @@ from shared.observability import instrumented, logger
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     report = relay_unpublished()
     if report.published or report.failed or report.quarantined:
-        logger.info("outbox relay run", extra={"published": report.published, "failed": report.failed,
-                                               "quarantined": report.quarantined})
+        logger.info(
+            "outbox relay run",
+            extra={"published": report.published, "failed": report.failed, "quarantined": report.quarantined},
+        )
     return {"relayed": report.published, "failed": report.failed, "quarantined": report.quarantined}

@@ -22,8 +22,9 @@ Reader = Annotated[Principal, Depends(require_scope("read"))]
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
 AccountId = Annotated[str, Path(max_length=64, pattern=r"^(paper|acct_[0-9a-z]{26})$")]
 ExchangeId = Annotated[str, Path(max_length=32, pattern=r"^[a-z0-9]+$")]
-MarketSymbol = Annotated[str, Path(max_length=32, pattern=r"^[A-Z0-9]{1,12}[-_][A-Z0-9]{1,12}$",
-                                   description="BASE-QUOTE, e.g. BTC-USDT")]
+MarketSymbol = Annotated[
+    str, Path(max_length=32, pattern=r"^[A-Z0-9]{1,12}[-_][A-Z0-9]{1,12}$", description="BASE-QUOTE, e.g. BTC-USDT")
+]
 
 
 @app.post("/exchange-accounts", status_code=201, tags=["exchange accounts"])

@@ -22,6 +22,5 @@ def handle_record(record: SQSRecord) -> str:
 
 @instrumented
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response = process_partial_response(event=event, record_handler=handle_record,
-                                                        processor=processor, context=context)
+    response = process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
     return dict(response)

@@ -31,8 +31,15 @@ def verify_password(password: str, encoded: str) -> bool:
         expected = base64.b64decode(digest)
         if len(expected) != _DKLEN:
             return False
-        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r),
-                                p=int(p), dklen=len(expected), maxmem=_MAXMEM)
+        actual = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+            maxmem=_MAXMEM,
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)

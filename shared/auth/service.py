@@ -27,7 +27,7 @@ from shared.clock import isoformat, utc_now
 from shared.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized
 from shared.events import catalog
 from shared.events.envelope import new_event
-from shared.events.recording import commit_with_events
+from shared.events.transactions import commit_with_events
 from shared.ids import new_id
 from shared.observability import logger
 from shared.persistence import condition_failed
@@ -43,8 +43,11 @@ def signup(request: SignupRequest, client_ip: str) -> SignupResponse:
     now = utc_now()
     wait = login_throttle.retry_after(None, client_ip, now)
     if wait:
-        raise RateLimited("too many refused signups or logins from this client; try again later",
-                          retry_after_seconds=wait, code="login_locked")
+        raise RateLimited(
+            "too many refused signups or logins from this client; try again later",
+            retry_after_seconds=wait,
+            code="login_locked",
+        )
     tenant = TenantRecord(
         tenant_id=new_id("ten"),
         name=request.tenant_name or request.email.split("@", 1)[1],
@@ -59,9 +62,12 @@ def signup(request: SignupRequest, client_ip: str) -> SignupResponse:
         role="owner",
         created_at=now,
     )
-    event = new_event("tenant.created", tenant_id=tenant.tenant_id, source=SOURCE,
-                      data=catalog.TenantCreatedData(tenant_id=tenant.tenant_id, name=tenant.name,
-                                                     plan=tenant.plan))
+    event = new_event(
+        "tenant.created",
+        tenant_id=tenant.tenant_id,
+        source=SOURCE,
+        data=catalog.TenantCreatedData(tenant_id=tenant.tenant_id, name=tenant.name, plan=tenant.plan),
+    )
 
     def stage(tx: TransactWrite) -> None:
         tx.save(user, condition=UserRecord.email.does_not_exist())
@@ -75,8 +81,9 @@ def signup(request: SignupRequest, client_ip: str) -> SignupResponse:
             raise Conflict("an account with this email already exists", code="email_taken") from exc
         raise
     return SignupResponse(
-        tenant=TenantOut(id=tenant.tenant_id, name=tenant.name, plan=tenant.plan,
-                         created_at=isoformat(tenant.created_at)),
+        tenant=TenantOut(
+            id=tenant.tenant_id, name=tenant.name, plan=tenant.plan, created_at=isoformat(tenant.created_at)
+        ),
         user=UserOut(id=user.user_id, email=user.email, role=user.role),
     )
 
@@ -86,8 +93,9 @@ def _invalid_credentials() -> Unauthorized:
 
 
 def _throttled(retry_after_seconds: int) -> RateLimited:
-    return RateLimited("too many failed logins; try again later", retry_after_seconds=retry_after_seconds,
-                       code="login_locked")
+    return RateLimited(
+        "too many failed logins; try again later", retry_after_seconds=retry_after_seconds, code="login_locked"
+    )
 
 
 def login(request: LoginRequest, client_ip: str) -> TokenResponse:
@@ -129,8 +137,9 @@ def create_api_key(caller: Principal, request: ApiKeyCreate) -> ApiKeyCreated:
     """Issue a key with at most the caller's own scopes; the plaintext is returned only here."""
     wanted = set(request.scopes)
     if not wanted <= caller.scopes:
-        raise Forbidden("a key cannot have scopes its creator lacks",
-                        details={"missing_scopes": sorted(wanted - caller.scopes)})
+        raise Forbidden(
+            "a key cannot have scopes its creator lacks", details={"missing_scopes": sorted(wanted - caller.scopes)}
+        )
     generated = api_keys.generate_api_key()
     record = ApiKeyRecord(
         tenant_id=caller.tenant_id,
@@ -141,8 +150,12 @@ def create_api_key(caller: Principal, request: ApiKeyCreate) -> ApiKeyCreated:
         created_by=caller.principal_id,
         created_at=utc_now(),
     )
-    event = new_event("api_key.created", tenant_id=caller.tenant_id, source=SOURCE,
-                      data=catalog.ApiKeyData(key_id=record.key_id, name=record.name, scopes=sorted(wanted)))
+    event = new_event(
+        "api_key.created",
+        tenant_id=caller.tenant_id,
+        source=SOURCE,
+        data=catalog.ApiKeyData(key_id=record.key_id, name=record.name, scopes=sorted(wanted)),
+    )
     commit_with_events(lambda tx: tx.save(record, condition=ApiKeyRecord.key_id.does_not_exist()), [event])
     return ApiKeyCreated(**_key_out(record).model_dump(), key=generated.plaintext)
 
@@ -156,13 +169,17 @@ def revoke_api_key(caller: Principal, key_id: str) -> None:
     record = api_keys.get_key(caller.tenant_id, key_id)
     if record is None or record.revoked_at is not None:
         raise NotFound("no such API key", details={"id": key_id})
-    event = new_event("api_key.revoked", tenant_id=caller.tenant_id, source=SOURCE,
-                      data=catalog.ApiKeyData(key_id=record.key_id, name=record.name,
-                                              scopes=sorted(record.scopes)))
+    event = new_event(
+        "api_key.revoked",
+        tenant_id=caller.tenant_id,
+        source=SOURCE,
+        data=catalog.ApiKeyData(key_id=record.key_id, name=record.name, scopes=sorted(record.scopes)),
+    )
 
     def stage(tx: TransactWrite) -> None:
-        tx.update(record, actions=[ApiKeyRecord.revoked_at.set(utc_now())],
-                  condition=ApiKeyRecord.revoked_at.does_not_exist())
+        tx.update(
+            record, actions=[ApiKeyRecord.revoked_at.set(utc_now())], condition=ApiKeyRecord.revoked_at.does_not_exist()
+        )
 
     try:
         commit_with_events(stage, [event])
@@ -179,12 +196,12 @@ def authenticate_api_key(plaintext: str) -> Principal:
     now = utc_now()
     if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
         try:
-            record.update(actions=[ApiKeyRecord.last_used_at.set(now)],
-                          condition=ApiKeyRecord.revoked_at.does_not_exist())
+            record.update(
+                actions=[ApiKeyRecord.last_used_at.set(now)], condition=ApiKeyRecord.revoked_at.does_not_exist()
+            )
         except Exception:  # bookkeeping only: never fail a request over last_used_at
             logger.warning("could not record API key use", extra={"key_id": record.key_id})
-    return Principal(tenant_id=record.tenant_id, principal_id=f"key:{record.key_id}",
-                     scopes=frozenset(record.scopes))
+    return Principal(tenant_id=record.tenant_id, principal_id=f"key:{record.key_id}", scopes=frozenset(record.scopes))
 
 
 def authenticate_bearer_token(token: str) -> Principal:

@@ -78,7 +78,8 @@ def verify_access_token(token: str) -> Principal:
     except jwt.PyJWTError as exc:
         raise Unauthorized("invalid or expired token") from exc
     if not (isinstance(claims.get("sub"), str) and claims["sub"]) or not (
-            isinstance(claims.get("tid"), str) and claims["tid"]):
+        isinstance(claims.get("tid"), str) and claims["tid"]
+    ):
         raise Unauthorized("invalid or expired token")
     scopes = frozenset(str(claims.get("scope", "")).split()) & frozenset(ALL_SCOPES)
     return Principal(tenant_id=claims["tid"], principal_id=f"user:{claims['sub']}", scopes=scopes)

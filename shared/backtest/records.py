@@ -116,8 +116,9 @@ def list_datasets(tenant_id: str, *, limit: int, after: str | None) -> tuple[lis
 RowT = TypeVar("RowT", bound=_Row)
 
 
-def _page[RowT: _Row](model: type[RowT], tenant_id: str, prefix: str, *, limit: int,
-                      after: str | None) -> tuple[list[RowT], bool]:
+def _page[RowT: _Row](
+    model: type[RowT], tenant_id: str, prefix: str, *, limit: int, after: str | None
+) -> tuple[list[RowT], bool]:
     """Rows of one kind (sort-key prefix) after `after`: a key range, so no other kind is read.
     ("~" sorts after every character an id holds.)"""
     condition: Condition = (

@@ -80,6 +80,8 @@ def list_bots(tenant_id: str, *, limit: int, after: str | None) -> tuple[list[Bo
 def list_active_bots(tenant_id: str) -> list[BotRecord]:
     """The tenant's running and paused bots (one Query; the status filter is applied server-side)."""
     return list(BotRecord.query(tenant_id, filter_condition=BotRecord.status.is_in("running", "paused")))
+
+
 def due_bots(now_ms: int) -> Iterator[BotRecord]:
     """Every bot whose next tick is at or before `now_ms`: one Query per shard of the sparse index."""
     for shard in range(DUE_SHARDS):

@@ -13,11 +13,12 @@ from shared.strategies.params import Amount, StrategyConfig
 
 BotName = Name
 # ccxt unified symbols: BASE/QUOTE, optionally :SETTLE for derivatives.
-Symbol = Annotated[str, StringConstraints(min_length=3, max_length=32,
-                                          pattern=r"^[A-Z0-9]{1,12}/[A-Z0-9]{1,12}(:[A-Z0-9]{1,12})?$")]
-ExchangeAccountId = Annotated[str, StringConstraints(min_length=1, max_length=64,
-                                                     pattern=r"^(paper|acct_[0-9a-z]{26})$")]
-
+Symbol = Annotated[
+    str, StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Z0-9]{1,12}/[A-Z0-9]{1,12}(:[A-Z0-9]{1,12})?$")
+]
+ExchangeAccountId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^(paper|acct_[0-9a-z]{26})$")
+]
 
 
 class RiskLimits(RequestModel):
@@ -80,8 +81,8 @@ class BotCreated(BotOut):
         default=None,
         exclude_if=lambda value: value is None,
         description="Signal bots only, shown this once: the secret TradingView alerts must carry "
-                    "(`secret` / `SECRET=` / `X-Signal-Secret`). Only its hash is stored; a replay of "
-                    "the create request leaves it out (rotate to get a new one).",
+        "(`secret` / `SECRET=` / `X-Signal-Secret`). Only its hash is stored; a replay of "
+        "the create request leaves it out (rotate to get a new one).",
     )
 
 

@@ -22,7 +22,7 @@ from shared.clock import isoformat, utc_now
 from shared.errors import Conflict, NotFound
 from shared.events import catalog
 from shared.events.envelope import DomainEvent, new_event
-from shared.events.recording import commit_with_events
+from shared.events.transactions import commit_with_events
 from shared.exchange_accounts.models import ensure_account, exchange_of_account
 from shared.idempotency import run_once
 from shared.ids import new_id
@@ -58,12 +58,18 @@ def to_out(record: BotRecord) -> BotOut:
     )
 
 
-def _event(event_type: str, record: BotRecord, *, previous: str | None = None,
-           changed: list[str] | None = None) -> DomainEvent:
+def _event(
+    event_type: str, record: BotRecord, *, previous: str | None = None, changed: list[str] | None = None
+) -> DomainEvent:
     data = catalog.BotData(
-        bot_id=record.bot_id, name=record.name, symbol=record.symbol,
-        exchange_account_id=record.exchange_account_id, strategy_type=record.strategy_type,
-        status=BotStatus(record.status).value, previous_status=previous, changed_fields=changed,
+        bot_id=record.bot_id,
+        name=record.name,
+        symbol=record.symbol,
+        exchange_account_id=record.exchange_account_id,
+        strategy_type=record.strategy_type,
+        status=BotStatus(record.status).value,
+        previous_status=previous,
+        changed_fields=changed,
     )
     return new_event(event_type, tenant_id=record.tenant_id, source=SOURCE, data=data)
 
@@ -77,8 +83,15 @@ def _kill_switch_engaged() -> Conflict:
     return Conflict("the kill switch is engaged: no bot can start until it is released", code="kill_switch_engaged")
 
 
-def _commit(record: BotRecord, event: DomainEvent, *, delete: bool = False, new: bool = False,
-            signal_secret: str | None = None, unless_kill_switch: bool = False) -> None:
+def _commit(
+    record: BotRecord,
+    event: DomainEvent,
+    *,
+    delete: bool = False,
+    new: bool = False,
+    signal_secret: str | None = None,
+    unless_kill_switch: bool = False,
+) -> None:
     """`unless_kill_switch`: the change commits only while the tenant's kill switch is released,
     checked in the same transaction, so a start racing the switch cannot slip through."""
 
@@ -102,8 +115,11 @@ def _commit(record: BotRecord, event: DomainEvent, *, delete: bool = False, new:
             tenant = get_tenant(record.tenant_id) if unless_kill_switch else None
             if tenant is not None and tenant.kill_switch:
                 raise _kill_switch_engaged() from exc
-            raise Conflict("the bot was changed by another request; reload and retry",
-                           code="concurrent_modification", details={"id": record.bot_id}) from exc
+            raise Conflict(
+                "the bot was changed by another request; reload and retry",
+                code="concurrent_modification",
+                details={"id": record.bot_id},
+            ) from exc
         raise
 
 
@@ -133,8 +149,13 @@ def create_bot(caller: Principal, request: BotCreate, idempotency_key: str) -> B
         created_secret.extend([secret] if secret else [])
         return to_out(record).model_dump(mode="json")
 
-    result = run_once("bots.create", tenant_id=caller.tenant_id, idempotency_key=idempotency_key,
-                      payload=request.model_dump(mode="json"), action=create)
+    result = run_once(
+        "bots.create",
+        tenant_id=caller.tenant_id,
+        idempotency_key=idempotency_key,
+        payload=request.model_dump(mode="json"),
+        action=create,
+    )
     return BotCreated.model_validate({**result, "signal_secret": created_secret[0] if created_secret else None})
 
 
@@ -183,14 +204,20 @@ def update_bot(caller: Principal, bot_id: str, request: BotUpdate) -> BotOut:
     if request.risk is not None:
         proposed["risk_json"] = request.risk.model_dump_json()
     changed = sorted(
-        {name.removesuffix("_json").removesuffix("_type") for name, value in proposed.items()
-         if getattr(record, name) != value}
+        {
+            name.removesuffix("_json").removesuffix("_type")
+            for name, value in proposed.items()
+            if getattr(record, name) != value
+        }
     )
     if not changed:
         return to_out(record)
     if TRADING_FIELDS & set(changed) and not lifecycle.may_change_trading_config(BotStatus(record.status)):
-        raise Conflict("pause or stop the bot before changing its strategy, symbol or account",
-                       code="bot_running", details={"id": bot_id, "fields": sorted(TRADING_FIELDS & set(changed))})
+        raise Conflict(
+            "pause or stop the bot before changing its strategy, symbol or account",
+            code="bot_running",
+            details={"id": bot_id, "fields": sorted(TRADING_FIELDS & set(changed))},
+        )
     if "exchange_account_id" in changed:
         _ensure_exchange_account(caller.tenant_id, proposed["exchange_account_id"])
     for name, value in proposed.items():
@@ -205,8 +232,9 @@ def delete_bot(caller: Principal, bot_id: str) -> None:
     if record is None:
         raise _not_found(bot_id)
     if not lifecycle.may_delete(BotStatus(record.status)):
-        raise Conflict("stop the bot before deleting it", code="bot_not_stopped",
-                       details={"id": bot_id, "status": record.status})
+        raise Conflict(
+            "stop the bot before deleting it", code="bot_not_stopped", details={"id": bot_id, "status": record.status}
+        )
     _commit(record, _event("bot.deleted", record), delete=True)
 
 
@@ -253,8 +281,9 @@ def change_status(caller: Principal, bot_id: str, action: BotAction) -> BotOut:
     record.status = lifecycle.next_status(previous, action).value
     record.updated_at = utc_now()
     _update_schedule(record)
-    _commit(record, _event(lifecycle.EVENT_FOR_ACTION[action], record, previous=previous.value),
-            unless_kill_switch=starting)
+    _commit(
+        record, _event(lifecycle.EVENT_FOR_ACTION[action], record, previous=previous.value), unless_kill_switch=starting
+    )
     return to_out(record)
 
 

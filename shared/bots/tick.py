@@ -31,7 +31,7 @@ from shared.bots.schemas import RiskLimits
 from shared.bots.state import BotStateRecord, StateConflict, load_state, save_state
 from shared.config import get_settings
 from shared.errors import AppError, ValidationFailed
-from shared.exchange.model import Market
+from shared.exchange.protocol import Market
 from shared.market_data.markets import MarketKey
 from shared.market_data.store import Fetch, Gap, exchange_fetch, read_window
 from shared.money import decimal_text

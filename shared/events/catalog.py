@@ -155,32 +155,52 @@ EVENT_TYPES: dict[str, tuple[type[_Data], str]] = {
     "order.rejected": (OrderData, "Refused by a risk rule or by the exchange; `reason` says why. Never retried."),
     "order.expired": (OrderData, "The exchange expired the order."),
     "order.unknown": (OrderData, "The exchange's answer was ambiguous; the reconciler will find out."),
-    "order.not_placed": (OrderData, "An ambiguous order was not found on the exchange after the submit deadline "
-                                    "and repeated lookups spaced in time. It is never resent: the owner (you or "
-                                    "the bot) may act again with a new order. It is still looked up for the watch "
-                                    "window and adopted if it appears (`order.found_after_not_placed`)."),
-    "order.found_after_not_placed": (OrderData, "An order declared not placed appeared on the exchange and was "
-                                                "adopted: its state and fills are recorded; what is still open of "
-                                                "it is canceled."),
+    "order.not_placed": (
+        OrderData,
+        "An ambiguous order was not found on the exchange after the submit deadline "
+        "and repeated lookups spaced in time. It is never resent: the owner (you or "
+        "the bot) may act again with a new order. It is still looked up for the watch "
+        "window and adopted if it appears (`order.found_after_not_placed`).",
+    ),
+    "order.found_after_not_placed": (
+        OrderData,
+        "An order declared not placed appeared on the exchange and was "
+        "adopted: its state and fills are recorded; what is still open of "
+        "it is canceled.",
+    ),
     "risk.limit_breached": (RiskBreachData, "A risk rule stopped an order; `rule` names it."),
     "risk.kill_switch_engaged": (KillSwitchData, "All bots stopped and open orders are being canceled."),
     "risk.kill_switch_released": (KillSwitchData, "Trading is allowed again."),
     "risk.settings_changed": (RiskSettingsData, "The tenant's risk settings changed (the new values)."),
     "reconciliation.drift_detected": (DriftData, "The exchange holds an order our records do not explain."),
-    "alert.late_order_adopted": (LateOrderAdoptedData, "Operators: an order declared not placed appeared on "
-                                                       "the exchange (lagging lookups) and was adopted."),
-    "alert.event_quarantined": (EventQuarantinedData, "Operators: an outbox row could not be read and was set "
-                                                      "aside; it no longer blocks the relay."),
+    "alert.late_order_adopted": (
+        LateOrderAdoptedData,
+        "Operators: an order declared not placed appeared on the exchange (lagging lookups) and was adopted.",
+    ),
+    "alert.event_quarantined": (
+        EventQuarantinedData,
+        "Operators: an outbox row could not be read and was set aside; it no longer blocks the relay.",
+    ),
     # ---- signals
     "signal.rejected": (SignalData, "A bot refused a signal; `reason` says why (stale, symbol_mismatch, ...)."),
-    "signal.executed": (SignalData, "A signal was carried out: `order_id` is the order it created, or null "
-                                    "when the bot already held the wanted position."),
-    "signal.failed": (SignalData, "An accepted signal could not be carried out (bot stopped, amount below the "
-                                  "market minimum, ...); `reason` says why."),
-    "bot.signal_secret_rotated": (BotData, "A signal bot's secret was replaced; the old one stops working at once "
-                                           "(the secret is never in events)."),
-    "alert.trade_task_dead_lettered": (TaskDeadLetteredData, "A trade task failed repeatedly and reached the "
-                                                             "dead-letter queue."),
+    "signal.executed": (
+        SignalData,
+        "A signal was carried out: `order_id` is the order it created, or null "
+        "when the bot already held the wanted position.",
+    ),
+    "signal.failed": (
+        SignalData,
+        "An accepted signal could not be carried out (bot stopped, amount below the "
+        "market minimum, ...); `reason` says why.",
+    ),
+    "bot.signal_secret_rotated": (
+        BotData,
+        "A signal bot's secret was replaced; the old one stops working at once (the secret is never in events).",
+    ),
+    "alert.trade_task_dead_lettered": (
+        TaskDeadLetteredData,
+        "A trade task failed repeatedly and reached the dead-letter queue.",
+    ),
 }
 
 
@@ -207,22 +227,35 @@ class WebhookDisabledData(_Data):
     consecutive_failures: int
 
 
-EVENT_TYPES.update({
-    "webhook.ping": (WebhookPingData, "Sent by `POST /v1/webhooks/{id}/test` to that subscription only; never "
-                                      "published to other subscribers or the SNS topic."),
-    "webhook.delivery_failed": (WebhookDeliveryFailedData, "A delivery was retried for the whole retry window "
-                                                           "(24 h) without a 2xx and was given up."),
-    "webhook.disabled": (WebhookDisabledData, "A subscription was disabled: its endpoint answered 410 Gone, or "
-                                              "too many deliveries in a row failed. `POST /v1/webhooks/{id}/enable` "
-                                              "resumes it."),
-})
+EVENT_TYPES.update(
+    {
+        "webhook.ping": (
+            WebhookPingData,
+            "Sent by `POST /v1/webhooks/{id}/test` to that subscription only; never "
+            "published to other subscribers or the SNS topic.",
+        ),
+        "webhook.delivery_failed": (
+            WebhookDeliveryFailedData,
+            "A delivery was retried for the whole retry window (24 h) without a 2xx and was given up.",
+        ),
+        "webhook.disabled": (
+            WebhookDisabledData,
+            "A subscription was disabled: its endpoint answered 410 Gone, or "
+            "too many deliveries in a row failed. `POST /v1/webhooks/{id}/enable` "
+            "resumes it.",
+        ),
+    }
+)
 EVENT_VERSIONS: dict[str, int] = {}  # types whose data schema changed incompatibly; absent means 1
 
 
 def event_version(event_type: str) -> int:
     """The current `version` of a type's envelope (bumped only on incompatible data changes)."""
     return EVENT_VERSIONS.get(event_type, 1)
+
+
 # ---- end webhooks-out
+
 
 def data_schema(event_type: str) -> type[_Data]:
     return EVENT_TYPES[event_type][0]
@@ -230,11 +263,24 @@ def data_schema(event_type: str) -> type[_Data]:
 
 def consumer_docs() -> str:
     """Markdown describing each event type and its `data` JSON schema."""
-    lines = ["# Domain events", "", "Envelope: `{id, type, version, tenant_id, occurred_at, source, data}`.",
-             "Delivery is at least once: deduplicate on `id`.", ""]
+    lines = [
+        "# Domain events",
+        "",
+        "Envelope: `{id, type, version, tenant_id, occurred_at, source, data}`.",
+        "Delivery is at least once: deduplicate on `id`.",
+        "",
+    ]
     for name, (model, summary) in EVENT_TYPES.items():
-        lines += [f"## `{name}`", "", f"Version {event_version(name)}. {summary}", "", "```json",
-                  json.dumps(model.model_json_schema(), indent=2), "```", ""]
+        lines += [
+            f"## `{name}`",
+            "",
+            f"Version {event_version(name)}. {summary}",
+            "",
+            "```json",
+            json.dumps(model.model_json_schema(), indent=2),
+            "```",
+            "",
+        ]
     return "\n".join(lines)
 
 

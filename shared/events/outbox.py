@@ -92,5 +92,8 @@ def increment_attempts(record: EventRecord) -> None:
 
 def stage_quarantine(tx: TransactWrite, record: EventRecord, problem: str) -> None:
     """Take an unreadable row out of the relay's index, keeping it (and why) for an operator."""
-    tx.update(record, actions=[EventRecord.publish_shard.remove(), EventRecord.quarantined.set(problem)],
-              condition=EventRecord.publish_shard.exists())
+    tx.update(
+        record,
+        actions=[EventRecord.publish_shard.remove(), EventRecord.quarantined.set(problem)],
+        condition=EventRecord.publish_shard.exists(),
+    )

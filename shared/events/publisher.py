@@ -43,7 +43,7 @@ def put_events(events: Sequence[DomainEvent]) -> None:
     for attempt in range(ATTEMPTS):
         failed: list[DomainEvent] = []
         for start in range(0, len(pending), MAX_BATCH):
-            batch = pending[start:start + MAX_BATCH]
+            batch = pending[start : start + MAX_BATCH]
             try:
                 response = _client().put_events(Entries=[_entry(e) for e in batch])
             except (BotoCoreError, ClientError) as exc:

@@ -17,7 +17,7 @@ from pynamodb.transactions import TransactWrite
 from shared.events import catalog, outbox
 from shared.events.envelope import new_event
 from shared.events.publisher import put_events
-from shared.events.recording import commit_with_events
+from shared.events.transactions import commit_with_events
 from shared.observability import MetricUnit, logger, metrics
 
 SOURCE = "cryptoorchestrator.events"
@@ -31,9 +31,12 @@ class RelayReport:
 
 
 def _quarantine(record: outbox.EventRecord, problem: str) -> None:
-    alert = new_event("alert.event_quarantined", tenant_id=record.tenant_id, source=SOURCE,
-                      data=catalog.EventQuarantinedData(event_id=record.event_id, event_type=record.type,
-                                                        problem=problem))
+    alert = new_event(
+        "alert.event_quarantined",
+        tenant_id=record.tenant_id,
+        source=SOURCE,
+        data=catalog.EventQuarantinedData(event_id=record.event_id, event_type=record.type, problem=problem),
+    )
 
     def stage(tx: TransactWrite) -> None:
         outbox.stage_quarantine(tx, record, problem)
@@ -53,8 +56,9 @@ def _relay_one(record: outbox.EventRecord, report: RelayReport) -> None:
         put_events([event])
         outbox.mark_published(event)
     except Exception as exc:  # isolate the row: count it and move on; it stays in the index
-        logger.warning("outbox row not relayed; next run", extra={"event_id": record.event_id,
-                                                                  "error": type(exc).__name__})
+        logger.warning(
+            "outbox row not relayed; next run", extra={"event_id": record.event_id, "error": type(exc).__name__}
+        )
         report.failed += 1
         _count_attempt(record)
         return
@@ -65,8 +69,9 @@ def _count_attempt(record: outbox.EventRecord) -> None:
     try:
         outbox.increment_attempts(record)
     except Exception as exc:  # only a counter: never let it stop the relay
-        logger.warning("could not count a relay attempt", extra={"event_id": record.event_id,
-                                                                 "error": type(exc).__name__})
+        logger.warning(
+            "could not count a relay attempt", extra={"event_id": record.event_id, "error": type(exc).__name__}
+        )
 
 
 def relay_unpublished(older_than: timedelta = timedelta(seconds=30), limit: int = 500) -> RelayReport:
@@ -85,4 +90,3 @@ def relay_unpublished(older_than: timedelta = timedelta(seconds=30), limit: int 
     if report.quarantined:
         metrics.add_metric(name="EventsQuarantined", unit=MetricUnit.Count, value=report.quarantined)
     return report
-

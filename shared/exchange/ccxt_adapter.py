@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from shared.errors import AppError, ExchangeOrderNotFound, ExchangeTemporary
 from shared.exchange import errors as error_map
-from shared.exchange.model import (
+from shared.exchange.protocol import (
     AssetBalance,
     Candle,
     ExchangeOrder,
@@ -44,9 +44,14 @@ SUPPORTED_EXCHANGES: dict[str, tuple[str, ...]] = {
     "coinbase": ("api_key", "secret"),
     "kucoin": ("api_key", "secret", "password"),
 }
-_STATUS = {"open": ExchangeOrderStatus.OPEN, "closed": ExchangeOrderStatus.CLOSED,
-           "canceled": ExchangeOrderStatus.CANCELED, "cancelled": ExchangeOrderStatus.CANCELED,
-           "expired": ExchangeOrderStatus.EXPIRED, "rejected": ExchangeOrderStatus.REJECTED}
+_STATUS = {
+    "open": ExchangeOrderStatus.OPEN,
+    "closed": ExchangeOrderStatus.CLOSED,
+    "canceled": ExchangeOrderStatus.CANCELED,
+    "cancelled": ExchangeOrderStatus.CANCELED,
+    "expired": ExchangeOrderStatus.EXPIRED,
+    "rejected": ExchangeOrderStatus.REJECTED,
+}
 _TICK_SIZE, _DECIMAL_PLACES = 4, 2
 _READ_ATTEMPTS = 3
 # How far back a lookup by client order id searches closed orders, where the exchange cannot
@@ -82,8 +87,13 @@ _QUIRKS: dict[str, Quirks] = {
     # ClosedOrders filter by cl_ord_id, which ccxt maps from clientOrderId. QueryOrders answers an
     # unknown txid with "EOrder:Invalid order", which ccxt raises as InvalidOrder. AddOrder echoes
     # only the txid and a description; CancelOrder answers {"count": 1}.
-    "kraken": Quirks(fetch_by_client_id=False, client_id_params=("clientOrderId",), create_returns_state=False,
-                     cancel_returns_order=False, missing_order_errors=("InvalidOrder",)),
+    "kraken": Quirks(
+        fetch_by_client_id=False,
+        client_id_params=("clientOrderId",),
+        create_returns_state=False,
+        cancel_returns_order=False,
+        missing_order_errors=("InvalidOrder",),
+    ),
 }
 # ccxt logs whole requests, API key header included, at DEBUG: never let it.
 logging.getLogger("ccxt").setLevel(logging.WARNING)
@@ -157,14 +167,27 @@ MARKETS_TTL_SECONDS = 3600
 class CcxtExchange:
     """One exchange account (or public access, without credentials) through ccxt."""
 
-    def __init__(self, exchange_id: str, credentials: Credentials | None = None, *, sandbox: bool = False,
-                 timeout_ms: int = 10_000, override: EndpointOverride | None = None) -> None:
+    def __init__(
+        self,
+        exchange_id: str,
+        credentials: Credentials | None = None,
+        *,
+        sandbox: bool = False,
+        timeout_ms: int = 10_000,
+        override: EndpointOverride | None = None,
+    ) -> None:
         self.exchange_id = exchange_id
         self._errors = ccxt_errors()
         throttle = override.throttle if override is not None else True
-        config: dict[str, Any] = {"enableRateLimit": throttle, "timeout": timeout_ms,
-                                  "options": {"adjustForTimeDifference": False, "fetchCurrencies": False,
-                                              "warnOnFetchOpenOrdersWithoutSymbol": False}}
+        config: dict[str, Any] = {
+            "enableRateLimit": throttle,
+            "timeout": timeout_ms,
+            "options": {
+                "adjustForTimeDifference": False,
+                "fetchCurrencies": False,
+                "warnOnFetchOpenOrdersWithoutSymbol": False,
+            },
+        }
         if credentials is not None:
             config.update(apiKey=credentials.api_key, secret=credentials.secret)
             if credentials.password:
@@ -193,7 +216,7 @@ class CcxtExchange:
         def exceptions_by_url(url: str | None, exact_or_broad: str) -> Any:
             for fake, real in back:
                 if url is not None and url.startswith(fake):
-                    url = real + url[len(fake):]
+                    url = real + url[len(fake) :]
                     break
             return by_url(url, exact_or_broad)
 
@@ -242,8 +265,7 @@ class CcxtExchange:
         scoped to a symbol would silently drop them (a lookup by client id would miss the order)."""
         options = self._client.options
         if isinstance(options, dict) and "marketsByAltname" in options:
-            options["marketsByAltname"] = {m["altname"]: m for m in self._client.markets.values()
-                                           if m.get("altname")}
+            options["marketsByAltname"] = {m["altname"]: m for m in self._client.markets.values() if m.get("altname")}
 
     def _step(self, value: Any) -> Decimal:
         if value is None:
@@ -283,7 +305,9 @@ class CcxtExchange:
         for symbol, m in self._client.markets.items():
             limits = m.get("limits") or {}
             result[symbol] = Market(
-                symbol=symbol, base=m["base"], quote=m["quote"],
+                symbol=symbol,
+                base=m["base"],
+                quote=m["quote"],
                 amount_step=self._step((m.get("precision") or {}).get("amount")),
                 price_step=self._step((m.get("precision") or {}).get("price")),
                 min_amount=_d((limits.get("amount") or {}).get("min")),
@@ -305,8 +329,13 @@ class CcxtExchange:
     def fetch_ticker(self, symbol: str) -> Ticker:
         self._ensure_markets()
         raw = self._call(lambda: self._client.fetch_ticker(symbol))
-        return Ticker(symbol=symbol, last=_d(raw.get("last") or raw.get("close")), bid=_d_or_none(raw.get("bid")),
-                      ask=_d_or_none(raw.get("ask")), timestamp_ms=int(raw.get("timestamp") or time.time() * 1000))
+        return Ticker(
+            symbol=symbol,
+            last=_d(raw.get("last") or raw.get("close")),
+            bid=_d_or_none(raw.get("bid")),
+            ask=_d_or_none(raw.get("ask")),
+            timestamp_ms=int(raw.get("timestamp") or time.time() * 1000),
+        )
 
     @tracer.capture_method(capture_response=False)
     def fetch_ohlcv(self, symbol: str, timeframe: str, limit: int) -> list[Candle]:
@@ -320,8 +349,11 @@ class CcxtExchange:
         raw = self._call(self._client.fetch_balance)
         free, used = raw.get("free") or {}, raw.get("used") or {}
         assets = set(free) | set(used)
-        return {a: AssetBalance(_d(free.get(a)), _d(used.get(a))) for a in sorted(assets)
-                if _d(free.get(a)) or _d(used.get(a))}
+        return {
+            a: AssetBalance(_d(free.get(a)), _d(used.get(a)))
+            for a in sorted(assets)
+            if _d(free.get(a)) or _d(used.get(a))
+        }
 
     @tracer.capture_method(capture_response=False)
     def create_order(self, request: OrderRequest) -> ExchangeOrder:
@@ -331,8 +363,12 @@ class CcxtExchange:
         # shared.orders.reconciliation), the same way on every exchange; on some ccxt classes these
         # params would turn the order itself into a stop order.
         price = str(request.price) if request.price is not None else None
-        raw = self._call(lambda: self._client.create_order(
-            request.symbol, request.type, request.side, str(request.amount), price, params), creating=True)
+        raw = self._call(
+            lambda: self._client.create_order(
+                request.symbol, request.type, request.side, str(request.amount), price, params
+            ),
+            creating=True,
+        )
         order = self._with_client_id(self._order(raw, request.symbol), request.client_order_id)
         if self.quirks.create_returns_state:
             return order
@@ -341,8 +377,10 @@ class CcxtExchange:
         # as OPEN and the reconciler learns the rest.
         thin = ExchangeOrder(**{**order.__dict__, "status": ExchangeOrderStatus.OPEN, "raw_status": "accepted"})
         try:
-            fresh = self._call(lambda: self._client.fetch_order(order.exchange_order_id, request.symbol, {}),
-                               missing=self.quirks.missing_order_errors)
+            fresh = self._call(
+                lambda: self._client.fetch_order(order.exchange_order_id, request.symbol, {}),
+                missing=self.quirks.missing_order_errors,
+            )
         except AppError:
             return thin
         return self._with_client_id(self._order(fresh, request.symbol), request.client_order_id)
@@ -354,12 +392,15 @@ class CcxtExchange:
         return ExchangeOrder(**{**order.__dict__, "client_order_id": client_order_id})
 
     @tracer.capture_method(capture_response=False)
-    def fetch_order(self, symbol: str, *, exchange_order_id: str | None = None,
-                    client_order_id: str | None = None) -> ExchangeOrder:
+    def fetch_order(
+        self, symbol: str, *, exchange_order_id: str | None = None, client_order_id: str | None = None
+    ) -> ExchangeOrder:
         self._ensure_markets()
         if exchange_order_id:
-            raw = self._call(lambda: self._client.fetch_order(exchange_order_id, symbol, {}),
-                             missing=self.quirks.missing_order_errors)
+            raw = self._call(
+                lambda: self._client.fetch_order(exchange_order_id, symbol, {}),
+                missing=self.quirks.missing_order_errors,
+            )
             return self._order(raw, symbol)
         if client_order_id is None:
             raise ValueError("an exchange order id or a client order id is needed")
@@ -375,23 +416,29 @@ class CcxtExchange:
         Open first: an order that closes between the two calls is still seen by the second,
         whereas closed-then-open would miss it. Matches are checked here as well as filtered by
         the exchange, in case a filter is ignored. ExchangeOrderNotFound when neither has it."""
+
         def matching(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return [r for r in rows if r.get("clientOrderId") == client_order_id]
 
-        found = matching(self._call(lambda: self._client.fetch_open_orders(
-            symbol, None, None, {"clientOrderId": client_order_id})))
+        found = matching(
+            self._call(lambda: self._client.fetch_open_orders(symbol, None, None, {"clientOrderId": client_order_id}))
+        )
         if not found:
             since = int(self._client.milliseconds()) - CLIENT_ID_LOOKBACK_MS
-            found = matching(self._call(lambda: self._client.fetch_closed_orders(
-                symbol, since, None, {"clientOrderId": client_order_id})))
+            found = matching(
+                self._call(
+                    lambda: self._client.fetch_closed_orders(symbol, since, None, {"clientOrderId": client_order_id})
+                )
+            )
         if not found:
             raise ExchangeOrderNotFound("the exchange does not know this order")
         latest = max(found, key=lambda r: int(r.get("timestamp") or 0))
         return self._order(latest, symbol)
 
     @tracer.capture_method(capture_response=False)
-    def cancel_order(self, symbol: str, *, exchange_order_id: str | None = None,
-                     client_order_id: str | None = None) -> ExchangeOrder:
+    def cancel_order(
+        self, symbol: str, *, exchange_order_id: str | None = None, client_order_id: str | None = None
+    ) -> ExchangeOrder:
         self._ensure_markets()
         params = {} if exchange_order_id else dict.fromkeys(self.quirks.client_id_params, client_order_id)
         raw = self._call(lambda: self._client.cancel_order(exchange_order_id, symbol, params))

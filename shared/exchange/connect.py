@@ -15,8 +15,8 @@ from functools import lru_cache
 from shared.config import get_settings
 from shared.errors import NotFound
 from shared.exchange.ccxt_adapter import CcxtExchange, Credentials, EndpointOverride
-from shared.exchange.model import Exchange
 from shared.exchange.paper import PAPER_EXCHANGE_ID, PaperExchange
+from shared.exchange.protocol import Exchange
 from shared.exchange_accounts.models import PAPER_ACCOUNT_ID
 
 # (tenant, account) -> (fingerprint of the stored credentials, exchange)
@@ -29,14 +29,22 @@ def endpoint_overrides() -> dict[str, EndpointOverride]:
     raw = get_settings().exchange_endpoint_overrides
     if not raw:
         return {}
-    return {exchange: EndpointOverride(base_url=spec["base_url"], markets_file=spec.get("markets_file"),
-                                       throttle=bool(spec.get("throttle", True)))
-            for exchange, spec in json.loads(raw).items()}
+    return {
+        exchange: EndpointOverride(
+            base_url=spec["base_url"], markets_file=spec.get("markets_file"), throttle=bool(spec.get("throttle", True))
+        )
+        for exchange, spec in json.loads(raw).items()
+    }
 
 
 def ccxt_exchange(exchange_id: str, credentials: Credentials | None, sandbox: bool) -> CcxtExchange:
-    return CcxtExchange(exchange_id, credentials, sandbox=sandbox, timeout_ms=get_settings().exchange_timeout_ms,
-                        override=endpoint_overrides().get(exchange_id))
+    return CcxtExchange(
+        exchange_id,
+        credentials,
+        sandbox=sandbox,
+        timeout_ms=get_settings().exchange_timeout_ms,
+        override=endpoint_overrides().get(exchange_id),
+    )
 
 
 def open_exchange(tenant_id: str, account_id: str) -> Exchange:
@@ -53,8 +61,9 @@ def open_exchange(tenant_id: str, account_id: str) -> Exchange:
     record = get_account_record(tenant_id, account_id)
     if record is None or record.status != "active":
         forget(tenant_id, account_id)
-        raise NotFound("no such exchange account", code="exchange_account_not_found",
-                       details={"exchange_account_id": account_id})
+        raise NotFound(
+            "no such exchange account", code="exchange_account_not_found", details={"exchange_account_id": account_id}
+        )
     fingerprint = hashlib.sha256(record.credentials.encode()).hexdigest()
     with _lock:
         cached = _instances.get(key)

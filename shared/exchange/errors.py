@@ -85,8 +85,10 @@ def translate(errors: ModuleType, exc: Exception, *, creating: bool) -> AppError
         return ExchangeOrderNotFound("the exchange does not know this order")
     if creating and is_duplicate_client_id(errors, exc):
         # Not a rejection: an order with this client id exists. Only a lookup can say its state.
-        return ExchangeAmbiguous("the exchange already holds an order with this client order id",
-                                 details={"error": "duplicate_client_order_id"})
+        return ExchangeAmbiguous(
+            "the exchange already holds an order with this client order id",
+            details={"error": "duplicate_client_order_id"},
+        )
     for cls_name in _NOTHING_DONE:
         if isinstance(exc, getattr(errors, cls_name)):
             return ExchangeTemporary(f"exchange refused the request for now ({name})")

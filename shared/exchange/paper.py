@@ -25,7 +25,8 @@ from pynamodb.transactions import TransactWrite
 
 from shared.config import get_settings
 from shared.errors import ExchangeOrderNotFound, ExchangeRejected, ExchangeTemporary
-from shared.exchange.model import (
+from shared.exchange.prices import PriceSource, price_source_from_setting
+from shared.exchange.protocol import (
     AssetBalance,
     Candle,
     ExchangeOrder,
@@ -34,13 +35,11 @@ from shared.exchange.model import (
     OrderRequest,
     Ticker,
 )
-from shared.exchange.prices import PriceSource, price_source_from_setting
 from shared.persistence import BaseMeta, connection
 
 MARKETS_PATH = Path(__file__).with_name("data") / "paper_markets.json"
 PAPER_EXCHANGE_ID = "paper"
-_TIMEFRAME_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000,
-                 "1d": 86_400_000}
+_TIMEFRAME_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000, "1d": 86_400_000}
 _WRITE_ATTEMPTS = 5
 
 
@@ -65,9 +64,16 @@ class PaperRecord(Model):
 def paper_markets() -> dict[str, Market]:
     raw = json.loads(MARKETS_PATH.read_text())
     return {
-        symbol: Market(symbol=symbol, base=m["base"], quote=m["quote"], amount_step=Decimal(m["amount_step"]),
-                       price_step=Decimal(m["price_step"]), min_amount=Decimal(m["min_amount"]), max_amount=None,
-                       min_cost=Decimal(m["min_cost"]))
+        symbol: Market(
+            symbol=symbol,
+            base=m["base"],
+            quote=m["quote"],
+            amount_step=Decimal(m["amount_step"]),
+            price_step=Decimal(m["price_step"]),
+            min_amount=Decimal(m["min_amount"]),
+            max_amount=None,
+            min_cost=Decimal(m["min_cost"]),
+        )
         for symbol, m in raw.items()
     }
 
@@ -75,8 +81,9 @@ def paper_markets() -> dict[str, Market]:
 @lru_cache(maxsize=1)
 def default_price_source() -> PriceSource:
     raw = json.loads(MARKETS_PATH.read_text())
-    return price_source_from_setting(get_settings().paper_price_source,
-                                     {s: Decimal(m["base_price"]) for s, m in raw.items()})
+    return price_source_from_setting(
+        get_settings().paper_price_source, {s: Decimal(m["base_price"]) for s, m in raw.items()}
+    )
 
 
 def _now_ms() -> int:
@@ -92,8 +99,9 @@ class PaperExchange:
 
     exchange_id = PAPER_EXCHANGE_ID
 
-    def __init__(self, tenant_id: str, prices: PriceSource | None = None,
-                 clock_ms: Callable[[], int] = _now_ms) -> None:
+    def __init__(
+        self, tenant_id: str, prices: PriceSource | None = None, clock_ms: Callable[[], int] = _now_ms
+    ) -> None:
         self.tenant_id = tenant_id
         self.prices = prices or default_price_source()
         self.clock_ms = clock_ms
@@ -141,17 +149,22 @@ class PaperExchange:
         return result
 
     def _balance_rows(self) -> dict[str, PaperRecord]:
-        rows = {r.item[4:]: r for r in PaperRecord.query(self.tenant_id, PaperRecord.item.startswith("bal#"),
-                                                          consistent_read=True)}
+        rows = {
+            r.item[4:]: r
+            for r in PaperRecord.query(self.tenant_id, PaperRecord.item.startswith("bal#"), consistent_read=True)
+        }
         if rows:
             return rows
         for asset, amount in self._starting_balances().items():
-            row = PaperRecord(tenant_id=self.tenant_id, item=f"bal#{asset}",
-                              data=json.dumps({"free": str(amount), "used": "0"}))
+            row = PaperRecord(
+                tenant_id=self.tenant_id, item=f"bal#{asset}", data=json.dumps({"free": str(amount), "used": "0"})
+            )
             with contextlib.suppress(PutError):  # another invocation initialized it first
                 row.save(condition=PaperRecord.item.does_not_exist())
-        return {r.item[4:]: r for r in PaperRecord.query(self.tenant_id, PaperRecord.item.startswith("bal#"),
-                                                          consistent_read=True)}
+        return {
+            r.item[4:]: r
+            for r in PaperRecord.query(self.tenant_id, PaperRecord.item.startswith("bal#"), consistent_read=True)
+        }
 
     def fetch_balance(self) -> dict[str, AssetBalance]:
         self.fetch_open_orders()  # let resting orders fill first, as a real exchange would have
@@ -173,11 +186,19 @@ class PaperExchange:
     @staticmethod
     def _to_order(data: dict[str, Any]) -> ExchangeOrder:
         return ExchangeOrder(
-            exchange_order_id=data["exchange_order_id"], client_order_id=data["client_order_id"],
-            symbol=data["symbol"], side=data["side"], type=data["type"], amount=Decimal(data["amount"]),
+            exchange_order_id=data["exchange_order_id"],
+            client_order_id=data["client_order_id"],
+            symbol=data["symbol"],
+            side=data["side"],
+            type=data["type"],
+            amount=Decimal(data["amount"]),
             price=Decimal(data["price"]) if data.get("price") else None,
-            status=ExchangeOrderStatus(data["status"]), filled=Decimal(data["filled"]), cost=Decimal(data["cost"]),
-            fee_cost=Decimal(data["fee"]), fee_currency=data["fee_currency"], timestamp_ms=data["created_ms"],
+            status=ExchangeOrderStatus(data["status"]),
+            filled=Decimal(data["filled"]),
+            cost=Decimal(data["cost"]),
+            fee_cost=Decimal(data["fee"]),
+            fee_currency=data["fee_currency"],
+            timestamp_ms=data["created_ms"],
             raw_status=data["status"],
         )
 
@@ -186,8 +207,9 @@ class PaperExchange:
             raise _reject("invalid_order", "amount does not match the market's step")
         if request.amount < market.min_amount:
             raise _reject("invalid_order", "amount below the market minimum")
-        if request.type == "limit" and (request.price is None or request.price <= 0
-                                        or request.price % market.price_step):
+        if request.type == "limit" and (
+            request.price is None or request.price <= 0 or request.price % market.price_step
+        ):
             raise _reject("invalid_order", "limit price missing or off the price step")
 
     def _commit(self, rows: list[PaperRecord], new: PaperRecord | None = None) -> None:
@@ -209,10 +231,12 @@ class PaperExchange:
         except TransactWriteError as exc:
             raise ExchangeTemporary("paper exchange busy; retry") from exc
 
-    def _apply(self, balances: dict[str, PaperRecord], asset: str, free: Decimal = Decimal(0),
-               used: Decimal = Decimal(0)) -> PaperRecord:
-        row = balances.get(asset) or PaperRecord(tenant_id=self.tenant_id, item=f"bal#{asset}",
-                                                 data=json.dumps({"free": "0", "used": "0"}))
+    def _apply(
+        self, balances: dict[str, PaperRecord], asset: str, free: Decimal = Decimal(0), used: Decimal = Decimal(0)
+    ) -> PaperRecord:
+        row = balances.get(asset) or PaperRecord(
+            tenant_id=self.tenant_id, item=f"bal#{asset}", data=json.dumps({"free": "0", "used": "0"})
+        )
         balances[asset] = row
         data = row.payload()
         new_free, new_used = Decimal(data["free"]) + free, Decimal(data["used"]) + used
@@ -238,10 +262,19 @@ class PaperExchange:
         ticker = self.fetch_ticker(request.symbol)
         now = self.clock_ms()
         data: dict[str, Any] = {
-            "exchange_order_id": f"paper-{request.client_order_id}", "client_order_id": request.client_order_id,
-            "symbol": request.symbol, "side": request.side, "type": request.type, "amount": str(request.amount),
-            "price": str(request.price) if request.price is not None else None, "status": "open",
-            "filled": "0", "cost": "0", "fee": "0", "fee_currency": market.quote, "created_ms": now,
+            "exchange_order_id": f"paper-{request.client_order_id}",
+            "client_order_id": request.client_order_id,
+            "symbol": request.symbol,
+            "side": request.side,
+            "type": request.type,
+            "amount": str(request.amount),
+            "price": str(request.price) if request.price is not None else None,
+            "status": "open",
+            "filled": "0",
+            "cost": "0",
+            "fee": "0",
+            "fee_currency": market.quote,
+            "created_ms": now,
         }
         touched: dict[str, PaperRecord] = {}
         ask, bid = ticker.ask or ticker.last, ticker.bid or ticker.last
@@ -256,8 +289,9 @@ class PaperExchange:
                 touched[market.quote] = self._apply(balances, market.quote, free=-reserve, used=reserve)
             else:
                 touched[market.base] = self._apply(balances, market.base, free=-request.amount, used=request.amount)
-            crossed = ((request.side == "buy" and request.price >= ask)
-                       or (request.side == "sell" and request.price <= bid))
+            crossed = (request.side == "buy" and request.price >= ask) or (
+                request.side == "sell" and request.price <= bid
+            )
             if crossed:
                 fill_price = min(request.price, ask) if request.side == "buy" else max(request.price, bid)
                 self._fill(data, balances, touched, market, fill_price, self.taker_fee, True)
@@ -265,8 +299,16 @@ class PaperExchange:
         self._commit(list(touched.values()), new)
         return self._to_order(data)
 
-    def _fill(self, data: dict[str, Any], balances: dict[str, PaperRecord], touched: dict[str, PaperRecord],
-              market: Market, price: Decimal, fee_rate: Decimal, reserved: bool) -> None:
+    def _fill(
+        self,
+        data: dict[str, Any],
+        balances: dict[str, PaperRecord],
+        touched: dict[str, PaperRecord],
+        market: Market,
+        price: Decimal,
+        fee_rate: Decimal,
+        reserved: bool,
+    ) -> None:
         """Fill the whole order at `price`, moving balances (and releasing any reservation)."""
         amount = Decimal(data["amount"])
         cost = amount * price
@@ -302,16 +344,18 @@ class PaperExchange:
             self._commit([row, *touched.values()])
         return self._to_order(data)
 
-    def fetch_order(self, symbol: str, *, exchange_order_id: str | None = None,
-                    client_order_id: str | None = None) -> ExchangeOrder:
+    def fetch_order(
+        self, symbol: str, *, exchange_order_id: str | None = None, client_order_id: str | None = None
+    ) -> ExchangeOrder:
         cid = client_order_id or (exchange_order_id or "").removeprefix("paper-")
         row = self._order_row(cid) if cid else None
         if row is None:
             raise ExchangeOrderNotFound("paper exchange: no such order")
         return self._match(row)
 
-    def cancel_order(self, symbol: str, *, exchange_order_id: str | None = None,
-                     client_order_id: str | None = None) -> ExchangeOrder:
+    def cancel_order(
+        self, symbol: str, *, exchange_order_id: str | None = None, client_order_id: str | None = None
+    ) -> ExchangeOrder:
         order = self.fetch_order(symbol, exchange_order_id=exchange_order_id, client_order_id=client_order_id)
         if order.status is not ExchangeOrderStatus.OPEN:
             return order

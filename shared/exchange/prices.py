@@ -42,10 +42,12 @@ class SyntheticPrices:
             raise KeyError(symbol)
         minutes = timestamp_ms / 60_000
         phases = [_unit(self.seed, symbol, "phase", i) * _TWO_PI for i in range(3)]
-        log_move = (0.03 * math.sin(_TWO_PI * minutes / 1440 + phases[0])
-                    + 0.01 * math.sin(_TWO_PI * minutes / 97 + phases[1])
-                    + 0.004 * math.sin(_TWO_PI * minutes / 13 + phases[2])
-                    + 0.003 * (_unit(self.seed, symbol, "noise", int(minutes)) - 0.5))
+        log_move = (
+            0.03 * math.sin(_TWO_PI * minutes / 1440 + phases[0])
+            + 0.01 * math.sin(_TWO_PI * minutes / 97 + phases[1])
+            + 0.004 * math.sin(_TWO_PI * minutes / 13 + phases[2])
+            + 0.003 * (_unit(self.seed, symbol, "noise", int(minutes)) - 0.5)
+        )
         return base * Decimal(repr(math.exp(log_move)))
 
 

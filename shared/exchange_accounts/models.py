@@ -43,8 +43,9 @@ def ensure_account(tenant_id: str, account_id: str) -> None:
         return
     record = get_account_record(tenant_id, account_id)
     if record is None or record.status != "active":
-        raise NotFound("no such exchange account", code="exchange_account_not_found",
-                       details={"exchange_account_id": account_id})
+        raise NotFound(
+            "no such exchange account", code="exchange_account_not_found", details={"exchange_account_id": account_id}
+        )
 
 
 def exchange_of_account(tenant_id: str, account_id: str) -> str:
@@ -53,6 +54,7 @@ def exchange_of_account(tenant_id: str, account_id: str) -> str:
         return "paper"
     record = get_account_record(tenant_id, account_id)
     if record is None or record.status != "active":
-        raise NotFound("no such exchange account", code="exchange_account_not_found",
-                       details={"exchange_account_id": account_id})
+        raise NotFound(
+            "no such exchange account", code="exchange_account_not_found", details={"exchange_account_id": account_id}
+        )
     return record.exchange

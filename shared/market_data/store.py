@@ -20,7 +20,7 @@ from pynamodb.models import Model
 
 from shared.config import get_settings
 from shared.errors import AppError
-from shared.exchange.model import Candle
+from shared.exchange.protocol import Candle
 from shared.market_data.markets import MarketKey
 from shared.observability import logger
 from shared.persistence import BaseMeta

@@ -6,9 +6,9 @@ from pydantic import ValidationError
 
 from shared.events import catalog
 from shared.events.envelope import new_event
-from shared.events.recording import record_events
+from shared.events.transactions import record_events
 from shared.observability import MetricUnit, logger, metrics
-from shared.orders import recording
+from shared.orders import changes
 from shared.orders.models import get_order
 from shared.orders.states import OrderStatus
 from shared.orders.tasks import TradeTask
@@ -27,18 +27,24 @@ def settle_dead_lettered_task(body: str, receive_count: int) -> str:
         if order is None:
             resolution = "order missing"
         elif order.state is OrderStatus.PENDING_SUBMIT:
-            recording.move(order, OrderStatus.REJECTED, reason="task_dead_lettered")
+            changes.move(order, OrderStatus.REJECTED, reason="task_dead_lettered")
             resolution = "never sent: rejected"
         elif order.state is OrderStatus.SUBMITTING:
-            recording.move(order, OrderStatus.UNKNOWN, reason="task_dead_lettered")
+            changes.move(order, OrderStatus.UNKNOWN, reason="task_dead_lettered")
             resolution = "possibly sent: unknown, for the reconciler"
         else:
             resolution = f"left as {order.status}"
-    alert = new_event("alert.trade_task_dead_lettered",
-                      tenant_id=task.tenant_id if task else PLATFORM_TENANT, source=recording.SOURCE,
-                      data=catalog.TaskDeadLetteredData(task_kind=task.kind if task else "unparseable",
-                                                        order_id=task.order_id if task else None,
-                                                        receive_count=receive_count, resolution=resolution))
+    alert = new_event(
+        "alert.trade_task_dead_lettered",
+        tenant_id=task.tenant_id if task else PLATFORM_TENANT,
+        source=changes.SOURCE,
+        data=catalog.TaskDeadLetteredData(
+            task_kind=task.kind if task else "unparseable",
+            order_id=task.order_id if task else None,
+            receive_count=receive_count,
+            resolution=resolution,
+        ),
+    )
     record_events([alert])
     metrics.add_metric(name="TradeTasksDeadLettered", unit=MetricUnit.Count, value=1)
     logger.error("trade task dead-lettered", extra={"resolution": resolution})

@@ -28,9 +28,9 @@ from shared.errors import (
 from shared.events import catalog
 from shared.events.envelope import DomainEvent, new_event
 from shared.exchange.connect import open_exchange
-from shared.exchange.model import Exchange, OrderRequest
+from shared.exchange.protocol import Exchange, OrderRequest
 from shared.observability import MetricUnit, logger, metrics, tracer
-from shared.orders import recording
+from shared.orders import changes
 from shared.orders.models import OrderRecord, count_open_orders, get_order
 from shared.orders.states import ON_EXCHANGE, OrderStatus
 from shared.orders.tasks import TradeTask
@@ -41,9 +41,14 @@ from shared.tenants.models import get_tenant
 
 def request_of(order: OrderRecord) -> OrderRequest:
     return OrderRequest(
-        symbol=order.symbol, side=order.side, type=order.type,  # type: ignore[arg-type]
-        amount=Decimal(order.amount), client_order_id=order.client_order_id,
-        price=order.decimal("price"), stop_loss=order.decimal("stop_loss"), take_profit=order.decimal("take_profit"),
+        symbol=order.symbol,
+        side=order.side,  # type: ignore[arg-type]
+        type=order.type,  # type: ignore[arg-type]
+        amount=Decimal(order.amount),
+        client_order_id=order.client_order_id,
+        price=order.decimal("price"),
+        stop_loss=order.decimal("stop_loss"),
+        take_profit=order.decimal("take_profit"),
     )
 
 
@@ -57,14 +62,22 @@ def _risk_input(order: OrderRecord, exchange: Exchange) -> RiskInput | Breach:
         limits = RiskLimits.model_validate_json(bot.risk_json)
     scope = order.bot_id or "manual"
     last = exchange.fetch_ticker(order.symbol).last
-    deviation = (Decimal(tenant.max_price_deviation_pct) if tenant and tenant.max_price_deviation_pct
-                 else get_settings().default_max_price_deviation_pct)
+    deviation = (
+        Decimal(tenant.max_price_deviation_pct)
+        if tenant and tenant.max_price_deviation_pct
+        else get_settings().default_max_price_deviation_pct
+    )
     return RiskInput(
-        symbol=order.symbol, side=order.side, type=order.type, amount=Decimal(order.amount),
-        price=order.decimal("price"), last_price=last,
+        symbol=order.symbol,
+        side=order.side,
+        type=order.type,
+        amount=Decimal(order.amount),
+        price=order.decimal("price"),
+        last_price=last,
         kill_switch=bool(tenant and tenant.kill_switch),
         symbol_allowlist=json.loads(tenant.symbol_allowlist) if tenant and tenant.symbol_allowlist else None,
-        max_price_deviation_pct=deviation, bot_limits=limits,
+        max_price_deviation_pct=deviation,
+        bot_limits=limits,
         position_quantity=position_quantity(order.tenant_id, order.account_id, order.symbol, scope),
         open_orders=count_open_orders(order.tenant_id, order.bot_id, exclude=order.order_id) if limits else 0,
         realized_today=realized_today(order.tenant_id, scope, utc_now()) if limits else Decimal(0),
@@ -72,76 +85,91 @@ def _risk_input(order: OrderRecord, exchange: Exchange) -> RiskInput | Breach:
 
 
 def _breach_event(order: OrderRecord, breach: Breach) -> DomainEvent:
-    return new_event("risk.limit_breached", tenant_id=order.tenant_id, source=recording.SOURCE,
-                     data=catalog.RiskBreachData(order_id=order.order_id, bot_id=order.bot_id, rule=breach.rule,
-                                                 message=breach.message, limit=breach.limit,
-                                                 observed=breach.observed))
+    return new_event(
+        "risk.limit_breached",
+        tenant_id=order.tenant_id,
+        source=changes.SOURCE,
+        data=catalog.RiskBreachData(
+            order_id=order.order_id,
+            bot_id=order.bot_id,
+            rule=breach.rule,
+            message=breach.message,
+            limit=breach.limit,
+            observed=breach.observed,
+        ),
+    )
 
 
 def _show_on_bot(order: OrderRecord, breach: Breach) -> None:
     """Bots trade by themselves (issue 8): a bot's refused order shows on the bot's activity."""
     if order.bot_id:
-        record_activity(order.tenant_id, order.bot_id, "risk_rejection", f"order refused: {breach.message}",
-                        data={"order_id": order.order_id, "rule": breach.rule, "limit": breach.limit,
-                              "observed": breach.observed})
+        record_activity(
+            order.tenant_id,
+            order.bot_id,
+            "risk_rejection",
+            f"order refused: {breach.message}",
+            data={"order_id": order.order_id, "rule": breach.rule, "limit": breach.limit, "observed": breach.observed},
+        )
 
 
 @tracer.capture_method(capture_response=False)
 def submit(order: OrderRecord) -> str:
     settings = get_settings()
     if order.state is OrderStatus.SUBMITTING:
-        recording.move(order, OrderStatus.UNKNOWN, reason="interrupted_during_submit")
+        changes.move(order, OrderStatus.UNKNOWN, reason="interrupted_during_submit")
         return "interrupted attempt marked UNKNOWN"
     if order.state is not OrderStatus.PENDING_SUBMIT:
         return f"nothing to do ({order.status})"
     if order.cancel_requested:
-        recording.move(order, OrderStatus.CANCELED, reason="canceled_before_submit")
+        changes.move(order, OrderStatus.CANCELED, reason="canceled_before_submit")
         return "canceled before submit"
     try:
         exchange = open_exchange(order.tenant_id, order.account_id)
         risk = _risk_input(order, exchange)
     except NotFound:
-        recording.move(order, OrderStatus.REJECTED, reason="exchange_account_not_found")
+        changes.move(order, OrderStatus.REJECTED, reason="exchange_account_not_found")
         return "rejected: no such account"
     except ExchangeRejected as exc:
-        recording.move(order, OrderStatus.REJECTED, reason=exc.reason)
+        changes.move(order, OrderStatus.REJECTED, reason=exc.reason)
         return f"rejected: {exc.reason}"
     except ExchangeTemporary as exc:
         raise TaskRetry("could not read market data for the risk checks") from exc
     breach = risk if isinstance(risk, Breach) else evaluate(risk)
     if breach is not None:
-        recording.move(order, OrderStatus.REJECTED, reason=f"risk:{breach.rule}",
-                       extra_events=[_breach_event(order, breach)])
+        changes.move(
+            order, OrderStatus.REJECTED, reason=f"risk:{breach.rule}", extra_events=[_breach_event(order, breach)]
+        )
         metrics.add_metric(name="RiskRejections", unit=MetricUnit.Count, value=1)
         _show_on_bot(order, breach)
         return f"rejected by risk rule {breach.rule}"
 
-    recording.mark_submitting(order, settings.order_submit_deadline_seconds)
+    changes.mark_submitting(order, settings.order_submit_deadline_seconds)
     started = utc_now()
     try:
         reported = exchange.create_order(request_of(order))
     except ExchangeTemporary as exc:
         # Refused before doing anything (rate limit, nonce): give the claim back and retry later.
-        recording.move(order, OrderStatus.PENDING_SUBMIT)
+        changes.move(order, OrderStatus.PENDING_SUBMIT)
         raise TaskRetry("exchange refused the request for now") from exc
     except ExchangeRejected as exc:
-        recording.move(order, OrderStatus.REJECTED, reason=exc.reason)
+        changes.move(order, OrderStatus.REJECTED, reason=exc.reason)
         metrics.add_metric(name="ExchangeRejections", unit=MetricUnit.Count, value=1)
         return f"rejected by the exchange: {exc.reason}"
     except ExchangeAmbiguous as exc:
         details = exc.details if isinstance(exc.details, dict) else {}
-        recording.move(order, OrderStatus.UNKNOWN, reason=f"ambiguous:{details.get('error', 'unknown')}")
+        changes.move(order, OrderStatus.UNKNOWN, reason=f"ambiguous:{details.get('error', 'unknown')}")
         return "outcome unknown; left to the reconciler"
-    metrics.add_metric(name="OrderSubmitLatency", unit=MetricUnit.Milliseconds,
-                       value=(utc_now() - started).total_seconds() * 1000)
+    metrics.add_metric(
+        name="OrderSubmitLatency", unit=MetricUnit.Milliseconds, value=(utc_now() - started).total_seconds() * 1000
+    )
     try:
-        recording.record_exchange_state(order, reported)
-    except recording.StaleOrder:
+        changes.record_exchange_state(order, reported)
+    except changes.StaleOrder:
         # A duplicate delivery marked our in-flight claim UNKNOWN meanwhile; we hold the answer.
         fresh = get_order(order.tenant_id, order.order_id)
         if fresh is None or fresh.state not in (OrderStatus.UNKNOWN, OrderStatus.SUBMITTING):
             return "submitted; already recorded by someone else"
-        recording.record_exchange_state(fresh, reported)
+        changes.record_exchange_state(fresh, reported)
         return f"submitted ({fresh.status})"
     return f"submitted ({order.status})"
 
@@ -149,7 +177,7 @@ def submit(order: OrderRecord) -> str:
 @tracer.capture_method(capture_response=False)
 def cancel(order: OrderRecord) -> str:
     if order.state is OrderStatus.PENDING_SUBMIT:
-        recording.move(order, OrderStatus.CANCELED, reason="canceled_before_submit")
+        changes.move(order, OrderStatus.CANCELED, reason="canceled_before_submit")
         return "canceled before submit"
     if order.state not in ON_EXCHANGE:
         return f"cancel deferred or moot ({order.status})"
@@ -163,7 +191,7 @@ def cancel(order: OrderRecord) -> str:
         reported = exchange.fetch_order(order.symbol, **ids)
     except ExchangeTemporary as exc:
         raise TaskRetry("exchange unavailable for cancel") from exc
-    recording.record_exchange_state(order, reported)
+    changes.record_exchange_state(order, reported)
     return f"cancel recorded ({order.status})"
 
 
@@ -176,7 +204,7 @@ def execute(task: TradeTask) -> str:
             return "missing order"
         try:
             outcome = submit(order) if task.kind == "submit" else cancel(order)
-        except recording.StaleOrder:
+        except changes.StaleOrder:
             continue
         except AppError:
             raise

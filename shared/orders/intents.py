@@ -17,7 +17,7 @@ from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.exchange.client_ids import client_order_id_for, intent_digest, order_id_for
 from shared.money import decimal_text
 from shared.observability import logger
-from shared.orders import recording
+from shared.orders import changes
 from shared.orders.models import OrderRecord, get_order
 from shared.orders.schemas import OrderCreate
 from shared.orders.states import ON_EXCHANGE, TERMINAL, OrderStatus
@@ -42,43 +42,75 @@ def _recorded_digest(order: OrderRecord) -> str | None:
     if order.request_digest:
         return order.request_digest
     try:
-        request = OrderCreate.model_validate({
-            "exchange_account_id": order.account_id, "symbol": order.symbol, "side": order.side, "type": order.type,
-            "amount": order.amount, "price": order.price, "stop_loss": order.stop_loss,
-            "take_profit": order.take_profit})
+        request = OrderCreate.model_validate(
+            {
+                "exchange_account_id": order.account_id,
+                "symbol": order.symbol,
+                "side": order.side,
+                "type": order.type,
+                "amount": order.amount,
+                "price": order.price,
+                "stop_loss": order.stop_loss,
+                "take_profit": order.take_profit,
+            }
+        )
     except ValueError:
         return None
     return request_digest(request)
 
 
-def create_intent(*, tenant_id: str, source: str, intent_id: str, bot_id: str | None, account_id: str,
-                  exchange_id: str, request: OrderCreate) -> OrderRecord:
+def create_intent(
+    *,
+    tenant_id: str,
+    source: str,
+    intent_id: str,
+    bot_id: str | None,
+    account_id: str,
+    exchange_id: str,
+    request: OrderCreate,
+) -> OrderRecord:
     """Write the intent row (PENDING_SUBMIT) and queue its task; the same intent, however late,
     returns the existing order instead of a second one."""
     digest = intent_digest(tenant_id, source, intent_id)
     order_id = order_id_for(digest)
     now = utc_now()
     order = OrderRecord(
-        tenant_id=tenant_id, order_id=order_id, created_key=f"{isoformat(now)}#{order_id}", source=source,
-        intent_id=intent_id, bot_id=bot_id, account_id=account_id, exchange=exchange_id, symbol=request.symbol,
-        side=request.side, type=request.type, amount=decimal_text(request.amount),
+        tenant_id=tenant_id,
+        order_id=order_id,
+        created_key=f"{isoformat(now)}#{order_id}",
+        source=source,
+        intent_id=intent_id,
+        bot_id=bot_id,
+        account_id=account_id,
+        exchange=exchange_id,
+        symbol=request.symbol,
+        side=request.side,
+        type=request.type,
+        amount=decimal_text(request.amount),
         price=None if request.price is None else decimal_text(request.price),
         stop_loss=None if request.stop_loss is None else decimal_text(request.stop_loss),
         take_profit=None if request.take_profit is None else decimal_text(request.take_profit),
-        client_order_id=client_order_id_for(exchange_id, digest), created_at=now, updated_at=now,
-        status=OrderStatus.PENDING_SUBMIT.value, queued_at=now, request_digest=request_digest(request),
+        client_order_id=client_order_id_for(exchange_id, digest),
+        created_at=now,
+        updated_at=now,
+        status=OrderStatus.PENDING_SUBMIT.value,
+        queued_at=now,
+        request_digest=request_digest(request),
     )
     order.set_status(OrderStatus.PENDING_SUBMIT)
     try:
-        recording.commit(order, [recording.order_event("order.created", order)], new=True)
-    except recording.StaleOrder:
+        changes.commit(order, [changes.order_event("order.created", order)], new=True)
+    except changes.StaleOrder:
         # The intent row exists (a retry, however late, or a concurrent twin): that is the order.
         existing = get_order(tenant_id, order_id)
         if existing is None:
             raise
         if existing.account_id != account_id or _recorded_digest(existing) != order.request_digest:
-            raise ValidationFailed("this intent was already used for a different order",
-                                   code="idempotency_key_reused", details={"order_id": order_id}) from None
+            raise ValidationFailed(
+                "this intent was already used for a different order",
+                code="idempotency_key_reused",
+                details={"order_id": order_id},
+            ) from None
         return existing
     try:
         enqueue(TradeTask(kind="submit", tenant_id=tenant_id, order_id=order_id, account_id=account_id))
@@ -88,7 +120,7 @@ def create_intent(*, tenant_id: str, source: str, intent_id: str, bot_id: str | 
         logger.warning("could not queue a trade task; the reconciler will", extra={"order_id": order_id})
         with contextlib.suppress(Exception):
             order.queued_at = None
-            recording.commit(order, [])
+            changes.commit(order, [])
     return order
 
 
@@ -100,18 +132,21 @@ def request_cancel(tenant_id: str, order_id: str) -> OrderRecord:
         if order is None:
             raise order_not_found(order_id)
         if order.state in TERMINAL:
-            raise Conflict(f"the order is already {order.status}: there is nothing left to cancel",
-                           code="order_not_cancelable", details={"id": order_id, "status": order.status})
+            raise Conflict(
+                f"the order is already {order.status}: there is nothing left to cancel",
+                code="order_not_cancelable",
+                details={"id": order_id, "status": order.status},
+            )
         if order.cancel_requested:  # asked before: the same answer again
             return order
         try:
             order.cancel_requested = True
             if order.state is OrderStatus.PENDING_SUBMIT:
-                return recording.move(order, OrderStatus.CANCELED, reason="canceled_before_submit")
-            recording.commit(order, [])
-        except recording.StaleOrder:
+                return changes.move(order, OrderStatus.CANCELED, reason="canceled_before_submit")
+            changes.commit(order, [])
+        except changes.StaleOrder:
             continue
         if order.state in ON_EXCHANGE:
             enqueue(TradeTask(kind="cancel", tenant_id=tenant_id, order_id=order_id, account_id=order.account_id))
         return order
-    raise recording.StaleOrder("the order kept changing; retry")
+    raise changes.StaleOrder("the order kept changing; retry")

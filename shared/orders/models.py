@@ -143,8 +143,11 @@ class OrderRecord(Model):
     @property
     def guards_position(self) -> bool:
         """A filled order whose stop-loss / take-profit still watches the market."""
-        return (self.state is OrderStatus.FILLED and (self.stop_loss is not None or self.take_profit is not None)
-                and self.protection is None)
+        return (
+            self.state is OrderStatus.FILLED
+            and (self.stop_loss is not None or self.take_profit is not None)
+            and self.protection is None
+        )
 
     def set_status(self, status: OrderStatus) -> None:
         """Also keeps the sparse indexes in step: non-terminal orders are in both; a filled order
@@ -201,8 +204,7 @@ def list_open_orders(tenant_id: str) -> list[OrderRecord]:
 
 def count_open_orders(tenant_id: str, bot_id: str | None, exclude: str) -> int:
     """Open orders of one bot (or of the manual desk), apart from `exclude` (one Query)."""
-    return sum(1 for row in OrderRecord.open_by_scope.query(scope_key(tenant_id, bot_id))
-               if row.order_id != exclude)
+    return sum(1 for row in OrderRecord.open_by_scope.query(scope_key(tenant_id, bot_id)) if row.order_id != exclude)
 
 
 def orders_to_reconcile() -> Iterator[tuple[str, str]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from shared.errors import AppError
 from shared.exchange.connect import open_exchange
-from shared.orders import recording
+from shared.orders import changes
 from shared.orders.intents import create_intent
 from shared.orders.models import OrderRecord
 from shared.orders.schemas import OrderCreate
@@ -29,14 +29,26 @@ def watch_protection(order: OrderRecord) -> str:
         trigger = "take_profit"
     else:
         return "protection: watching"
-    request = OrderCreate.model_validate({
-        "exchange_account_id": order.account_id, "symbol": order.symbol, "side": "sell" if long else "buy",
-        "type": "market", "amount": order.filled})
-    exit_order = create_intent(tenant_id=order.tenant_id, source=order.source, intent_id=f"{order.order_id}:{trigger}",
-                               bot_id=order.bot_id, account_id=order.account_id, exchange_id=order.exchange,
-                               request=request)
+    request = OrderCreate.model_validate(
+        {
+            "exchange_account_id": order.account_id,
+            "symbol": order.symbol,
+            "side": "sell" if long else "buy",
+            "type": "market",
+            "amount": order.filled,
+        }
+    )
+    exit_order = create_intent(
+        tenant_id=order.tenant_id,
+        source=order.source,
+        intent_id=f"{order.order_id}:{trigger}",
+        bot_id=order.bot_id,
+        account_id=order.account_id,
+        exchange_id=order.exchange,
+        request=request,
+    )
     order.protection = trigger
     order.exit_order_id = exit_order.order_id
     order.set_status(order.state)  # leaves the reconcile index
-    recording.commit(order, [])
+    changes.commit(order, [])
     return f"protection: {trigger} triggered"

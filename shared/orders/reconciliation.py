@@ -28,10 +28,10 @@ from shared.config import get_settings
 from shared.errors import AppError, ExchangeOrderNotFound, ExchangeRejected, ExchangeTemporary, NotFound
 from shared.events import catalog
 from shared.events.envelope import new_event
-from shared.events.recording import commit_with_events
+from shared.events.transactions import commit_with_events
 from shared.exchange.connect import open_exchange
 from shared.observability import MetricUnit, logger, metrics, tracer
-from shared.orders import recording
+from shared.orders import changes
 from shared.orders.models import (
     OrderRecord,
     find_by_client_order_id,
@@ -52,8 +52,9 @@ class ReconcileReport:
 
 
 def _task(order: OrderRecord, kind: str) -> TradeTask:
-    return TradeTask.model_validate({"kind": kind, "tenant_id": order.tenant_id, "order_id": order.order_id,
-                                     "account_id": order.account_id})
+    return TradeTask.model_validate(
+        {"kind": kind, "tenant_id": order.tenant_id, "order_id": order.order_id, "account_id": order.account_id}
+    )
 
 
 def _count_miss(order: OrderRecord, now: datetime) -> bool:
@@ -76,7 +77,7 @@ def _not_found(order: OrderRecord, now: datetime) -> str:
     counted = _count_miss(order, now)
     if order.state is not OrderStatus.UNKNOWN or order.not_found_count < settings.order_not_found_threshold:
         if counted:
-            recording.commit(order, [])
+            changes.commit(order, [])
         kind = "unknown" if order.state is OrderStatus.UNKNOWN else "known"
         return f"{kind} order not found ({'counted' if counted else 'too soon to count'})"
     # Never resent: the exchange may only be slow to show it (Binance and Kraken would accept the
@@ -85,7 +86,7 @@ def _not_found(order: OrderRecord, now: datetime) -> str:
     order.not_placed_at = now
     order.watch_until = now + timedelta(seconds=settings.order_not_placed_watch_seconds)
     order.last_lookup_at = now
-    recording.move(order, OrderStatus.NOT_PLACED, reason="not_found_after_deadline")
+    changes.move(order, OrderStatus.NOT_PLACED, reason="not_found_after_deadline")
     return "not placed: watching for a late appearance"
 
 
@@ -98,13 +99,14 @@ def _look_for_late_order(order: OrderRecord, now: datetime, *, force: bool = Fal
         return "not placed: watching"
     try:
         reported = open_exchange(order.tenant_id, order.account_id).fetch_order(
-            order.symbol, client_order_id=order.client_order_id)
+            order.symbol, client_order_id=order.client_order_id
+        )
     except (ExchangeOrderNotFound, NotFound):
         reported = None
     except (ExchangeTemporary, ExchangeRejected):
         return "not placed: lookup failed, next time"
     if reported is not None and may_move(order.state, status_from_exchange(reported)):
-        recording.adopt_late_order(order, reported, now=now)
+        changes.adopt_late_order(order, reported, now=now)
         if order.state in ON_EXCHANGE:
             # Declared dead, so its owner may have acted again: what filled counts, the rest goes.
             enqueue(_task(order, "cancel"), attempt=f"adopted-{int(now.timestamp()) // 60}")
@@ -113,9 +115,9 @@ def _look_for_late_order(order: OrderRecord, now: datetime, *, force: bool = Fal
     if order.watch_until is None or now >= order.watch_until:
         order.watch_until = None
         order.set_status(OrderStatus.NOT_PLACED)  # leaves the reconcile index
-        recording.commit(order, [])
+        changes.commit(order, [])
         return "not placed: watch ended"
-    recording.commit(order, [])
+    changes.commit(order, [])
     return "not placed: still not found"
 
 
@@ -127,11 +129,11 @@ def _not_yet_on_exchange(order: OrderRecord, now: datetime) -> str:
         if order.queued_at is None or waited > timedelta(seconds=settings.pending_submit_requeue_seconds):
             enqueue(_task(order, "submit"), attempt=f"requeue-{int(now.timestamp()) // 60}")
             order.queued_at = now
-            recording.commit(order, [])
+            changes.commit(order, [])
             return "task lost or parked: queued again"
         return "pending"
     if order.submit_deadline is not None and now > order.submit_deadline:
-        recording.move(order, OrderStatus.UNKNOWN, reason="submit_interrupted")
+        changes.move(order, OrderStatus.UNKNOWN, reason="submit_interrupted")
         return "stuck submitting: now unknown"
     return "submitting"
 
@@ -159,10 +161,11 @@ def reconcile_order(order: OrderRecord, now: datetime) -> str:
     except ExchangeTemporary:
         return "exchange unavailable: next time"
     except ExchangeRejected as exc:  # e.g. the API key was revoked on the exchange
-        logger.warning("exchange refused a reconciliation lookup", extra={"order_id": order.order_id,
-                                                                          "reason": exc.reason})
+        logger.warning(
+            "exchange refused a reconciliation lookup", extra={"order_id": order.order_id, "reason": exc.reason}
+        )
         return f"exchange refused: {exc.reason}"
-    recording.record_exchange_state(order, reported, now=now)
+    changes.record_exchange_state(order, reported, now=now)
     if order.cancel_requested and order.state in ON_EXCHANGE:
         enqueue(_task(order, "cancel"), attempt=f"reconcile-{int(now.timestamp()) // 60}")
     return f"checked ({order.status})"
@@ -182,22 +185,34 @@ def _report_drift(tenant_id: str, account_id: str, exchange_id: str, now: dateti
         if order is not None and order.tenant_id == tenant_id and order.state not in TERMINAL:
             continue
         if order is not None and order.tenant_id == tenant_id and order.watched_after_not_placed:
-            with contextlib.suppress(recording.StaleOrder):  # changed meanwhile: the next run looks again
+            with contextlib.suppress(changes.StaleOrder):  # changed meanwhile: the next run looks again
                 _look_for_late_order(order, now, force=True)
             continue
         kind = "unknown_open_order" if order is None else "order_state_mismatch"
+
         def stage(tx: TransactWrite, remote_id: str = remote.exchange_order_id) -> None:
             stage_drift_marker(tx, tenant_id, account_id, remote_id)
 
         try:
             commit_with_events(
                 stage,
-                [new_event("reconciliation.drift_detected", tenant_id=tenant_id, source=recording.SOURCE,
-                           data=catalog.DriftData(exchange_account_id=account_id, exchange=exchange_id, kind=kind,
-                                                  exchange_order_id=remote.exchange_order_id,
-                                                  client_order_id=remote.client_order_id, symbol=remote.symbol,
-                                                  detail=f"open on the exchange; ours: "
-                                                         f"{order.status if order else 'none'}"))])
+                [
+                    new_event(
+                        "reconciliation.drift_detected",
+                        tenant_id=tenant_id,
+                        source=changes.SOURCE,
+                        data=catalog.DriftData(
+                            exchange_account_id=account_id,
+                            exchange=exchange_id,
+                            kind=kind,
+                            exchange_order_id=remote.exchange_order_id,
+                            client_order_id=remote.client_order_id,
+                            symbol=remote.symbol,
+                            detail=f"open on the exchange; ours: {order.status if order else 'none'}",
+                        ),
+                    )
+                ],
+            )
         except Exception as exc:  # already reported (the marker exists), or transient
             logger.debug("drift not reported again", extra={"error": type(exc).__name__})
             continue
@@ -218,7 +233,7 @@ def reconcile_open_orders(now: datetime | None = None, tenant_ids: set[str] | No
         report.accounts.add((tenant_id, order.account_id, order.exchange))
         try:
             outcome = reconcile_order(order, moment)
-        except recording.StaleOrder:
+        except changes.StaleOrder:
             outcome = "changed meanwhile: next time"
         except Exception:
             logger.exception("reconciling an order failed", extra={"order_id": order_id})

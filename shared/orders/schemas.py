@@ -39,8 +39,9 @@ class OrderCreate(RequestModel):
             raise ValueError("a market order takes no price")
         reference = self.price
         if reference is not None:
-            below, above = (self.stop_loss, self.take_profit) if self.side == "buy" else (self.take_profit,
-                                                                                         self.stop_loss)
+            below, above = (
+                (self.stop_loss, self.take_profit) if self.side == "buy" else (self.take_profit, self.stop_loss)
+            )
             if below is not None and below >= reference:
                 raise ValueError("for a buy, stop_loss must be below the price (for a sell, take_profit)")
             if above is not None and above <= reference:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from shared.exchange.model import ExchangeOrder, ExchangeOrderStatus
+from shared.exchange.protocol import ExchangeOrder, ExchangeOrderStatus
 
 
 class OrderStatus(StrEnum):
@@ -29,25 +29,52 @@ class OrderStatus(StrEnum):
     NOT_PLACED = "NOT_PLACED"
 
 
-TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED,
-                      OrderStatus.NOT_PLACED})
+TERMINAL = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.NOT_PLACED}
+)
 ON_EXCHANGE = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED})
 
 ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PENDING_SUBMIT: frozenset({OrderStatus.SUBMITTING, OrderStatus.REJECTED, OrderStatus.CANCELED}),
-    OrderStatus.SUBMITTING: frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED,
-                                       OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED,
-                                       OrderStatus.UNKNOWN, OrderStatus.PENDING_SUBMIT}),
-    OrderStatus.OPEN: frozenset({OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELED,
-                                 OrderStatus.EXPIRED, OrderStatus.REJECTED}),
-    OrderStatus.PARTIALLY_FILLED: frozenset({OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED,
-                                             OrderStatus.CANCELED, OrderStatus.EXPIRED}),
-    OrderStatus.UNKNOWN: frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED,
-                                    OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED,
-                                    OrderStatus.NOT_PLACED}),
+    OrderStatus.SUBMITTING: frozenset(
+        {
+            OrderStatus.OPEN,
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.CANCELED,
+            OrderStatus.EXPIRED,
+            OrderStatus.REJECTED,
+            OrderStatus.UNKNOWN,
+            OrderStatus.PENDING_SUBMIT,
+        }
+    ),
+    OrderStatus.OPEN: frozenset(
+        {
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.CANCELED,
+            OrderStatus.EXPIRED,
+            OrderStatus.REJECTED,
+        }
+    ),
+    OrderStatus.PARTIALLY_FILLED: frozenset(
+        {OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED}
+    ),
+    OrderStatus.UNKNOWN: frozenset(
+        {
+            OrderStatus.OPEN,
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.CANCELED,
+            OrderStatus.EXPIRED,
+            OrderStatus.REJECTED,
+            OrderStatus.NOT_PLACED,
+        }
+    ),
     # Adoption: a late order found on the exchange after we declared it not placed.
-    OrderStatus.NOT_PLACED: frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED,
-                                       OrderStatus.CANCELED, OrderStatus.EXPIRED}),
+    OrderStatus.NOT_PLACED: frozenset(
+        {OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED}
+    ),
 }
 
 

@@ -24,8 +24,9 @@ class PositionState:
     fees: Decimal
 
 
-def apply(state: PositionState, side: str, amount: Decimal, price: Decimal, fee: Decimal) -> tuple[PositionState,
-                                                                                                    Decimal]:
+def apply(
+    state: PositionState, side: str, amount: Decimal, price: Decimal, fee: Decimal
+) -> tuple[PositionState, Decimal]:
     """The position after a fill, and the PnL the fill realized (fees included)."""
     signed = amount if side == "buy" else -amount
     quantity, average = state.quantity, state.average_entry
@@ -45,21 +46,33 @@ def apply(state: PositionState, side: str, amount: Decimal, price: Decimal, fee:
     return PositionState(new_quantity, average, state.realized_pnl + realized, state.fees + fee), realized
 
 
-def stage_fill(tx: TransactWrite, *, tenant_id: str, account_id: str, symbol: str, scope: str, side: str,
-               amount: Decimal, price: Decimal, fee: Decimal, at: datetime) -> None:
+def stage_fill(
+    tx: TransactWrite,
+    *,
+    tenant_id: str,
+    account_id: str,
+    symbol: str,
+    scope: str,
+    side: str,
+    amount: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    at: datetime,
+) -> None:
     """Stage the position and daily-PnL rows for one fill (version-checked saves)."""
     key = position_key(account_id, symbol, scope)
     row = get_position_row(tenant_id, key) or PositionRecord(
-        tenant_id=tenant_id, position_key=key, account_id=account_id, symbol=symbol, scope=scope)
-    state = PositionState(Decimal(row.quantity), Decimal(row.average_entry), Decimal(row.realized_pnl),
-                          Decimal(row.fees))
+        tenant_id=tenant_id, position_key=key, account_id=account_id, symbol=symbol, scope=scope
+    )
+    state = PositionState(
+        Decimal(row.quantity), Decimal(row.average_entry), Decimal(row.realized_pnl), Decimal(row.fees)
+    )
     new_state, realized = apply(state, side, amount, price, fee)
     row.quantity, row.average_entry = str(new_state.quantity), str(new_state.average_entry)
     row.realized_pnl, row.fees, row.updated_at = str(new_state.realized_pnl), str(new_state.fees), at
     tx.save(row)
     day_key = daily_key(scope, at)
-    day = get_position_row(tenant_id, day_key) or PositionRecord(tenant_id=tenant_id, position_key=day_key,
-                                                                 scope=scope)
+    day = get_position_row(tenant_id, day_key) or PositionRecord(tenant_id=tenant_id, position_key=day_key, scope=scope)
     day.realized_pnl = str(Decimal(day.realized_pnl) + realized)
     day.updated_at = at
     tx.save(day)

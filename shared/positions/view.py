@@ -31,18 +31,29 @@ def positions(caller: Principal) -> PositionList:
         last = prices[key]
         unrealized = (last - average) * quantity if last is not None else None
         realized = Decimal(row.realized_pnl)
-        items.append(PositionOut(
-            exchange_account_id=account, symbol=symbol, bot_id=None if row.scope == "manual" else row.scope,
-            quantity=decimal_text(quantity), average_entry_price=decimal_text(average),
-            last_price=None if last is None else str(last), realized_pnl=decimal_text(realized),
-            unrealized_pnl=None if unrealized is None else decimal_text(unrealized), fees=row.fees))
+        items.append(
+            PositionOut(
+                exchange_account_id=account,
+                symbol=symbol,
+                bot_id=None if row.scope == "manual" else row.scope,
+                quantity=decimal_text(quantity),
+                average_entry_price=decimal_text(average),
+                last_price=None if last is None else str(last),
+                realized_pnl=decimal_text(realized),
+                unrealized_pnl=None if unrealized is None else decimal_text(unrealized),
+                fees=row.fees,
+            )
+        )
         for bucket in (by_account[account], by_bot[row.scope]):
             bucket[0] += realized
             bucket[1] += unrealized or Decimal(0)
     return PositionList(
         items=items,
-        by_account={k: AccountPnl(realized_pnl=decimal_text(v[0]), unrealized_pnl=decimal_text(v[1]))
-                    for k, v in by_account.items()},
-        by_bot={k: AccountPnl(realized_pnl=decimal_text(v[0]), unrealized_pnl=decimal_text(v[1]))
-                for k, v in by_bot.items()},
+        by_account={
+            k: AccountPnl(realized_pnl=decimal_text(v[0]), unrealized_pnl=decimal_text(v[1]))
+            for k, v in by_account.items()
+        },
+        by_bot={
+            k: AccountPnl(realized_pnl=decimal_text(v[0]), unrealized_pnl=decimal_text(v[1])) for k, v in by_bot.items()
+        },
     )

@@ -47,8 +47,12 @@ def evaluate(risk: RiskInput) -> Breach | None:
     if risk.type == "limit" and risk.price is not None and risk.last_price > 0:
         deviation = abs(risk.price - risk.last_price) / risk.last_price * 100
         if deviation > risk.max_price_deviation_pct:
-            return Breach("price_deviation", "limit price too far from the last price",
-                          limit=f"{risk.max_price_deviation_pct}%", observed=f"{deviation.quantize(Decimal('0.01'))}%")
+            return Breach(
+                "price_deviation",
+                "limit price too far from the last price",
+                limit=f"{risk.max_price_deviation_pct}%",
+                observed=f"{deviation.quantize(Decimal('0.01'))}%",
+            )
     limits = risk.bot_limits
     if limits is None:
         return None
@@ -57,14 +61,26 @@ def evaluate(risk: RiskInput) -> Breach | None:
     if not increases:
         return None
     if risk.open_orders >= limits.max_open_orders:
-        return Breach("max_open_orders", "the bot already has its maximum of open orders",
-                      limit=str(limits.max_open_orders), observed=str(risk.open_orders))
+        return Breach(
+            "max_open_orders",
+            "the bot already has its maximum of open orders",
+            limit=str(limits.max_open_orders),
+            observed=str(risk.open_orders),
+        )
     if -risk.realized_today >= limits.max_daily_loss:
-        return Breach("max_daily_loss", "the bot reached its daily loss limit",
-                      limit=str(limits.max_daily_loss), observed=str(-risk.realized_today))
+        return Breach(
+            "max_daily_loss",
+            "the bot reached its daily loss limit",
+            limit=str(limits.max_daily_loss),
+            observed=str(-risk.realized_today),
+        )
     price = risk.price if risk.price is not None else risk.last_price
     notional = abs(risk.position_quantity + signed) * price
     if notional > limits.max_position_notional:
-        return Breach("max_position_notional", "the order would take the position above its limit",
-                      limit=str(limits.max_position_notional), observed=decimal_text(notional))
+        return Breach(
+            "max_position_notional",
+            "the order would take the position above its limit",
+            limit=str(limits.max_position_notional),
+            observed=decimal_text(notional),
+        )
     return None

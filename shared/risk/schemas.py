@@ -13,10 +13,11 @@ from shared.inputs import DecimalInput, RequestModel
 
 class RiskSettings(RequestModel):
     symbol_allowlist: list[Symbol] | None = Field(
-        default=None, max_length=500, description="Only these symbols may be traded; null allows any.")
-    max_price_deviation_pct: Annotated[
-        Decimal, Field(gt=0, le=100, max_digits=6, decimal_places=3), DecimalInput
-    ] = Field(default=Decimal("5"), description="Reject limit prices further than this from the last price.")
+        default=None, max_length=500, description="Only these symbols may be traded; null allows any."
+    )
+    max_price_deviation_pct: Annotated[Decimal, Field(gt=0, le=100, max_digits=6, decimal_places=3), DecimalInput] = (
+        Field(default=Decimal("5"), description="Reject limit prices further than this from the last price.")
+    )
 
 
 class RiskSettingsOut(RiskSettings):

@@ -15,7 +15,7 @@ from shared.config import get_settings
 from shared.errors import Conflict, NotFound
 from shared.events import catalog
 from shared.events.envelope import new_event
-from shared.events.recording import commit_with_events
+from shared.events.transactions import commit_with_events
 from shared.orders.intents import request_cancel
 from shared.orders.models import list_open_orders
 from shared.orders.states import TERMINAL
@@ -34,11 +34,16 @@ def _tenant(caller: Principal) -> TenantRecord:
 
 def read_settings(caller: Principal) -> RiskSettingsOut:
     tenant = _tenant(caller)
-    deviation = (Decimal(tenant.max_price_deviation_pct) if tenant.max_price_deviation_pct
-                 else get_settings().default_max_price_deviation_pct)
+    deviation = (
+        Decimal(tenant.max_price_deviation_pct)
+        if tenant.max_price_deviation_pct
+        else get_settings().default_max_price_deviation_pct
+    )
     return RiskSettingsOut(
         symbol_allowlist=json.loads(tenant.symbol_allowlist) if tenant.symbol_allowlist else None,
-        max_price_deviation_pct=deviation, kill_switch=bool(tenant.kill_switch))
+        max_price_deviation_pct=deviation,
+        kill_switch=bool(tenant.kill_switch),
+    )
 
 
 def update_settings(caller: Principal, request: RiskSettings) -> RiskSettingsOut:
@@ -46,11 +51,19 @@ def update_settings(caller: Principal, request: RiskSettings) -> RiskSettingsOut
     tenant = _tenant(caller)
     allowlist = None if request.symbol_allowlist is None else sorted(set(request.symbol_allowlist))
     actions: list[Action] = [TenantRecord.max_price_deviation_pct.set(str(request.max_price_deviation_pct))]
-    actions.append(TenantRecord.symbol_allowlist.set(json.dumps(allowlist)) if allowlist is not None
-                   else TenantRecord.symbol_allowlist.remove())
-    event = new_event("risk.settings_changed", tenant_id=caller.tenant_id, source=SOURCE,
-                      data=catalog.RiskSettingsData(symbol_allowlist=allowlist,
-                                                    max_price_deviation_pct=str(request.max_price_deviation_pct)))
+    actions.append(
+        TenantRecord.symbol_allowlist.set(json.dumps(allowlist))
+        if allowlist is not None
+        else TenantRecord.symbol_allowlist.remove()
+    )
+    event = new_event(
+        "risk.settings_changed",
+        tenant_id=caller.tenant_id,
+        source=SOURCE,
+        data=catalog.RiskSettingsData(
+            symbol_allowlist=allowlist, max_price_deviation_pct=str(request.max_price_deviation_pct)
+        ),
+    )
     commit_with_events(lambda tx: stage_tenant_update(tx, tenant, actions), [event])
     return read_settings(caller)
 
@@ -65,9 +78,12 @@ def set_kill_switch(caller: Principal, engaged: bool) -> KillSwitchOut:
     active = list_active_bots(caller.tenant_id) if engaged else []
     open_orders = [o for o in list_open_orders(caller.tenant_id) if o.state not in TERMINAL] if engaged else []
     event_type = "risk.kill_switch_engaged" if engaged else "risk.kill_switch_released"
-    event = new_event(event_type, tenant_id=caller.tenant_id, source=SOURCE,
-                      data=catalog.KillSwitchData(engaged=engaged, bots_stopped=len(active),
-                                                  orders_canceling=len(open_orders)))
+    event = new_event(
+        event_type,
+        tenant_id=caller.tenant_id,
+        source=SOURCE,
+        data=catalog.KillSwitchData(engaged=engaged, bots_stopped=len(active), orders_canceling=len(open_orders)),
+    )
     commit_with_events(lambda tx: stage_tenant_update(tx, tenant, [TenantRecord.kill_switch.set(engaged)]), [event])
     stopped = 0
     for bot in active:

@@ -19,7 +19,7 @@ from shared.clock import utc_now
 from shared.errors import AppError, ExchangeTemporary
 from shared.events import catalog
 from shared.events.envelope import new_event
-from shared.events.recording import commit_with_events
+from shared.events.transactions import commit_with_events
 from shared.exchange.client_ids import intent_digest, order_id_for
 from shared.observability import MetricUnit, logger, metrics
 from shared.orders.intents import create_intent
@@ -82,9 +82,14 @@ def _finish(
     event = new_event(f"signal.{status}", tenant_id=record.tenant_id, source=SOURCE, data=data)
     commit_with_events(lambda tx: tx.save(record), [event])  # version-checked
     summary = f"signal {record.fields().get('action') or ''} {status}" + (f": {reason}" if reason else "")
-    record_activity(record.tenant_id, record.bot_id, "signal", summary.replace("  ", " "),
-                    data={"signal_id": record.signal_id, **outcome, "order_id": record.order_id},
-                    entry_id=record.signal_id)
+    record_activity(
+        record.tenant_id,
+        record.bot_id,
+        "signal",
+        summary.replace("  ", " "),
+        data={"signal_id": record.signal_id, **outcome, "order_id": record.order_id},
+        entry_id=record.signal_id,
+    )
     metrics.add_metric(name=f"Signals{status.capitalize()}", unit=MetricUnit.Count, value=1)
     logger.info(
         "signal handled",

@@ -38,7 +38,7 @@ from shared.errors import (
 )
 from shared.events import catalog
 from shared.events.envelope import new_event
-from shared.events.recording import commit_with_events
+from shared.events.transactions import commit_with_events
 from shared.ids import new_id
 from shared.observability import MetricUnit, logger, metrics
 from shared.persistence import condition_failed, connection
@@ -138,9 +138,14 @@ def _refuse(bot: BotRecord, signal_id: str, now: datetime, parsed: ParsedSignal 
         )
     except Exception:  # the refusal stands even if it could not be recorded
         logger.warning("could not record a refused signal", extra={"signal_id": signal_id})
-    record_activity(bot.tenant_id, bot.bot_id, "signal", f"signal refused: {error.error_code}",
-                    data={"signal_id": signal_id, "reason": error.error_code, "message": error.message},
-                    entry_id=signal_id)
+    record_activity(
+        bot.tenant_id,
+        bot.bot_id,
+        "signal",
+        f"signal refused: {error.error_code}",
+        data={"signal_id": signal_id, "reason": error.error_code, "message": error.message},
+        entry_id=signal_id,
+    )
     metrics.add_metric(name="SignalsRefused", unit=MetricUnit.Count, value=1)
     logger.info("signal refused", extra={"signal_id": signal_id, "bot_id": bot.bot_id, "reason": error.error_code})
     if isinstance(error.details, dict):

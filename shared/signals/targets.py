@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any, Literal
 
-from shared.exchange.model import Market
+from shared.exchange.protocol import Market
 
 Side = Literal["buy", "sell"]
 _DIGITS = 28

@@ -31,8 +31,11 @@ def get_tenant(tenant_id: str) -> TenantRecord | None:
 
 def stage_kill_switch_released(tx: TransactWrite, tenant_id: str) -> None:
     """Fails the caller's transaction while the tenant's kill switch is engaged."""
-    tx.condition_check(TenantRecord, tenant_id,
-                       condition=TenantRecord.kill_switch.does_not_exist() | (TenantRecord.kill_switch == False))  # noqa: E712
+    tx.condition_check(
+        TenantRecord,
+        tenant_id,
+        condition=TenantRecord.kill_switch.does_not_exist() | (TenantRecord.kill_switch == False),  # noqa: E712
+    )
 
 
 def stage_tenant_update(tx: TransactWrite, tenant: TenantRecord, actions: list[Action]) -> None:

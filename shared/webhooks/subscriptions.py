@@ -22,7 +22,7 @@ from shared.config import get_settings
 from shared.errors import Conflict
 from shared.events import catalog
 from shared.events.envelope import new_event
-from shared.events.recording import commit_with_events
+from shared.events.transactions import commit_with_events
 from shared.persistence import BaseMeta, condition_failed
 
 WEBHOOK_PREFIX = "wh_"

@@ -30,8 +30,15 @@ class LocalCloudProcess:
     demo: dict[str, Any]
     process: subprocess.Popen[str]
 
-    def request(self, method: str, path: str, *, body: Any = None, raw: bytes | None = None,
-                headers: dict[str, str] | None = None) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         request = urllib.request.Request(self.api_url + path, data=data, method=method)
         if data is not None:
@@ -45,8 +52,13 @@ class LocalCloudProcess:
             return Reply(error.code, dict(error.headers), error.read().decode())
 
     def aws(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.aws_endpoint, region_name="us-east-1",
-                            aws_access_key_id="local", aws_secret_access_key="local")
+        return boto3.client(
+            service,
+            endpoint_url=self.aws_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
 
 
 @pytest.fixture(scope="module")  # stopped after its module, not left running through the suite
@@ -55,7 +67,10 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProces
     log = (state.parent / "localcloud.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "localcloud", "--port", "0", "--speed", "60", "--state-file", str(state)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     deadline = time.monotonic() + 90
     while not state.exists():

@@ -13,9 +13,13 @@ from tests.e2e.conftest import LocalCloudProcess
 
 pytestmark = pytest.mark.e2e
 
-BOT = {"name": "eth dca", "symbol": "ETH/USDT", "exchange_account_id": "paper",
-       "strategy": {"type": "dca", "params": {"interval": "1h", "order_notional": 25}},
-       "risk": {"max_position_notional": 500, "max_daily_loss": 50, "max_open_orders": 1}}
+BOT = {
+    "name": "eth dca",
+    "symbol": "ETH/USDT",
+    "exchange_account_id": "paper",
+    "strategy": {"type": "dca", "params": {"interval": "1h", "order_notional": 25}},
+    "risk": {"max_position_notional": 500, "max_daily_loss": 50, "max_open_orders": 1},
+}
 
 
 def _bus_tap(cloud: LocalCloudProcess) -> tuple[Any, str]:
@@ -33,8 +37,7 @@ def _drain(sqs: Any, url: str, tenant_id: str, expect: int) -> list[dict[str, An
     seen: list[dict[str, Any]] = []
     deadline = time.monotonic() + 10
     while len(seen) < expect and time.monotonic() < deadline:
-        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
-                "Messages", []):
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
             detail = json.loads(message["Body"])["detail"]
             if detail["tenant_id"] == tenant_id:
                 seen.append(detail)
@@ -73,8 +76,16 @@ def test_signup_api_key_and_bot_lifecycle_with_events_on_the_bus(cloud: LocalClo
 
     events = _drain(sqs, queue, tenant_id, expect=10)
     assert [e["type"] for e in events] == [
-        "tenant.created", "api_key.created", "bot.created", "bot.updated", "bot.started", "bot.paused",
-        "bot.started", "bot.stopped", "bot.deleted"][:len(events)]
+        "tenant.created",
+        "api_key.created",
+        "bot.created",
+        "bot.updated",
+        "bot.started",
+        "bot.paused",
+        "bot.started",
+        "bot.stopped",
+        "bot.deleted",
+    ][: len(events)]
     assert len(events) == 9
     assert key.json["key"] not in json.dumps(events)
 
@@ -95,8 +106,11 @@ def test_gateway_rejects_missing_and_revoked_credentials_with_json(cloud: LocalC
 
 
 def test_tenant_header_cannot_cross_tenants(cloud: LocalCloudProcess) -> None:
-    other = cloud.request("POST", "/auth/signup", body={"email": f"o-{secrets.token_hex(4)}@example.com",
-                                                        "password": "a-long-e2e-password"}).json
+    other = cloud.request(
+        "POST",
+        "/auth/signup",
+        body={"email": f"o-{secrets.token_hex(4)}@example.com", "password": "a-long-e2e-password"},
+    ).json
     demo = {"X-Api-Key": cloud.demo["api_key"], "X-Tenant-Id": other["tenant"]["id"]}
     listed = cloud.request("GET", "/bots", headers=demo).json["items"]
     assert cloud.demo["bot_id"] in [b["id"] for b in listed]
@@ -105,8 +119,9 @@ def test_tenant_header_cannot_cross_tenants(cloud: LocalCloudProcess) -> None:
 def test_demo_tenant_is_seeded_with_a_running_bot(cloud: LocalCloudProcess) -> None:
     bot = cloud.request("GET", f"/bots/{cloud.demo['bot_id']}", headers={"X-Api-Key": cloud.demo["api_key"]})
     assert bot.status == 200 and bot.json["status"] == "running"
-    login = cloud.request("POST", "/auth/login", body={"email": cloud.demo["email"],
-                                                       "password": cloud.demo["password"]})
+    login = cloud.request(
+        "POST", "/auth/login", body={"email": cloud.demo["email"], "password": cloud.demo["password"]}
+    )
     assert login.status == 200
 
 
@@ -118,20 +133,28 @@ def test_system_routes_and_gateway_limits(cloud: LocalCloudProcess) -> None:
     assert "/bots/{bot_id}/start" in spec["paths"]
     missing = cloud.request("GET", "/no/such/route")
     assert missing.status == 404 and missing.json["error"]["code"] == "route_not_found"
-    too_big = cloud.request("POST", "/bots", raw=b"{" + b" " * (10 * 1024 * 1024 + 10) + b"}",
-                            headers={"X-Api-Key": cloud.demo["api_key"], "Idempotency-Key": "big"})
+    too_big = cloud.request(
+        "POST",
+        "/bots",
+        raw=b"{" + b" " * (10 * 1024 * 1024 + 10) + b"}",
+        headers={"X-Api-Key": cloud.demo["api_key"], "Idempotency-Key": "big"},
+    )
     assert too_big.status == 413
-    malformed = cloud.request("POST", "/bots", raw=b'{"name": ', headers={"X-Api-Key": cloud.demo["api_key"],
-                                                                          "Idempotency-Key": "bad-json"})
+    malformed = cloud.request(
+        "POST", "/bots", raw=b'{"name": ', headers={"X-Api-Key": cloud.demo["api_key"], "Idempotency-Key": "bad-json"}
+    )
     assert malformed.status == 400 and malformed.json["error"]["code"] == "malformed_json"
 
 
 def test_manual_order_flows_through_the_queue_to_the_paper_exchange(cloud: LocalCloudProcess) -> None:
     """On the local cloud, the SQS poller runs the trade worker: the order fills by itself."""
     auth = {"X-Api-Key": cloud.demo["api_key"]}
-    placed = cloud.request("POST", "/orders", body={"symbol": "ETH/USDT", "side": "buy", "type": "market",
-                                                    "amount": "0.01"},
-                           headers={**auth, "Idempotency-Key": secrets.token_hex(8)})
+    placed = cloud.request(
+        "POST",
+        "/orders",
+        body={"symbol": "ETH/USDT", "side": "buy", "type": "market", "amount": "0.01"},
+        headers={**auth, "Idempotency-Key": secrets.token_hex(8)},
+    )
     assert placed.status == 202, placed.text
     assert placed.json["status"] == "PENDING_SUBMIT"
     deadline = time.monotonic() + 20
@@ -159,9 +182,17 @@ def _bot_orders(cloud: LocalCloudProcess, auth: dict[str, str], bot_id: str, cou
 
 def test_tradingview_alerts_make_a_signal_bot_buy_and_sell(cloud: LocalCloudProcess) -> None:
     auth = {"X-Api-Key": cloud.demo["api_key"]}
-    created = cloud.request("POST", "/bots", headers={**auth, "Idempotency-Key": secrets.token_hex(8)}, body={
-        "name": "tv alerts", "symbol": "BTC/USDT", "strategy": {"type": "signal", "params": {"order_notional": "50"}},
-        "risk": {"max_position_notional": "1000", "max_daily_loss": "100", "max_open_orders": 5}})
+    created = cloud.request(
+        "POST",
+        "/bots",
+        headers={**auth, "Idempotency-Key": secrets.token_hex(8)},
+        body={
+            "name": "tv alerts",
+            "symbol": "BTC/USDT",
+            "strategy": {"type": "signal", "params": {"order_notional": "50"}},
+            "risk": {"max_position_notional": "1000", "max_daily_loss": "100", "max_open_orders": 5},
+        },
+    )
     assert created.status == 201, created.text
     bot_id, secret = created.json["id"], created.json["signal_secret"]
     assert cloud.request("POST", f"/bots/{bot_id}/start", headers=auth).status == 200
@@ -171,13 +202,22 @@ def test_tradingview_alerts_make_a_signal_bot_buy_and_sell(cloud: LocalCloudProc
     assert bought.status == 202, bought.text
     assert [(o["side"], o["amount"]) for o in _bot_orders(cloud, auth, bot_id, 1)] == [("buy", "0.001")]
 
-    exit_alert = {"secret": secret, "ticker": "BTCUSDT", "action": "sell", "market_position": "flat",
-                  "market_position_size": "0", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    exit_alert = {
+        "secret": secret,
+        "ticker": "BTCUSDT",
+        "action": "sell",
+        "market_position": "flat",
+        "market_position_size": "0",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     sold = cloud.request("POST", f"/signals/{bot_id}", body=exit_alert)
     assert sold.status == 202, sold.text
     orders = _bot_orders(cloud, auth, bot_id, 2)
-    assert [(o["side"], o["amount"], o["status"]) for o in orders] == [("buy", "0.001", "FILLED"),
-                                                                        ("sell", "0.001", "FILLED")]
-    wrong = cloud.request("POST", f"/signals/{bot_id}", raw=b"SECRET=nope\nSIGNAL=BUY",
-                          headers={"Content-Type": "text/plain"})
+    assert [(o["side"], o["amount"], o["status"]) for o in orders] == [
+        ("buy", "0.001", "FILLED"),
+        ("sell", "0.001", "FILLED"),
+    ]
+    wrong = cloud.request(
+        "POST", f"/signals/{bot_id}", raw=b"SECRET=nope\nSIGNAL=BUY", headers={"Content-Type": "text/plain"}
+    )
     assert (wrong.status, wrong.json["error"]["code"]) == (401, "invalid_signal_secret")

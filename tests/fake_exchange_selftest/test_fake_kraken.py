@@ -20,7 +20,7 @@ from shared.errors import ExchangeAmbiguous, ExchangeOrderNotFound, ExchangeReje
 from shared.exchange import errors as error_map
 from shared.exchange.ccxt_adapter import CcxtExchange, Credentials, EndpointOverride, ccxt_errors
 from shared.exchange.client_ids import client_order_id_for, intent_digest
-from shared.exchange.model import ExchangeOrderStatus, OrderRequest
+from shared.exchange.protocol import ExchangeOrderStatus, OrderRequest
 from tests.support.fake_kraken import (
     MARKETS_PATH,
     Endpoint,
@@ -51,8 +51,12 @@ def exchange(fake_kraken: FakeKraken) -> Any:
 @pytest.fixture
 def adapter(fake_kraken: FakeKraken) -> Iterator[CcxtExchange]:
     """Our adapter for a Kraken account on the fake, as connect.py builds it (300 ms timeout)."""
-    yield CcxtExchange("kraken", Credentials(api_key=fake_kraken.api_key, secret=fake_kraken.secret), timeout_ms=300,
-                       override=override_for(fake_kraken))
+    yield CcxtExchange(
+        "kraken",
+        Credentials(api_key=fake_kraken.api_key, secret=fake_kraken.secret),
+        timeout_ms=300,
+        override=override_for(fake_kraken),
+    )
 
 
 def our_client_id(intent: str | None = None) -> str:
@@ -61,8 +65,9 @@ def our_client_id(intent: str | None = None) -> str:
 
 
 def limit_buy(client_id: str, amount: str = "0.01", price: str = "59000") -> OrderRequest:
-    return OrderRequest(symbol=SYMBOL, side="buy", type="limit", amount=Decimal(amount), client_order_id=client_id,
-                        price=Decimal(price))
+    return OrderRequest(
+        symbol=SYMBOL, side="buy", type="limit", amount=Decimal(amount), client_order_id=client_id, price=Decimal(price)
+    )
 
 
 def market_buy(client_id: str, amount: str = "0.01") -> OrderRequest:
@@ -119,7 +124,9 @@ def test_a_market_order_is_read_back_after_kraken_s_state_less_answer(
     cid = our_client_id()
     order = adapter.create_order(market_buy(cid))
     assert [r.endpoint for r in fake_kraken.requests if r.endpoint is not Endpoint.TICKER] == [
-        Endpoint.ADD_ORDER, Endpoint.QUERY_ORDERS]
+        Endpoint.ADD_ORDER,
+        Endpoint.QUERY_ORDERS,
+    ]
     assert order.status is ExchangeOrderStatus.CLOSED
     assert order.filled == Decimal("0.01") and order.cost == Decimal("600")
     assert order.fee_cost == Decimal("2.4") and order.fee_currency == "USD"
@@ -160,8 +167,9 @@ def test_fetch_by_exchange_id_and_by_client_id_through_our_adapter(
     assert fake_kraken.requests[1].body["cl_ord_id"] == cid and "start" in fake_kraken.requests[1].body
 
 
-def test_lookups_of_unknown_orders_raise_not_found(fake_kraken: FakeKraken, adapter: CcxtExchange,
-                                                   exchange: Any) -> None:
+def test_lookups_of_unknown_orders_raise_not_found(
+    fake_kraken: FakeKraken, adapter: CcxtExchange, exchange: Any
+) -> None:
     with pytest.raises(ExchangeOrderNotFound):
         adapter.fetch_order(SYMBOL, client_order_id=our_client_id())
     with pytest.raises(ERRORS.InvalidOrder):  # Kraken: "EOrder:Invalid order"; ccxt: InvalidOrder, not OrderNotFound
@@ -170,8 +178,7 @@ def test_lookups_of_unknown_orders_raise_not_found(fake_kraken: FakeKraken, adap
         adapter.fetch_order(SYMBOL, exchange_order_id="OAAAAA-BBBBB-CCCCCC")
 
 
-def test_ccxt_s_own_fetch_by_client_id_sends_a_userref_kraken_refuses(fake_kraken: FakeKraken,
-                                                                      exchange: Any) -> None:
+def test_ccxt_s_own_fetch_by_client_id_sends_a_userref_kraken_refuses(fake_kraken: FakeKraken, exchange: Any) -> None:
     """Why the adapter searches open/closed orders: ccxt maps clientOrderId to `userref` (an int32)
     on QueryOrders, and Kraken refuses it (a definite "invalid arguments"), so an ambiguous order
     could never be resolved through this call."""
@@ -185,8 +192,9 @@ def test_ccxt_s_own_fetch_by_client_id_sends_a_userref_kraken_refuses(fake_krake
     assert isinstance(refused, ExchangeRejected) and refused.reason == "invalid_order"
 
 
-def test_a_lookup_by_client_id_returns_the_most_recent_of_reused_ids(fake_kraken: FakeKraken,
-                                                                     adapter: CcxtExchange) -> None:
+def test_a_lookup_by_client_id_returns_the_most_recent_of_reused_ids(
+    fake_kraken: FakeKraken, adapter: CcxtExchange
+) -> None:
     cid = our_client_id()
     first = adapter.create_order(market_buy(cid))
     second = adapter.create_order(market_buy(cid))  # accepted: the first one is closed
@@ -195,8 +203,9 @@ def test_a_lookup_by_client_id_returns_the_most_recent_of_reused_ids(fake_kraken
     assert adapter.fetch_order(SYMBOL, client_order_id=cid).exchange_order_id == second.exchange_order_id
 
 
-def test_cancel_by_id_and_by_client_id_answers_with_the_order(fake_kraken: FakeKraken, adapter: CcxtExchange,
-                                                              exchange: Any) -> None:
+def test_cancel_by_id_and_by_client_id_answers_with_the_order(
+    fake_kraken: FakeKraken, adapter: CcxtExchange, exchange: Any
+) -> None:
     by_id, by_client = our_client_id(), our_client_id()
     one = adapter.create_order(limit_buy(by_id))
     adapter.create_order(limit_buy(by_client))
@@ -214,8 +223,7 @@ def test_cancel_by_id_and_by_client_id_answers_with_the_order(fake_kraken: FakeK
     assert exchange.cancel_order(raw["id"], SYMBOL)["id"] is None, "ccxt's own answer: {'count': 1}, no order"
 
 
-def test_balance_ticker_ohlcv_and_markets_through_our_adapter(fake_kraken: FakeKraken,
-                                                               adapter: CcxtExchange) -> None:
+def test_balance_ticker_ohlcv_and_markets_through_our_adapter(fake_kraken: FakeKraken, adapter: CcxtExchange) -> None:
     adapter.create_order(limit_buy(our_client_id(), amount="0.1", price="50000"))
     balances = adapter.fetch_balance()
     held = Decimal("5000") * Decimal("1.004")
@@ -236,15 +244,24 @@ def test_balance_ticker_ohlcv_and_markets_through_our_adapter(fake_kraken: FakeK
     market = adapter.market(SYMBOL)
     assert (market.amount_step, market.price_step) == (Decimal("1E-8"), Decimal("0.1"))
     assert (market.min_amount, market.min_cost, market.base, market.quote) == (
-        Decimal("0.00005"), Decimal("0.5"), "BTC", "USD")
+        Decimal("0.00005"),
+        Decimal("0.5"),
+        "BTC",
+        "USD",
+    )
 
 
-def test_a_second_adapter_with_cached_markets_still_resolves_altnames(fake_kraken: FakeKraken,
-                                                                      adapter: CcxtExchange) -> None:
+def test_a_second_adapter_with_cached_markets_still_resolves_altnames(
+    fake_kraken: FakeKraken, adapter: CcxtExchange
+) -> None:
     """Markets are cached per container; ccxt's altname index is not part of them."""
     adapter.markets()
-    again = CcxtExchange("kraken", Credentials(api_key=fake_kraken.api_key, secret=fake_kraken.secret),
-                         timeout_ms=300, override=override_for(fake_kraken))
+    again = CcxtExchange(
+        "kraken",
+        Credentials(api_key=fake_kraken.api_key, secret=fake_kraken.secret),
+        timeout_ms=300,
+        override=override_for(fake_kraken),
+    )
     cid = our_client_id()
     again.create_order(limit_buy(cid))
     assert again.fetch_open_orders(SYMBOL)[0].client_order_id == cid
@@ -289,8 +306,9 @@ def test_real_funds_minimums_and_fills(fake_kraken: FakeKraken, adapter: CcxtExc
     assert caught.value.reason == "invalid_order"  # EOrder:Order minimum not met
     fake_kraken.set_balance("USD", "100000")
     cid = our_client_id()
-    adapter.create_order(OrderRequest(symbol=SYMBOL, side="sell", type="market", amount=Decimal("0.5"),
-                                      client_order_id=cid))
+    adapter.create_order(
+        OrderRequest(symbol=SYMBOL, side="sell", type="market", amount=Decimal("0.5"), client_order_id=cid)
+    )
     sold = fake_kraken.order(cid)
     assert sold.status == "closed" and sold.oflags == "fcib", "Kraken's default: a sell pays its fee in base"
     assert fake_kraken.balance("BTC") == (Decimal("2") - Decimal("0.5") * Decimal("1.004"), 0)
@@ -324,12 +342,22 @@ def test_authentication_signature_and_nonces(fake_kraken: FakeKraken, exchange: 
 CREATE_FAULTS = [
     # (id, fault, ccxt exception, our error on create, order created on the exchange)
     ("accept_then_timeout", Fault.accept_then_timeout(delay_s=1.5), "RequestTimeout", ExchangeAmbiguous, True),
-    ("service_unavailable_executed", Fault.service_error(execute=True), "ExchangeNotAvailable", ExchangeAmbiguous,
-     True),
+    (
+        "service_unavailable_executed",
+        Fault.service_error(execute=True),
+        "ExchangeNotAvailable",
+        ExchangeAmbiguous,
+        True,
+    ),
     ("service_unavailable", Fault.service_error(), "ExchangeNotAvailable", ExchangeAmbiguous, False),
     ("service_busy", Fault.service_error("EService:Busy"), "ExchangeNotAvailable", ExchangeAmbiguous, False),
-    ("internal_error_executed", Fault.service_error("EGeneral:Internal error", execute=True), "ExchangeNotAvailable",
-     ExchangeAmbiguous, True),
+    (
+        "internal_error_executed",
+        Fault.service_error("EGeneral:Internal error", execute=True),
+        "ExchangeNotAvailable",
+        ExchangeAmbiguous,
+        True,
+    ),
     ("cdn_502_executed", Fault.server_error(502, execute=True), "ExchangeNotAvailable", ExchangeAmbiguous, True),
     ("cdn_503", Fault.server_error(503), "ExchangeNotAvailable", ExchangeAmbiguous, False),
     ("cdn_504", Fault.server_error(504), "RequestTimeout", ExchangeAmbiguous, False),
@@ -341,8 +369,9 @@ CREATE_FAULTS = [
 ]
 
 
-@pytest.mark.parametrize(("fault", "ccxt_class", "ours", "created"), [c[1:] for c in CREATE_FAULTS],
-                         ids=[c[0] for c in CREATE_FAULTS])
+@pytest.mark.parametrize(
+    ("fault", "ccxt_class", "ours", "created"), [c[1:] for c in CREATE_FAULTS], ids=[c[0] for c in CREATE_FAULTS]
+)
 def test_add_order_faults(fake_kraken: FakeKraken, fault: Fault, ccxt_class: str, ours: type, created: bool) -> None:
     fake_kraken.faults.on_add_order(fault)
     quick = make_ccxt_kraken(fake_kraken, timeout_ms=300)
@@ -360,8 +389,9 @@ def test_add_order_faults(fake_kraken: FakeKraken, fault: Fault, ccxt_class: str
     quick.create_order(SYMBOL, "market", "buy", 0.01, None, {"clientOrderId": our_client_id()})
 
 
-def test_our_adapter_turns_create_faults_into_our_errors_without_retrying(fake_kraken: FakeKraken,
-                                                                         adapter: CcxtExchange) -> None:
+def test_our_adapter_turns_create_faults_into_our_errors_without_retrying(
+    fake_kraken: FakeKraken, adapter: CcxtExchange
+) -> None:
     fake_kraken.faults.on_add_order(Fault.service_error(execute=True))
     fake_kraken.faults.on_add_order(Fault.rate_limited())
     fake_kraken.faults.on_add_order(Fault.insufficient_funds())
@@ -376,8 +406,9 @@ def test_our_adapter_turns_create_faults_into_our_errors_without_retrying(fake_k
     assert fake_kraken.order(cid).status == "closed"
 
 
-def test_read_faults_are_temporary_and_retried_by_our_adapter(fake_kraken: FakeKraken,
-                                                              adapter: CcxtExchange, exchange: Any) -> None:
+def test_read_faults_are_temporary_and_retried_by_our_adapter(
+    fake_kraken: FakeKraken, adapter: CcxtExchange, exchange: Any
+) -> None:
     cid = our_client_id()
     placed = adapter.create_order(limit_buy(cid))
     fake_kraken.faults.on_query_orders(Fault.service_error())
@@ -432,7 +463,11 @@ def test_faults_queue_per_endpoint_and_any(fake_kraken: FakeKraken, exchange: An
         with pytest.raises(ERRORS.ExchangeNotAvailable):
             exchange.fetch_ticker(SYMBOL)
     assert exchange.fetch_ticker(SYMBOL)["last"] == 60000
-    assert [r.fault for r in fake_kraken.requests] == [FaultKind.RATE_LIMITED, FaultKind.SERVICE_ERROR,
-                                                        FaultKind.SERVICE_ERROR, None]
+    assert [r.fault for r in fake_kraken.requests] == [
+        FaultKind.RATE_LIMITED,
+        FaultKind.SERVICE_ERROR,
+        FaultKind.SERVICE_ERROR,
+        None,
+    ]
     with pytest.raises(ValueError, match="ORDER_LOOKUP"):
         fake_kraken.faults.on(Endpoint.ORDER_LOOKUP, Fault.service_error())

@@ -60,18 +60,21 @@ class BusTap:
         self.rule = f"tap-{suffix}"
         self.queue_url = self.sqs.create_queue(QueueName=f"tap-{suffix}")["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
-        self.events_client.put_rule(Name=self.rule, EventBusName=self.bus,
-                                    EventPattern=json.dumps({"source": ["cryptoorchestrator"]}))
-        self.events_client.put_targets(Rule=self.rule, EventBusName=self.bus, Targets=[
-            {"Id": "tap", "Arn": arn["Attributes"]["QueueArn"]}])
+        self.events_client.put_rule(
+            Name=self.rule, EventBusName=self.bus, EventPattern=json.dumps({"source": ["cryptoorchestrator"]})
+        )
+        self.events_client.put_targets(
+            Rule=self.rule, EventBusName=self.bus, Targets=[{"Id": "tap", "Arn": arn["Attributes"]["QueueArn"]}]
+        )
         self.seen: list[dict[str, Any]] = []
 
     def drain(self, expect: int = 0, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Envelopes received so far (waiting up to `timeout` for at least `expect`)."""
         deadline = time.monotonic() + timeout
         while True:
-            messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
-                                                WaitTimeSeconds=0).get("Messages", [])
+            messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
             for message in messages:
                 self.seen.append(json.loads(message["Body"])["detail"])
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])

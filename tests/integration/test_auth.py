@@ -128,8 +128,10 @@ def test_api_key_lifecycle(auth_handler: Any, authorizer: Any, bus_tap: BusTap) 
     assert [k["id"] for k in listed] == [created.json["id"]]
     assert "key" not in listed[0] and listed[0]["last_used_at"] is not None
     rows = boto3.client("dynamodb").query(
-        TableName=os.environ["API_KEYS_TABLE"], KeyConditionExpression="tenant_id = :t",
-        ExpressionAttributeValues={":t": {"S": owner.tenant_id}})["Items"]
+        TableName=os.environ["API_KEYS_TABLE"],
+        KeyConditionExpression="tenant_id = :t",
+        ExpressionAttributeValues={":t": {"S": owner.tenant_id}},
+    )["Items"]
     assert key not in json.dumps(rows)  # only the hash is stored
 
     assert api.delete(f"/api-keys/{created.json['id']}").status == 204
@@ -163,15 +165,36 @@ def _forge(claims: dict[str, Any], secret: bytes | str, algorithm: str = "HS256"
 
 def _claims(tenant_id: str, **changes: Any) -> dict[str, Any]:
     now = int(time.time())
-    claims = {"sub": "usr_x", "tid": tenant_id, "scope": "read trade admin", "iss": "cryptoorchestrator",
-              "aud": "cryptoorchestrator-api", "iat": now, "exp": now + 300}
+    claims = {
+        "sub": "usr_x",
+        "tid": tenant_id,
+        "scope": "read trade admin",
+        "iss": "cryptoorchestrator",
+        "aud": "cryptoorchestrator-api",
+        "iat": now,
+        "exp": now + 300,
+    }
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
 
 
-@pytest.mark.parametrize("case", ["alg_none", "wrong_signature", "expired", "wrong_audience", "wrong_issuer",
-                                  "no_exp", "hs512", "garbage", "empty", "basic_scheme", "unknown_key",
-                                  "malformed_key"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "alg_none",
+        "wrong_signature",
+        "expired",
+        "wrong_audience",
+        "wrong_issuer",
+        "no_exp",
+        "hs512",
+        "garbage",
+        "empty",
+        "basic_scheme",
+        "unknown_key",
+        "malformed_key",
+    ],
+)
 def test_authorizer_rejects_bad_credentials(authorizer: Any, case: str) -> None:
     from shared.auth.tokens import signing_secret
 

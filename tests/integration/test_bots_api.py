@@ -31,8 +31,10 @@ def _create(api: LambdaApi, **changes: Any) -> dict[str, Any]:
 def _bot_rows(tenant_id: str) -> list[dict[str, Any]]:
     client = boto3.client("dynamodb")
     rows: list[dict[str, Any]] = client.query(
-        TableName=os.environ["BOTS_TABLE"], KeyConditionExpression="tenant_id = :t",
-        ExpressionAttributeValues={":t": {"S": tenant_id}})["Items"]
+        TableName=os.environ["BOTS_TABLE"],
+        KeyConditionExpression="tenant_id = :t",
+        ExpressionAttributeValues={":t": {"S": tenant_id}},
+    )["Items"]
     return rows
 
 
@@ -45,8 +47,10 @@ def test_sample_create_event_creates_a_stopped_bot(bots_handler: Any, tenant_a: 
     created = reply.json
     assert created["status"] == "stopped"
     assert created["symbol"] == "BTC/USDT"
-    assert created["strategy"] == {"type": "sma_cross",
-                                   "params": {"fast": 20, "slow": 50, "timeframe": "1m", "order_notional": None}}
+    assert created["strategy"] == {
+        "type": "sma_cross",
+        "params": {"fast": 20, "slow": 50, "timeframe": "1m", "order_notional": None},
+    }
     assert created["risk"] == {"max_position_notional": "1000", "max_daily_loss": "100", "max_open_orders": 2}
     assert created["id"].startswith("bot_")
     assert [row["bot_id"]["S"] for row in _bot_rows(tenant_a.tenant_id)] == [created["id"]]
@@ -63,8 +67,7 @@ def test_sample_get_event_reads_the_bot(bots_handler: Any, bots_a: LambdaApi, te
     assert reply.json == created
 
 
-def test_full_lifecycle_publishes_an_event_per_change(bots_a: LambdaApi, tenant_a: Caller,
-                                                      bus_tap: BusTap) -> None:
+def test_full_lifecycle_publishes_an_event_per_change(bots_a: LambdaApi, tenant_a: Caller, bus_tap: BusTap) -> None:
     created = _create(bots_a)
     bot_id = created["id"]
     assert bots_a.post(f"/bots/{bot_id}/start").json["status"] == "running"
@@ -78,8 +81,15 @@ def test_full_lifecycle_publishes_an_event_per_change(bots_a: LambdaApi, tenant_
 
     events = bus_tap.of_tenant(tenant_a.tenant_id, expect=7)
     types = [e["type"] for e in events]
-    assert types == ["bot.created", "bot.started", "bot.paused", "bot.started", "bot.stopped",
-                     "bot.updated", "bot.deleted"]
+    assert types == [
+        "bot.created",
+        "bot.started",
+        "bot.paused",
+        "bot.started",
+        "bot.stopped",
+        "bot.updated",
+        "bot.deleted",
+    ]
     assert [e["data"]["previous_status"] for e in events[1:5]] == ["stopped", "running", "paused", "running"]
     assert events[5]["data"]["changed_fields"] == ["name"]
     for envelope in events:
@@ -106,8 +116,9 @@ def test_trading_config_is_frozen_while_running_but_risk_is_not(bots_a: LambdaAp
     bots_a.post(f"/bots/{bot_id}/start")
     frozen = bots_a.patch(f"/bots/{bot_id}", body={"symbol": "ETH/USDT"})
     assert frozen.status == 409 and frozen.error_code == "bot_running"
-    tightened = bots_a.patch(f"/bots/{bot_id}", body={
-        "risk": {"max_position_notional": 10, "max_daily_loss": 1, "max_open_orders": 1}})
+    tightened = bots_a.patch(
+        f"/bots/{bot_id}", body={"risk": {"max_position_notional": 10, "max_daily_loss": 1, "max_open_orders": 1}}
+    )
     assert tightened.status == 200
     assert tightened.json["risk"]["max_position_notional"] == "10"
     assert bots_a.get(f"/bots/{bot_id}").json["symbol"] == "BTC/USDT"
@@ -148,8 +159,9 @@ def test_idempotency_key_reused_with_another_body_is_422(bots_a: LambdaApi, tena
     assert len(_bot_rows(tenant_a.tenant_id)) == 1
 
 
-def test_idempotency_keys_are_scoped_by_tenant(bots_a: LambdaApi, bots_b: LambdaApi,
-                                                tenant_a: Caller, tenant_b: Caller) -> None:
+def test_idempotency_keys_are_scoped_by_tenant(
+    bots_a: LambdaApi, bots_b: LambdaApi, tenant_a: Caller, tenant_b: Caller
+) -> None:
     headers = _key()
     a = bots_a.post("/bots", body=bot(), headers=headers)
     b = bots_b.post("/bots", body=bot(), headers=headers)
@@ -158,8 +170,7 @@ def test_idempotency_keys_are_scoped_by_tenant(bots_a: LambdaApi, bots_b: Lambda
     assert len(_bot_rows(tenant_a.tenant_id)) == len(_bot_rows(tenant_b.tenant_id)) == 1
 
 
-def test_concurrent_duplicate_is_409(bots_a: LambdaApi, tenant_a: Caller,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_concurrent_duplicate_is_409(bots_a: LambdaApi, tenant_a: Caller, monkeypatch: pytest.MonkeyPatch) -> None:
     """A second request with the key while the first is still running gets 409, not a second bot."""
     from shared.bots import service
 
@@ -210,8 +221,14 @@ def test_unknown_route_and_method_are_json_4xx(bots_a: LambdaApi) -> None:
 
 def test_sample_events_for_every_bots_route_are_well_formed(bots_handler: Any, tenant_a: Caller) -> None:
     """Every events/bots_api_*.json answers without a 5xx when aimed at this tenant."""
-    for name in ("bots_api_list.json", "bots_api_get.json", "bots_api_update.json", "bots_api_start.json",
-                 "bots_api_stop.json", "bots_api_delete.json"):
+    for name in (
+        "bots_api_list.json",
+        "bots_api_get.json",
+        "bots_api_update.json",
+        "bots_api_start.json",
+        "bots_api_stop.json",
+        "bots_api_delete.json",
+    ):
         event = copy.deepcopy(load_event(name))
         event["requestContext"]["authorizer"] = tenant_a.context()
         reply = invoke(bots_handler, event)

@@ -22,12 +22,15 @@ def _key() -> dict[str, str]:
 
 def _rows(tenant_id: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = boto3.client("dynamodb").query(
-        TableName=os.environ["BOTS_TABLE"], KeyConditionExpression="tenant_id = :t",
-        ExpressionAttributeValues={":t": {"S": tenant_id}})["Items"]
+        TableName=os.environ["BOTS_TABLE"],
+        KeyConditionExpression="tenant_id = :t",
+        ExpressionAttributeValues={":t": {"S": tenant_id}},
+    )["Items"]
     return rows
 
 
 # ---------------------------------------------------------------- tenant isolation
+
 
 def test_tenant_b_cannot_touch_tenant_a_bots(bots_a: LambdaApi, bots_b: LambdaApi, tenant_a: Caller) -> None:
     bot_id = bots_a.post("/bots", body=bot(), headers=_key()).json["id"]
@@ -49,8 +52,9 @@ def test_tenant_b_cannot_touch_tenant_a_bots(bots_a: LambdaApi, bots_b: LambdaAp
     assert bots_a.get(f"/bots/{bot_id}").json == before
 
 
-def test_tenant_id_in_body_is_rejected_and_in_headers_ignored(bots_a: LambdaApi, tenant_a: Caller,
-                                                              tenant_b: Caller) -> None:
+def test_tenant_id_in_body_is_rejected_and_in_headers_ignored(
+    bots_a: LambdaApi, tenant_a: Caller, tenant_b: Caller
+) -> None:
     smuggled = bots_a.post("/bots", body=bot(tenant_id=tenant_b.tenant_id), headers=_key())
     assert smuggled.status == 422
     assert _rows(tenant_b.tenant_id) == [] and _rows(tenant_a.tenant_id) == []
@@ -63,8 +67,16 @@ def test_tenant_id_in_body_is_rejected_and_in_headers_ignored(bots_a: LambdaApi,
     assert [b["id"] for b in listed] == [created.json["id"]]
 
 
-@pytest.mark.parametrize("field,value", [("status", "running"), ("tenant_id", "ten_other"), ("id", "bot_x"),
-                                         ("version", 99), ("created_at", "2020-01-01T00:00:00Z")])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("status", "running"),
+        ("tenant_id", "ten_other"),
+        ("id", "bot_x"),
+        ("version", 99),
+        ("created_at", "2020-01-01T00:00:00Z"),
+    ],
+)
 def test_patch_rejects_mass_assignment(bots_a: LambdaApi, field: str, value: Any) -> None:
     bot_id = bots_a.post("/bots", body=bot(), headers=_key()).json["id"]
     before = bots_a.get(f"/bots/{bot_id}").json
@@ -104,29 +116,53 @@ def test_bad_numbers_are_422_and_write_nothing(bots_a: LambdaApi, tenant_a: Call
     assert _rows(tenant_a.tenant_id) == []
 
 
-@pytest.mark.parametrize("case,body,status,code", [
-    ("malformed", '{"name": "x",', 400, "malformed_json"),
-    # NaN and Infinity are not JSON: the strict parser refuses them before validation.
-    ("nan", json.dumps(bot()).replace('"max_position_notional": 1000', '"max_position_notional": NaN'), 400,
-     "malformed_json"),
-    ("infinity", json.dumps(bot()).replace('"max_position_notional": 1000', '"max_position_notional": Infinity'),
-     400, "malformed_json"),
-    ("neg_infinity", json.dumps(bot()).replace('"max_position_notional": 1000', '"max_position_notional": -Infinity'),
-     400, "malformed_json"),
-    ("not_an_object", '["a", "list"]', 422, "validation_error"),
-    ("empty", "", 422, "validation_error"),
-    ("wrong_types", json.dumps(bot(name=123, symbol=["BTC"])), 422, "validation_error"),
-    ("unknown_strategy", json.dumps(bot(strategy={"type": "martingale", "params": {}})), 422, "validation_error"),
-    ("bad_params", json.dumps(bot(strategy={"type": "sma_cross", "params": {"fast": 50, "slow": 20}})), 422,
-     "validation_error"),
-    ("unknown_field", json.dumps(bot(leverage=100)), 422, "validation_error"),
-    ("bad_symbol", json.dumps(bot(symbol="btc-usdt")), 422, "validation_error"),
-    ("control_chars", json.dumps(bot(name="bad\u0000name")), 422, "validation_error"),
-    ("other_account", json.dumps(bot(exchange_account_id="acct_01jd0000000000000000000000")), 404,
-     "exchange_account_not_found"),
-])
-def test_bad_bodies_get_clear_4xx_and_write_nothing(bots_a: LambdaApi, tenant_a: Caller, case: str, body: str,
-                                                     status: int, code: str) -> None:
+@pytest.mark.parametrize(
+    "case,body,status,code",
+    [
+        ("malformed", '{"name": "x",', 400, "malformed_json"),
+        # NaN and Infinity are not JSON: the strict parser refuses them before validation.
+        (
+            "nan",
+            json.dumps(bot()).replace('"max_position_notional": 1000', '"max_position_notional": NaN'),
+            400,
+            "malformed_json",
+        ),
+        (
+            "infinity",
+            json.dumps(bot()).replace('"max_position_notional": 1000', '"max_position_notional": Infinity'),
+            400,
+            "malformed_json",
+        ),
+        (
+            "neg_infinity",
+            json.dumps(bot()).replace('"max_position_notional": 1000', '"max_position_notional": -Infinity'),
+            400,
+            "malformed_json",
+        ),
+        ("not_an_object", '["a", "list"]', 422, "validation_error"),
+        ("empty", "", 422, "validation_error"),
+        ("wrong_types", json.dumps(bot(name=123, symbol=["BTC"])), 422, "validation_error"),
+        ("unknown_strategy", json.dumps(bot(strategy={"type": "martingale", "params": {}})), 422, "validation_error"),
+        (
+            "bad_params",
+            json.dumps(bot(strategy={"type": "sma_cross", "params": {"fast": 50, "slow": 20}})),
+            422,
+            "validation_error",
+        ),
+        ("unknown_field", json.dumps(bot(leverage=100)), 422, "validation_error"),
+        ("bad_symbol", json.dumps(bot(symbol="btc-usdt")), 422, "validation_error"),
+        ("control_chars", json.dumps(bot(name="bad\u0000name")), 422, "validation_error"),
+        (
+            "other_account",
+            json.dumps(bot(exchange_account_id="acct_01jd0000000000000000000000")),
+            404,
+            "exchange_account_not_found",
+        ),
+    ],
+)
+def test_bad_bodies_get_clear_4xx_and_write_nothing(
+    bots_a: LambdaApi, tenant_a: Caller, case: str, body: str, status: int, code: str
+) -> None:
     reply = bots_a.post("/bots", raw_body=body, headers=_key())
     assert reply.status == status, (case, reply.text)
     assert reply.error_code == code
@@ -165,16 +201,39 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=12,
 )
-bot_like = st.fixed_dictionaries({}, optional={
-    "name": json_values, "symbol": json_values, "exchange_account_id": json_values,
-    "strategy": st.fixed_dictionaries({"type": st.sampled_from(["sma_cross", "dca", "grid", "signal", "x"])},
-                                      optional={"params": st.dictionaries(
-                                          st.sampled_from(["fast", "slow", "timeframe", "interval", "order_notional",
-                                                           "lower_price", "upper_price", "levels", "order_amount"]),
-                                          json_values, max_size=5)}),
-    "risk": st.dictionaries(st.sampled_from(["max_position_notional", "max_daily_loss", "max_open_orders"]),
-                            json_values, max_size=3),
-})
+bot_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": json_values,
+        "symbol": json_values,
+        "exchange_account_id": json_values,
+        "strategy": st.fixed_dictionaries(
+            {"type": st.sampled_from(["sma_cross", "dca", "grid", "signal", "x"])},
+            optional={
+                "params": st.dictionaries(
+                    st.sampled_from(
+                        [
+                            "fast",
+                            "slow",
+                            "timeframe",
+                            "interval",
+                            "order_notional",
+                            "lower_price",
+                            "upper_price",
+                            "levels",
+                            "order_amount",
+                        ]
+                    ),
+                    json_values,
+                    max_size=5,
+                )
+            },
+        ),
+        "risk": st.dictionaries(
+            st.sampled_from(["max_position_notional", "max_daily_loss", "max_open_orders"]), json_values, max_size=3
+        ),
+    },
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

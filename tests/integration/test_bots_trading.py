@@ -172,7 +172,8 @@ def test_stop_and_pause_take_a_bot_off_the_schedule_and_start_puts_it_back(bots_
 
 
 def test_bots_running_before_the_scheduler_existed_are_scheduled_by_the_migration(
-        bots_a: LambdaApi, tenant_a: Caller) -> None:
+    bots_a: LambdaApi, tenant_a: Caller
+) -> None:
     """A row written before the due index existed (running, but no due attributes) is put on it by
     the one-off migration, once; a signal bot is not."""
     from shared.bots.models import due_bots, get_bot

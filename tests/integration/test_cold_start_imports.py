@@ -23,15 +23,27 @@ print(json.dumps({{"ccxt": [m for m in mods if m.startswith("ccxt.") or m == "cc
                   "boto3": [m for m in ("boto3", "s3transfer", "pydantic_settings") if m in sys.modules]}}))
 """
 
-TRADING = {"TradeWorkerFunction", "OrderReconcilerFunction", "OrdersApiFunction", "ExchangeAccountsApiFunction",
-           "BotSchedulerFunction", "StrategyWorkerFunction"}
+TRADING = {
+    "TradeWorkerFunction",
+    "OrderReconcilerFunction",
+    "OrdersApiFunction",
+    "ExchangeAccountsApiFunction",
+    "BotSchedulerFunction",
+    "StrategyWorkerFunction",
+}
 TRADING |= {"SignalWorkerFunction"}  # signals: executes accepted signals on the bot's exchange
 
 
 def _imports(module: str, extra: str = "") -> dict[str, object]:
     env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true"}
-    out = subprocess.run([sys.executable, "-c", PROBE.format(module=module, extra=extra)], capture_output=True,
-                         text=True, check=True, env=env, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(module=module, extra=extra)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=120,
+    )
     result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -51,12 +63,17 @@ def test_no_function_imports_ccxt_or_pydantic_v1_at_cold_start(logical_id: str) 
 
 
 def test_trading_functions_load_only_the_exchange_class_they_need() -> None:
-    imported = _imports("functions.trade_worker.app",
-                        "from shared.exchange.ccxt_adapter import exchange_class; exchange_class('binance')")
+    imported = _imports(
+        "functions.trade_worker.app",
+        "from shared.exchange.ccxt_adapter import exchange_class; exchange_class('binance')",
+    )
     modules = set(imported["ccxt"])  # type: ignore[call-overload]
     assert "ccxt.binance" in modules
-    others = {m for m in modules if m.count(".") == 1 and not m.startswith(("ccxt.base", "ccxt.abstract",
-                                                                            "ccxt.static_dependencies"))}
+    others = {
+        m
+        for m in modules
+        if m.count(".") == 1 and not m.startswith(("ccxt.base", "ccxt.abstract", "ccxt.static_dependencies"))
+    }
     assert others == {"ccxt.binance"}, f"other exchanges were imported: {sorted(others - {'ccxt.binance'})}"
     assert not any(m.startswith("ccxt.async_support") or m.startswith("ccxt.pro") for m in modules)
 

@@ -16,7 +16,7 @@ from localcloud.sns_bridge import SnsBridgePoller, sns_bridges
 from shared.config import get_settings
 from shared.events import catalog
 from shared.events.envelope import DomainEvent, new_event
-from shared.events.recording import commit_with_events
+from shared.events.transactions import commit_with_events
 from tests.support.api import Caller, LambdaApi
 from tests.support.aws import TestCloud
 from tests.support.webhook_consumer import WebhookConsumer

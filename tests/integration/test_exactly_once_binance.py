@@ -28,8 +28,7 @@ MARKET_BUY = {"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "
 
 
 def test_ccxt_request_carries_our_client_id_precision_and_a_valid_signature(desk: Desk) -> None:
-    placed = desk.place({"symbol": "BTC/USDT", "side": "buy", "type": "limit", "amount": "0.01234",
-                         "price": "59000.5"})
+    placed = desk.place({"symbol": "BTC/USDT", "side": "buy", "type": "limit", "amount": "0.01234", "price": "59000.5"})
     desk.rig.drain()
     request = desk.creates_for(placed["client_order_id"])[0]
     assert request.params["newClientOrderId"] == placed["client_order_id"]
@@ -112,23 +111,33 @@ FAULTS = {
 }
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
-@given(create_faults=st.lists(st.sampled_from(sorted(FAULTS)), min_size=1, max_size=3),
-       # Replica lag of any length, including longer than the not-found threshold (4): a lagging
-       # order may be declared NOT_PLACED, and must then be adopted, never doubled.
-       lookup_misses=st.integers(min_value=0, max_value=8),
-       crash_after_accept=st.booleans(),
-       duplicate_deliveries=st.integers(min_value=0, max_value=2),
-       quick_reruns=st.integers(min_value=0, max_value=3),
-       order_type=st.sampled_from(["market", "limit"]))
-def test_exactly_once_under_random_fault_schedules(desk: Desk, monkeypatch: pytest.MonkeyPatch,
-                                                   create_faults: list[str], lookup_misses: int,
-                                                   crash_after_accept: bool, duplicate_deliveries: int,
-                                                   quick_reruns: int, order_type: str) -> None:
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    create_faults=st.lists(st.sampled_from(sorted(FAULTS)), min_size=1, max_size=3),
+    # Replica lag of any length, including longer than the not-found threshold (4): a lagging
+    # order may be declared NOT_PLACED, and must then be adopted, never doubled.
+    lookup_misses=st.integers(min_value=0, max_value=8),
+    crash_after_accept=st.booleans(),
+    duplicate_deliveries=st.integers(min_value=0, max_value=2),
+    quick_reruns=st.integers(min_value=0, max_value=3),
+    order_type=st.sampled_from(["market", "limit"]),
+)
+def test_exactly_once_under_random_fault_schedules(
+    desk: Desk,
+    monkeypatch: pytest.MonkeyPatch,
+    create_faults: list[str],
+    lookup_misses: int,
+    crash_after_accept: bool,
+    duplicate_deliveries: int,
+    quick_reruns: int,
+    order_type: str,
+) -> None:
     """Sharing one tenant and one fake exchange across examples is sound: every example checks its
     own intent, and the position invariant holds for the sum of all of them."""
     from shared.clock import utc_now
+
     desk.fake.faults.clear()
     for name in create_faults:
         factory = FAULTS[name]
@@ -138,11 +147,18 @@ def test_exactly_once_under_random_fault_schedules(desk: Desk, monkeypatch: pyte
         desk.fake.faults.on_fetch_order(Fault.not_found(), times=lookup_misses)
     with monkeypatch.context() as patch:
         kill_the_worker_after_accept(patch, 1 if crash_after_accept else 0)
-        body = dict(MARKET_BUY) if order_type == "market" else {
-            "symbol": "BTC/USDT", "side": "buy", "type": "limit", "amount": "0.01", "price": "60000"}
+        body = (
+            dict(MARKET_BUY)
+            if order_type == "market"
+            else {"symbol": "BTC/USDT", "side": "buy", "type": "limit", "amount": "0.01", "price": "60000"}
+        )
         placed = desk.place(body)
-        task = {"kind": "submit", "tenant_id": desk.caller.tenant_id, "order_id": placed["id"],
-                "account_id": desk.account}
+        task = {
+            "kind": "submit",
+            "tenant_id": desk.caller.tenant_id,
+            "order_id": placed["id"],
+            "account_id": desk.account,
+        }
         for _ in range(duplicate_deliveries):
             desk.rig.send_raw(json.dumps(task), group=f"{desk.caller.tenant_id}#{desk.account}")
         desk.rig.drain()
@@ -158,4 +174,3 @@ def test_exactly_once_under_random_fault_schedules(desk: Desk, monkeypatch: pyte
     # Only refusals that prove nothing was done (rate limits) may be followed by another send.
     assert len(desk.creates_for(placed["client_order_id"])) <= 1 + create_faults.count("rate_limited")
     assert _position_quantity(desk) == sum((o.executed_qty for o in desk.fake.orders), Decimal(0))
-

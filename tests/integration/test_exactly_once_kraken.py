@@ -36,14 +36,18 @@ def test_account_registration_is_checked_with_a_signed_balance_call(desk: Desk) 
 
 
 def test_request_carries_our_uuid_client_id_precision_and_a_valid_signature(desk: Desk) -> None:
-    placed = desk.place({"symbol": "BTC/USD", "side": "buy", "type": "limit", "amount": "0.01234567",
-                         "price": "59000.5"})
+    placed = desk.place(
+        {"symbol": "BTC/USD", "side": "buy", "type": "limit", "amount": "0.01234567", "price": "59000.5"}
+    )
     desk.rig.drain()
     [request] = desk.creates_for(placed["client_order_id"])
     assert len(placed["client_order_id"]) == 36 and placed["client_order_id"].count("-") == 4
     assert request.body["cl_ord_id"] == placed["client_order_id"] and "userref" not in request.body
-    assert (request.body["pair"], request.body["volume"], request.body["price"]) == ("XXBTZUSD", "0.01234567",
-                                                                                     "59000.5")
+    assert (request.body["pair"], request.body["volume"], request.body["price"]) == (
+        "XXBTZUSD",
+        "0.01234567",
+        "59000.5",
+    )
     assert (request.api_key_valid, request.signature_valid, request.nonce_valid) == (True, True, True)
     assert desk.assert_exactly_once(placed["id"])["status"] == "OPEN"
 
@@ -108,14 +112,18 @@ SCHEDULES = [
 ]
 
 
-@pytest.mark.parametrize(("create_faults", "lookup_misses", "crash_after_accept"), SCHEDULES,
-                         ids=["+".join(s[0]) + f"-lag{s[1]}" + ("-crash" if s[2] else "") for s in SCHEDULES])
-def test_history_invariant_under_combined_fault_schedules(desk: Desk, monkeypatch: pytest.MonkeyPatch,
-                                                          create_faults: list[str], lookup_misses: int,
-                                                          crash_after_accept: bool) -> None:
+@pytest.mark.parametrize(
+    ("create_faults", "lookup_misses", "crash_after_accept"),
+    SCHEDULES,
+    ids=["+".join(s[0]) + f"-lag{s[1]}" + ("-crash" if s[2] else "") for s in SCHEDULES],
+)
+def test_history_invariant_under_combined_fault_schedules(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch, create_faults: list[str], lookup_misses: int, crash_after_accept: bool
+) -> None:
     """At most one exchange order per intent and none lost, whatever the combination, including
     replica lag longer than the not-found threshold (the order is adopted when it shows)."""
     from shared.clock import utc_now
+
     for name in create_faults:
         factory = FAULTS[name]
         if factory is not None:

@@ -28,6 +28,7 @@ GHOST_ACCOUNT = "acct_01jd0000000000000000000000"
 
 # ---------------------------------------------------------------- helpers and fixtures
 
+
 def _key() -> dict[str, str]:
     return {"Idempotency-Key": secrets.token_hex(8)}
 
@@ -35,8 +36,11 @@ def _key() -> dict[str, str]:
 def _rows(tenant_id: str) -> list[dict[str, Any]]:
     """The tenant's raw ExchangeAccounts items, straight from DynamoDB."""
     items: list[dict[str, Any]] = boto3.client("dynamodb").query(
-        TableName=os.environ["EXCHANGE_ACCOUNTS_TABLE"], KeyConditionExpression="tenant_id = :t",
-        ExpressionAttributeValues={":t": {"S": tenant_id}}, ConsistentRead=True)["Items"]
+        TableName=os.environ["EXCHANGE_ACCOUNTS_TABLE"],
+        KeyConditionExpression="tenant_id = :t",
+        ExpressionAttributeValues={":t": {"S": tenant_id}},
+        ConsistentRead=True,
+    )["Items"]
     return items
 
 
@@ -47,8 +51,12 @@ def _assert_error(reply: Reply, status: int, code: str) -> None:
 
 
 def _registration(server: FakeBinance, **changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"exchange": "binance", "label": "main binance", "api_key": server.api_key,
-                            "secret": server.secret}
+    body: dict[str, Any] = {
+        "exchange": "binance",
+        "label": "main binance",
+        "api_key": server.api_key,
+        "secret": server.secret,
+    }
     body.update(changes)
     return body
 
@@ -82,15 +90,21 @@ def account_a(accounts_a: LambdaApi, server: FakeBinance) -> str:
 
 # ---------------------------------------------------------------- registration
 
+
 def test_register_verifies_with_a_signed_call_and_never_returns_credentials(
-        accounts_a: LambdaApi, server: FakeBinance) -> None:
+    accounts_a: LambdaApi, server: FakeBinance
+) -> None:
     reply = accounts_a.post("/exchange-accounts", body=_registration(server))
     assert reply.status == 201, reply.text
     body = reply.json
     assert set(body) == {"id", "exchange", "label", "sandbox", "status", "api_key_last4", "created_at"}
     assert body["id"].startswith("acct_") and len(body["id"]) == len("acct_") + 26
     assert (body["exchange"], body["label"], body["sandbox"], body["status"]) == (
-        "binance", "main binance", False, "active")
+        "binance",
+        "main binance",
+        False,
+        "active",
+    )
     assert body["api_key_last4"] == server.api_key[-4:] == "Wq9z"
     assert body["created_at"]
     for secret_value in (server.api_key, server.secret, server.api_key[:-4], server.secret[:8]):
@@ -105,22 +119,29 @@ def test_register_verifies_with_a_signed_call_and_never_returns_credentials(
     assert server.order_requests() == []
 
 
-def test_stored_row_holds_no_plaintext_credentials(accounts_a: LambdaApi, tenant_a: Caller,
-                                                  server: FakeBinance, account_a: str) -> None:
+def test_stored_row_holds_no_plaintext_credentials(
+    accounts_a: LambdaApi, tenant_a: Caller, server: FakeBinance, account_a: str
+) -> None:
     rows = _rows(tenant_a.tenant_id)
     assert [row["account_id"]["S"] for row in rows] == [account_a]
     row = rows[0]
     assert row["key_last4"]["S"] == server.api_key[-4:]
     assert row["credentials"]["S"]  # an encrypted blob is there ...
     dumped = json.dumps(row)
-    forms = [server.api_key, server.secret, base64.b64encode(server.api_key.encode()).decode(),
-             base64.b64encode(server.secret.encode()).decode(), server.api_key[:-4]]
+    forms = [
+        server.api_key,
+        server.secret,
+        base64.b64encode(server.api_key.encode()).decode(),
+        base64.b64encode(server.secret.encode()).decode(),
+        server.api_key[:-4],
+    ]
     for form in forms:  # ... but neither value, in any obvious form, anywhere in the item
         assert form not in dumped
 
 
-def test_wrong_secret_is_422_invalid_credentials_and_stores_nothing(accounts_a: LambdaApi, tenant_a: Caller,
-                                                                   server: FakeBinance) -> None:
+def test_wrong_secret_is_422_invalid_credentials_and_stores_nothing(
+    accounts_a: LambdaApi, tenant_a: Caller, server: FakeBinance
+) -> None:
     reply = accounts_a.post("/exchange-accounts", body=_registration(server, secret="not-" + server.secret))
     _assert_error(reply, 422, "invalid_credentials")
     assert server.secret not in reply.text and server.api_key not in reply.text
@@ -131,16 +152,16 @@ def test_wrong_secret_is_422_invalid_credentials_and_stores_nothing(accounts_a: 
     assert _rows(tenant_a.tenant_id) == []
 
 
-def test_wrong_api_key_is_422_invalid_credentials(accounts_a: LambdaApi, tenant_a: Caller,
-                                                  server: FakeBinance) -> None:
+def test_wrong_api_key_is_422_invalid_credentials(accounts_a: LambdaApi, tenant_a: Caller, server: FakeBinance) -> None:
     reply = accounts_a.post("/exchange-accounts", body=_registration(server, api_key="nope" + server.api_key))
     _assert_error(reply, 422, "invalid_credentials")
     assert _rows(tenant_a.tenant_id) == []
 
 
 @pytest.mark.parametrize("exchange", ["notanexchange", "base", "static", "pro", "async"])
-def test_unsupported_exchange_is_422(accounts_a: LambdaApi, tenant_a: Caller, server: FakeBinance,
-                                     exchange: str) -> None:
+def test_unsupported_exchange_is_422(
+    accounts_a: LambdaApi, tenant_a: Caller, server: FakeBinance, exchange: str
+) -> None:
     reply = accounts_a.post("/exchange-accounts", body=_registration(server, exchange=exchange))
     _assert_error(reply, 422, "unsupported_exchange")
     assert "binance" in reply.json["error"]["details"]["supported"]
@@ -148,15 +169,19 @@ def test_unsupported_exchange_is_422(accounts_a: LambdaApi, tenant_a: Caller, se
     assert _rows(tenant_a.tenant_id) == []
 
 
-def test_okx_without_password_is_422_password_required(accounts_a: LambdaApi, tenant_a: Caller,
-                                                       server: FakeBinance) -> None:
+def test_okx_without_password_is_422_password_required(
+    accounts_a: LambdaApi, tenant_a: Caller, server: FakeBinance
+) -> None:
     reply = accounts_a.post("/exchange-accounts", body=_registration(server, exchange="okx"))
     _assert_error(reply, 422, "password_required")
     assert _rows(tenant_a.tenant_id) == []
 
 
-def test_unreachable_exchange_is_503_and_stores_nothing(accounts_a: LambdaApi, tenant_a: Caller,
-                                                        point_binance_at: Any) -> None:  # noqa: F811
+def test_unreachable_exchange_is_503_and_stores_nothing(
+    accounts_a: LambdaApi,
+    tenant_a: Caller,
+    point_binance_at: Any,  # noqa: F811
+) -> None:
     down = FakeBinance(api_key="AK" + secrets.token_hex(8), secret="SK" + secrets.token_hex(8)).start()
     point_binance_at(down)
     body = _registration(down)
@@ -168,8 +193,9 @@ def test_unreachable_exchange_is_503_and_stores_nothing(accounts_a: LambdaApi, t
     assert _rows(tenant_a.tenant_id) == []
 
 
-def test_credentials_are_never_echoed_by_validation_errors(accounts_a: LambdaApi, tenant_a: Caller,
-                                                           server: FakeBinance) -> None:
+def test_credentials_are_never_echoed_by_validation_errors(
+    accounts_a: LambdaApi, tenant_a: Caller, server: FakeBinance
+) -> None:
     too_long = server.secret * 20  # > 512 characters
     cases = [
         _registration(server, secret=too_long),
@@ -188,8 +214,8 @@ def test_credentials_are_never_echoed_by_validation_errors(accounts_a: LambdaApi
 
 # ---------------------------------------------------------------- read, list, delete
 
-def test_list_read_and_delete(accounts_a: LambdaApi, tenant_a: Caller, server: FakeBinance,
-                              account_a: str) -> None:
+
+def test_list_read_and_delete(accounts_a: LambdaApi, tenant_a: Caller, server: FakeBinance, account_a: str) -> None:
     items = accounts_a.get("/exchange-accounts").json["items"]
     assert [a["id"] for a in items] == ["paper", account_a]
     paper = items[0]
@@ -210,9 +236,9 @@ def test_list_read_and_delete(accounts_a: LambdaApi, tenant_a: Caller, server: F
     assert _rows(tenant_a.tenant_id) == []
 
 
-def test_a_deleted_account_is_not_traded_by_a_warm_trade_worker(accounts_a: LambdaApi, tenant_a: Caller,
-                                                                server: FakeBinance, account_a: str,
-                                                                test_cloud: TestCloud) -> None:
+def test_a_deleted_account_is_not_traded_by_a_warm_trade_worker(
+    accounts_a: LambdaApi, tenant_a: Caller, server: FakeBinance, account_a: str, test_cloud: TestCloud
+) -> None:
     """In production the API and the trade worker are different Lambda functions, so each has
     its own `connect._instances`; here they share one process, so the worker's cache is saved
     before the DELETE and put back after it, as the worker's container would still hold it."""
@@ -221,8 +247,7 @@ def test_a_deleted_account_is_not_traded_by_a_warm_trade_worker(accounts_a: Lamb
     rig = TradingRig(test_cloud)
     rig.drain()
     orders = orders_api_for(tenant_a)
-    order = {"exchange_account_id": account_a, "symbol": "BTC/USDT", "side": "buy", "type": "market",
-             "amount": "0.001"}
+    order = {"exchange_account_id": account_a, "symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"}
     first = orders.post("/orders", body=order, headers=_key())
     assert first.status == 202, first.text
     rig.drain()
@@ -256,8 +281,10 @@ def test_unknown_and_malformed_account_ids_are_404(accounts_a: LambdaApi) -> Non
 
 # ---------------------------------------------------------------- encryption context
 
-def test_credentials_decrypt_only_for_their_tenant_and_account(tenant_a: Caller, tenant_b: Caller,
-                                                                server: FakeBinance, account_a: str) -> None:
+
+def test_credentials_decrypt_only_for_their_tenant_and_account(
+    tenant_a: Caller, tenant_b: Caller, server: FakeBinance, account_a: str
+) -> None:
     from shared.exchange_accounts.credentials import decrypt_credentials
 
     blob = _rows(tenant_a.tenant_id)[0]["credentials"]["S"]
@@ -271,8 +298,9 @@ def test_credentials_decrypt_only_for_their_tenant_and_account(tenant_a: Caller,
         decrypt_credentials(tenant_a.tenant_id, GHOST_ACCOUNT, blob)
 
 
-def test_two_accounts_get_different_ciphertexts(accounts_a: LambdaApi, tenant_a: Caller, server: FakeBinance,
-                                                account_a: str) -> None:
+def test_two_accounts_get_different_ciphertexts(
+    accounts_a: LambdaApi, tenant_a: Caller, server: FakeBinance, account_a: str
+) -> None:
     from shared.exchange_accounts.credentials import decrypt_credentials
 
     second = accounts_a.post("/exchange-accounts", body=_registration(server, label="second"))
@@ -287,9 +315,16 @@ def test_two_accounts_get_different_ciphertexts(accounts_a: LambdaApi, tenant_a:
 
 # ---------------------------------------------------------------- tenant isolation
 
+
 def test_tenant_b_cannot_see_delete_read_or_use_tenant_a_account(
-        accounts_a: LambdaApi, accounts_b: LambdaApi, bots_b: LambdaApi, tenant_a: Caller, tenant_b: Caller,
-        server: FakeBinance, account_a: str) -> None:
+    accounts_a: LambdaApi,
+    accounts_b: LambdaApi,
+    bots_b: LambdaApi,
+    tenant_a: Caller,
+    tenant_b: Caller,
+    server: FakeBinance,
+    account_a: str,
+) -> None:
     assert [a["id"] for a in accounts_b.get("/exchange-accounts").json["items"]] == ["paper"]
     _assert_error(accounts_b.get(f"/exchange-accounts/{account_a}"), 404, "exchange_account_not_found")
     _assert_error(accounts_b.get(f"/exchange-accounts/{account_a}/balances"), 404, "exchange_account_not_found")
@@ -298,13 +333,13 @@ def test_tenant_b_cannot_see_delete_read_or_use_tenant_a_account(
     ghost = accounts_b.get(f"/exchange-accounts/{GHOST_ACCOUNT}").text
     assert accounts_b.get(f"/exchange-accounts/{account_a}").text.replace(account_a, GHOST_ACCOUNT) == ghost
 
-    _assert_error(bots_b.post("/bots", body=bot(exchange_account_id=account_a), headers=_key()), 404,
-                  "exchange_account_not_found")
+    _assert_error(
+        bots_b.post("/bots", body=bot(exchange_account_id=account_a), headers=_key()), 404, "exchange_account_not_found"
+    )
     assert bots_b.get("/bots").json["items"] == []
 
     orders_b = orders_api_for(tenant_b)
-    order = {"exchange_account_id": account_a, "symbol": "BTC/USDT", "side": "buy", "type": "market",
-             "amount": "0.001"}
+    order = {"exchange_account_id": account_a, "symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"}
     _assert_error(orders_b.post("/orders", body=order, headers=_key()), 404, "exchange_account_not_found")
     assert orders_b.get("/orders").json["items"] == []
 
@@ -316,15 +351,17 @@ def test_tenant_b_cannot_see_delete_read_or_use_tenant_a_account(
 
 # ---------------------------------------------------------------- balances
 
+
 def test_paper_balances_start_with_10000_usdt(accounts_a: LambdaApi) -> None:
     reply = accounts_a.get("/exchange-accounts/paper/balances")
     assert reply.status == 200, reply.text
-    assert reply.json == {"exchange_account_id": "paper",
-                          "balances": {"USDT": {"free": "10000", "used": "0", "total": "10000"}}}
+    assert reply.json == {
+        "exchange_account_id": "paper",
+        "balances": {"USDT": {"free": "10000", "used": "0", "total": "10000"}},
+    }
 
 
-def test_binance_balances_come_from_the_exchange(accounts_a: LambdaApi, server: FakeBinance,
-                                                 account_a: str) -> None:
+def test_binance_balances_come_from_the_exchange(accounts_a: LambdaApi, server: FakeBinance, account_a: str) -> None:
     server.set_balance("SOL", "12.345")
     server.clear_requests()
     reply = accounts_a.get(f"/exchange-accounts/{account_a}/balances")
@@ -342,6 +379,7 @@ def test_binance_balances_come_from_the_exchange(accounts_a: LambdaApi, server: 
 
 # ---------------------------------------------------------------- markets
 
+
 def test_paper_market_rules_and_price(accounts_a: LambdaApi) -> None:
     reply = accounts_a.get("/markets/paper/BTC-USDT")
     assert reply.status == 200, reply.text
@@ -350,7 +388,11 @@ def test_paper_market_rules_and_price(accounts_a: LambdaApi) -> None:
 
     expected = json.loads(PAPER_MARKETS_PATH.read_text())["BTC/USDT"]
     assert (market["exchange"], market["symbol"], market["base"], market["quote"]) == (
-        "paper", "BTC/USDT", "BTC", "USDT")
+        "paper",
+        "BTC/USDT",
+        "BTC",
+        "USDT",
+    )
     assert Decimal(market["amount_step"]) == Decimal(expected["amount_step"])
     assert Decimal(market["price_step"]) == Decimal(expected["price_step"])
     assert Decimal(market["min_amount"]) == Decimal(expected["min_amount"])

@@ -16,8 +16,9 @@ from localcloud.schedules import Schedule, ScheduleClock
 
 
 def _function(handler: Any) -> FunctionSpec:
-    spec = FunctionSpec("TestFunction", "test-fn", "unused", "lambda_handler", timeout=5, memory=128,
-                        environment={}, events={})
+    spec = FunctionSpec(
+        "TestFunction", "test-fn", "unused", "lambda_handler", timeout=5, memory=128, environment={}, events={}
+    )
     spec._handler = handler
     return spec
 
@@ -27,17 +28,28 @@ def _queues(max_receives: int = 2) -> tuple[Any, str, str, str]:
     name = f"poller-{secrets.token_hex(4)}"
     dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue = sqs.create_queue(QueueName=name, Attributes={
-        "VisibilityTimeout": "0",
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)}),
-    })["QueueUrl"]
+    queue = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": "0",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)}),
+        },
+    )["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return sqs, queue, arn, dlq
 
 
 def _poller(function: FunctionSpec, url: str, arn: str, partial: bool = True) -> SqsPoller:
-    return SqsPoller(function, url, arn, batch_size=10, partial_batch=partial,
-                     endpoint=os.environ["AWS_ENDPOINT_URL"], region="us-east-1", stop=threading.Event())
+    return SqsPoller(
+        function,
+        url,
+        arn,
+        batch_size=10,
+        partial_batch=partial,
+        endpoint=os.environ["AWS_ENDPOINT_URL"],
+        region="us-east-1",
+        stop=threading.Event(),
+    )
 
 
 def test_partial_batch_failures_are_redelivered_then_dead_lettered() -> None:
@@ -94,9 +106,14 @@ def test_schedule_clock_fires_rate_schedules_sped_up() -> None:
 
     function = _function(record)
     stop = threading.Event()
-    clock = ScheduleClock([Schedule(function, "Tick", "rate(1 minute)", "Schedule", None),
-                           Schedule(function, "Custom", "rate(1 minute)", "ScheduleV2", '{"job": "sweep"}')],
-                          stop, speed=120)
+    clock = ScheduleClock(
+        [
+            Schedule(function, "Tick", "rate(1 minute)", "Schedule", None),
+            Schedule(function, "Custom", "rate(1 minute)", "ScheduleV2", '{"job": "sweep"}'),
+        ],
+        stop,
+        speed=120,
+    )
     clock.start()
     assert enough.wait(timeout=30), f"schedules fired {len(fired)} times in 30 s"
     stop.set()

@@ -215,9 +215,9 @@ def _enqueue(task: Any, *, attempt: str = "0") -> None:
 
 @pytest.mark.usefixtures("test_cloud")
 def test_order_lifecycle_state_machine(monkeypatch: pytest.MonkeyPatch, test_cloud: TestCloud) -> None:
-    from shared.orders import intents, reconciliation, recording
+    from shared.orders import changes, intents, reconciliation
 
-    real_record = recording.record_exchange_state
+    real_record = changes.record_exchange_state
 
     def record_or_crash(*args: Any, **kwargs: Any) -> Any:
         machine = _Current.machine
@@ -228,5 +228,5 @@ def test_order_lifecycle_state_machine(monkeypatch: pytest.MonkeyPatch, test_clo
 
     monkeypatch.setattr(intents, "enqueue", _enqueue)
     monkeypatch.setattr(reconciliation, "enqueue", _enqueue)
-    monkeypatch.setattr(recording, "record_exchange_state", record_or_crash)
+    monkeypatch.setattr(changes, "record_exchange_state", record_or_crash)
     run_state_machine_as_test(OrderLifecycle, settings=settings(max_examples=25, stateful_step_count=20, deadline=None))

@@ -39,15 +39,19 @@ def _raw(**changes: Any) -> str:
 
 def _order_rows(tenant_id: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = boto3.client("dynamodb").query(
-        TableName=os.environ["ORDERS_TABLE"], KeyConditionExpression="tenant_id = :t",
-        ExpressionAttributeValues={":t": {"S": tenant_id}}, ConsistentRead=True)["Items"]
+        TableName=os.environ["ORDERS_TABLE"],
+        KeyConditionExpression="tenant_id = :t",
+        ExpressionAttributeValues={":t": {"S": tenant_id}},
+        ConsistentRead=True,
+    )["Items"]
     return items
 
 
 def _queued() -> int:
     attributes = boto3.client("sqs").get_queue_attributes(
         QueueUrl=os.environ["TRADE_TASKS_QUEUE_URL"],
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
@@ -63,8 +67,9 @@ def rig(test_cloud: TestCloud) -> Iterator[TradingRig]:
     trading.drain()  # leave no trade task of ours behind for other tests
 
 
-def _assert_rejected_and_nothing_written(reply: Reply, status: int, code: str, tenant_id: str,
-                                         queued_before: int) -> None:
+def _assert_rejected_and_nothing_written(
+    reply: Reply, status: int, code: str, tenant_id: str, queued_before: int
+) -> None:
     assert reply.status == status, reply.text
     body = reply.json
     assert set(body) == {"error"}
@@ -77,6 +82,7 @@ def _assert_rejected_and_nothing_written(reply: Reply, status: int, code: str, t
 
 # ---------------------------------------------------------------- the control case
 
+
 def test_a_valid_order_is_written_and_queued(orders_a: LambdaApi, tenant_a: Caller, rig: TradingRig) -> None:
     """Shows the 'nothing written' checks below would notice a write."""
     rig.drain()
@@ -88,6 +94,7 @@ def test_a_valid_order_is_written_and_queued(orders_a: LambdaApi, tenant_a: Call
 
 
 # ---------------------------------------------------------------- numbers
+
 
 def _with(field: str, literal: str, **changes: Any) -> str:
     """A body whose `field` is the raw JSON `literal` (NaN and Infinity are not JSON)."""
@@ -137,9 +144,9 @@ MARKET_RULE_CASES: list[tuple[str, dict[str, Any], str, dict[str, str]]] = [
 
 
 @pytest.mark.parametrize("case,body,field,extra", MARKET_RULE_CASES, ids=[c[0] for c in MARKET_RULE_CASES])
-def test_market_rules_are_422_with_the_field_and_write_nothing(orders_a: LambdaApi, tenant_a: Caller, case: str,
-                                                               body: dict[str, Any], field: str,
-                                                               extra: dict[str, str]) -> None:
+def test_market_rules_are_422_with_the_field_and_write_nothing(
+    orders_a: LambdaApi, tenant_a: Caller, case: str, body: dict[str, Any], field: str, extra: dict[str, str]
+) -> None:
     before = _queued()
     reply = orders_a.post("/orders", body=body, headers=_key())
     _assert_rejected_and_nothing_written(reply, 422, "validation_error", tenant_a.tenant_id, before)
@@ -150,8 +157,9 @@ def test_market_rules_are_422_with_the_field_and_write_nothing(orders_a: LambdaA
         assert Decimal(details[name]) == Decimal(value), details
 
 
-def test_amount_below_the_market_minimum_is_422(orders_a: LambdaApi, tenant_a: Caller,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_amount_below_the_market_minimum_is_422(
+    orders_a: LambdaApi, tenant_a: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every shipped market's minimum equals its step, so a multiple of the step is never below
     it; a market whose minimum is ten steps shows the rule."""
     from dataclasses import replace
@@ -193,21 +201,27 @@ SHAPE_CASES: list[tuple[str, str, str]] = [
 
 
 @pytest.mark.parametrize("case,raw,field", SHAPE_CASES, ids=[c[0] for c in SHAPE_CASES])
-def test_inconsistent_or_unknown_fields_are_422(orders_a: LambdaApi, tenant_a: Caller, case: str, raw: str,
-                                                field: str) -> None:
+def test_inconsistent_or_unknown_fields_are_422(
+    orders_a: LambdaApi, tenant_a: Caller, case: str, raw: str, field: str
+) -> None:
     before = _queued()
     reply = orders_a.post("/orders", raw_body=raw, headers=_key())
     _assert_rejected_and_nothing_written(reply, 422, "validation_error", tenant_a.tenant_id, before)
     assert field in [f["field"] for f in reply.json["error"]["details"]["fields"]], reply.text
 
 
-@pytest.mark.parametrize("changes", [
-    {"side": "buy", "stop_loss": "1000000.00"},   # a buy's stop far above the market
-    {"side": "buy", "take_profit": "1.00"},        # a buy's target far below the market
-    {"side": "sell", "stop_loss": "1.00"},         # a sell's stop far below the market
-], ids=["buy_stop_loss_above_market", "buy_take_profit_below_market", "sell_stop_loss_below_market"])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"side": "buy", "stop_loss": "1000000.00"},  # a buy's stop far above the market
+        {"side": "buy", "take_profit": "1.00"},  # a buy's target far below the market
+        {"side": "sell", "stop_loss": "1.00"},  # a sell's stop far below the market
+    ],
+    ids=["buy_stop_loss_above_market", "buy_take_profit_below_market", "sell_stop_loss_below_market"],
+)
 def test_market_order_protective_prices_are_checked_against_the_last_price(
-        orders_a: LambdaApi, tenant_a: Caller, rig: TradingRig, changes: dict[str, str]) -> None:
+    orders_a: LambdaApi, tenant_a: Caller, rig: TradingRig, changes: dict[str, str]
+) -> None:
     before = _queued()
     reply = orders_a.post("/orders", body=_order(**changes), headers=_key())
     _assert_rejected_and_nothing_written(reply, 422, "validation_error", tenant_a.tenant_id, before)
@@ -220,33 +234,46 @@ def test_unknown_exchange_account_is_404(orders_a: LambdaApi, tenant_a: Caller) 
     assert reply.json["error"]["details"] == {"exchange_account_id": GHOST_ACCOUNT}
 
 
-@pytest.mark.parametrize("headers,code", [
-    ({}, "idempotency_key_required"),
-    ({"Idempotency-Key": "has spaces in it"}, "idempotency_key_invalid"),
-    ({"Idempotency-Key": "k" * 256}, "idempotency_key_invalid"),
-], ids=["missing", "spaces", "too_long"])
-def test_missing_or_bad_idempotency_key_is_400(orders_a: LambdaApi, tenant_a: Caller, headers: dict[str, str],
-                                               code: str) -> None:
+@pytest.mark.parametrize(
+    "headers,code",
+    [
+        ({}, "idempotency_key_required"),
+        ({"Idempotency-Key": "has spaces in it"}, "idempotency_key_invalid"),
+        ({"Idempotency-Key": "k" * 256}, "idempotency_key_invalid"),
+    ],
+    ids=["missing", "spaces", "too_long"],
+)
+def test_missing_or_bad_idempotency_key_is_400(
+    orders_a: LambdaApi, tenant_a: Caller, headers: dict[str, str], code: str
+) -> None:
     before = _queued()
     reply = orders_a.post("/orders", body=VALID, headers=headers)
     _assert_rejected_and_nothing_written(reply, 400, code, tenant_a.tenant_id, before)
 
 
-@pytest.mark.parametrize("raw", [
-    '{"symbol": "BTC/USDT",',
-    # NaN and Infinity are not JSON: the strict parser refuses them before validation.
-    _with("amount", "NaN"), _with("amount", "Infinity"), _with("amount", "-Infinity"),
-    _with("price", "NaN", type="limit"), _with("price", "Infinity", type="limit"),
-    _with("stop_loss", "Infinity"), _with("stop_loss", "NaN"),
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"symbol": "BTC/USDT",',
+        # NaN and Infinity are not JSON: the strict parser refuses them before validation.
+        _with("amount", "NaN"),
+        _with("amount", "Infinity"),
+        _with("amount", "-Infinity"),
+        _with("price", "NaN", type="limit"),
+        _with("price", "Infinity", type="limit"),
+        _with("stop_loss", "Infinity"),
+        _with("stop_loss", "NaN"),
+    ],
+)
 def test_malformed_json_is_400(orders_a: LambdaApi, tenant_a: Caller, raw: str) -> None:
     before = _queued()
     reply = orders_a.post("/orders", raw_body=raw, headers=_key())
     _assert_rejected_and_nothing_written(reply, 400, "malformed_json", tenant_a.tenant_id, before)
 
 
-def test_a_rejected_request_does_not_use_up_its_idempotency_key(orders_a: LambdaApi, tenant_a: Caller,
-                                                                rig: TradingRig) -> None:
+def test_a_rejected_request_does_not_use_up_its_idempotency_key(
+    orders_a: LambdaApi, tenant_a: Caller, rig: TradingRig
+) -> None:
     key = _key()
     rejected = orders_a.post("/orders", body=_order(amount="0.000011"), headers=key)
     assert rejected.status == 422 and _order_rows(tenant_a.tenant_id) == []
@@ -262,28 +289,45 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=10,
 )
-numbers = (json_values
-           | st.decimals(allow_nan=True, allow_infinity=True, places=None).map(str)
-           | st.sampled_from(["0.001", "0.00001", "0.000011", "1e-5", "1E+3", "999999999999", "60000.00",
-                              "0.000000000000000001", "-0.001", "1e400", "12345678901234567890.5"]))
-order_like = st.fixed_dictionaries({}, optional={
-    "exchange_account_id": json_values | st.sampled_from(["paper", GHOST_ACCOUNT, "acct_", "PAPER"]),
-    "symbol": json_values | st.sampled_from(["BTC/USDT", "ETH/USDT", "ETH/BTC", "FOO/USDT", "BTC/USDT:USDT",
-                                             "DOGE/USDT"]),
-    "side": json_values | st.sampled_from(["buy", "sell"]),
-    "type": json_values | st.sampled_from(["market", "limit"]),
-    "amount": numbers,
-    "price": numbers,
-    "stop_loss": numbers,
-    "take_profit": numbers,
-    "extra": json_values,
-})
+numbers = (
+    json_values
+    | st.decimals(allow_nan=True, allow_infinity=True, places=None).map(str)
+    | st.sampled_from(
+        [
+            "0.001",
+            "0.00001",
+            "0.000011",
+            "1e-5",
+            "1E+3",
+            "999999999999",
+            "60000.00",
+            "0.000000000000000001",
+            "-0.001",
+            "1e400",
+            "12345678901234567890.5",
+        ]
+    )
+)
+order_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "exchange_account_id": json_values | st.sampled_from(["paper", GHOST_ACCOUNT, "acct_", "PAPER"]),
+        "symbol": json_values
+        | st.sampled_from(["BTC/USDT", "ETH/USDT", "ETH/BTC", "FOO/USDT", "BTC/USDT:USDT", "DOGE/USDT"]),
+        "side": json_values | st.sampled_from(["buy", "sell"]),
+        "type": json_values | st.sampled_from(["market", "limit"]),
+        "amount": numbers,
+        "price": numbers,
+        "stop_loss": numbers,
+        "take_profit": numbers,
+        "extra": json_values,
+    },
+)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=order_like)
-def test_no_body_a_client_can_send_produces_a_5xx(orders_a: LambdaApi, rig: TradingRig,
-                                                  body: dict[str, Any]) -> None:
+def test_no_body_a_client_can_send_produces_a_5xx(orders_a: LambdaApi, rig: TradingRig, body: dict[str, Any]) -> None:
     """Sharing one tenant across examples is sound: each example sends a fresh Idempotency-Key
     (so no earlier intent can be matched), the API keeps no per-tenant order quota (risk limits
     are the worker's, and this test never runs the worker), and each example judges only its own

@@ -35,8 +35,9 @@ def _key() -> dict[str, str]:
 
 
 def test_market_order_fills_on_paper(orders_a: LambdaApi, rig: TradingRig, tenant_a: Caller, bus_tap: BusTap) -> None:
-    placed = orders_a.post("/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market",
-                                            "amount": "0.01"}, headers=_key())
+    placed = orders_a.post(
+        "/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.01"}, headers=_key()
+    )
     assert placed.status == 202, placed.text
     assert placed.json["status"] == "PENDING_SUBMIT"
     assert rig.drain() == 1
@@ -77,11 +78,15 @@ def steered(monkeypatch: pytest.MonkeyPatch) -> SteeredPrices:
     return source
 
 
-def test_resting_limit_order_fills_when_the_market_crosses(orders_a: LambdaApi, test_cloud: TestCloud,
-                                                            tenant_a: Caller, steered: SteeredPrices) -> None:
+def test_resting_limit_order_fills_when_the_market_crosses(
+    orders_a: LambdaApi, test_cloud: TestCloud, tenant_a: Caller, steered: SteeredPrices
+) -> None:
     rig = TradingRig(test_cloud, tenant_a.tenant_id)
-    placed = orders_a.post("/orders", body={"symbol": "SOL/USDT", "side": "buy", "type": "limit", "amount": "2",
-                                            "price": "98"}, headers=_key())
+    placed = orders_a.post(
+        "/orders",
+        body={"symbol": "SOL/USDT", "side": "buy", "type": "limit", "amount": "2", "price": "98"},
+        headers=_key(),
+    )
     rig.drain()
     assert orders_a.get(f"/orders/{placed.json['id']}").json["status"] == "OPEN"
     rig.reconcile()
@@ -92,16 +97,33 @@ def test_resting_limit_order_fills_when_the_market_crosses(orders_a: LambdaApi, 
     assert order["status"] == "FILLED" and order["average_price"] == "98"
 
 
-@pytest.mark.parametrize(("exit_price", "trigger", "realized"), [("85", "stop_loss", "-30"),
-                                                                  ("125", "take_profit", "50")])
-def test_stop_loss_and_take_profit_exit_once(orders_a: LambdaApi, test_cloud: TestCloud, tenant_a: Caller,
-                                              steered: SteeredPrices, exit_price: str, trigger: str,
-                                              realized: str) -> None:
+@pytest.mark.parametrize(
+    ("exit_price", "trigger", "realized"), [("85", "stop_loss", "-30"), ("125", "take_profit", "50")]
+)
+def test_stop_loss_and_take_profit_exit_once(
+    orders_a: LambdaApi,
+    test_cloud: TestCloud,
+    tenant_a: Caller,
+    steered: SteeredPrices,
+    exit_price: str,
+    trigger: str,
+    realized: str,
+) -> None:
     from shared.orders.models import get_order
 
     rig = TradingRig(test_cloud, tenant_a.tenant_id)
-    placed = orders_a.post("/orders", body={"symbol": "SOL/USDT", "side": "buy", "type": "market", "amount": "2",
-                                            "stop_loss": "90", "take_profit": "120"}, headers=_key())
+    placed = orders_a.post(
+        "/orders",
+        body={
+            "symbol": "SOL/USDT",
+            "side": "buy",
+            "type": "market",
+            "amount": "2",
+            "stop_loss": "90",
+            "take_profit": "120",
+        },
+        headers=_key(),
+    )
     rig.drain()
     entry = orders_a.get(f"/orders/{placed.json['id']}").json
     assert entry["status"] == "FILLED"
@@ -124,7 +146,8 @@ def test_stop_loss_and_take_profit_exit_once(orders_a: LambdaApi, test_cloud: Te
 
 
 def test_an_order_whose_task_was_lost_is_queued_again_by_the_reconciler(
-        orders_a: LambdaApi, test_cloud: TestCloud, tenant_a: Caller, monkeypatch: pytest.MonkeyPatch) -> None:
+    orders_a: LambdaApi, test_cloud: TestCloud, tenant_a: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from shared.orders import intents
 
     def broken_queue(*args: Any, **kwargs: Any) -> None:
@@ -133,8 +156,9 @@ def test_an_order_whose_task_was_lost_is_queued_again_by_the_reconciler(
     rig = TradingRig(test_cloud, tenant_a.tenant_id)
     with monkeypatch.context() as patch:
         patch.setattr(intents, "enqueue", broken_queue)
-        placed = orders_a.post("/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market",
-                                                "amount": "0.001"}, headers=_key())
+        placed = orders_a.post(
+            "/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"}, headers=_key()
+        )
     assert placed.status == 202  # the intent is recorded even though its task was not queued
     assert rig.drain() == 0
     rig.reconcile()
@@ -143,7 +167,8 @@ def test_an_order_whose_task_was_lost_is_queued_again_by_the_reconciler(
 
 
 def test_a_queue_backlog_is_not_multiplied_by_the_reconciler(
-        orders_a: LambdaApi, test_cloud: TestCloud, tenant_a: Caller, monkeypatch: pytest.MonkeyPatch) -> None:
+    orders_a: LambdaApi, test_cloud: TestCloud, tenant_a: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Orders waiting their turn in the queue (a backlog) are left alone: re-queuing them every
     minute would only make the backlog longer. Past the requeue delay, one more task is sent."""
     from datetime import timedelta
@@ -161,8 +186,12 @@ def test_a_queue_backlog_is_not_multiplied_by_the_reconciler(
 
     monkeypatch.setattr("shared.orders.reconciliation.enqueue", counting)
     rig = TradingRig(test_cloud, tenant_a.tenant_id)
-    placed = [orders_a.post("/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market",
-                                             "amount": "0.001"}, headers=_key()).json for _ in range(3)]
+    placed = [
+        orders_a.post(
+            "/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"}, headers=_key()
+        ).json
+        for _ in range(3)
+    ]
     for minutes in (1, 2, 5, 10):
         rig.reconcile(now=utc_now() + timedelta(minutes=minutes))
     assert requeued == []
@@ -174,11 +203,13 @@ def test_a_queue_backlog_is_not_multiplied_by_the_reconciler(
     assert {orders_a.get(f"/orders/{p['id']}").json["status"] for p in placed} == {"FILLED"}
 
 
-def test_cancelling_a_terminal_order_is_a_409_that_says_so(orders_a: LambdaApi, test_cloud: TestCloud,
-                                                           tenant_a: Caller) -> None:
+def test_cancelling_a_terminal_order_is_a_409_that_says_so(
+    orders_a: LambdaApi, test_cloud: TestCloud, tenant_a: Caller
+) -> None:
     rig = TradingRig(test_cloud, tenant_a.tenant_id)
-    placed = orders_a.post("/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market",
-                                            "amount": "0.001"}, headers=_key())
+    placed = orders_a.post(
+        "/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"}, headers=_key()
+    )
     rig.drain()
     assert orders_a.get(f"/orders/{placed.json['id']}").json["status"] == "FILLED"
     reply = orders_a.post(f"/orders/{placed.json['id']}/cancel")
@@ -187,8 +218,7 @@ def test_cancelling_a_terminal_order_is_a_409_that_says_so(orders_a: LambdaApi, 
     assert reply.json["error"]["details"]["status"] == "FILLED"
 
 
-def test_money_is_echoed_as_plain_decimal_strings(orders_a: LambdaApi, test_cloud: TestCloud,
-                                                  tenant_a: Caller) -> None:
+def test_money_is_echoed_as_plain_decimal_strings(orders_a: LambdaApi, test_cloud: TestCloud, tenant_a: Caller) -> None:
     """A price sent as 5.9e4 comes back as "59000", never "5.9E+4"."""
     raw = '{"symbol": "BTC/USDT", "side": "buy", "type": "limit", "amount": 1e-3, "price": 5.9e4}'
     placed = orders_a.post("/orders", raw_body=raw, headers=_key())

@@ -25,6 +25,7 @@ CENT = Decimal("0.01")
 
 # ---------------------------------------------------------------- helpers and fixtures
 
+
 def _key() -> dict[str, str]:
     return {"Idempotency-Key": secrets.token_hex(8)}
 
@@ -65,13 +66,18 @@ def _paper_orders(tenant_id: str) -> list[str]:
         TableName=os.environ["PAPER_ACCOUNTS_TABLE"],
         KeyConditionExpression="tenant_id = :t AND begins_with(#i, :p)",
         ExpressionAttributeNames={"#i": "item"},
-        ExpressionAttributeValues={":t": {"S": tenant_id}, ":p": {"S": "ord#"}}, ConsistentRead=True)["Items"]
+        ExpressionAttributeValues={":t": {"S": tenant_id}, ":p": {"S": "ord#"}},
+        ConsistentRead=True,
+    )["Items"]
     return [item["item"]["S"].removeprefix("ord#") for item in items]
 
 
 def _place(orders: LambdaApi, **body: Any) -> str:
-    reply = orders.post("/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market",
-                                         "amount": "0.001", **body}, headers=_key())
+    reply = orders.post(
+        "/orders",
+        body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001", **body},
+        headers=_key(),
+    )
     assert reply.status == 202, reply.text
     order_id: str = reply.json["id"]
     return order_id
@@ -98,10 +104,18 @@ def _bot_intent(tenant: Caller, bot_id: str, **order: Any) -> str:
     from shared.orders.intents import create_intent
     from shared.orders.schemas import OrderCreate
 
-    request = OrderCreate.model_validate({"symbol": "BTC/USDT", "side": "buy", "type": "market",
-                                          "amount": "0.001", **order})
-    record = create_intent(tenant_id=tenant.tenant_id, source=bot_id, intent_id=secrets.token_hex(8), bot_id=bot_id,
-                           account_id="paper", exchange_id="paper", request=request)
+    request = OrderCreate.model_validate(
+        {"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001", **order}
+    )
+    record = create_intent(
+        tenant_id=tenant.tenant_id,
+        source=bot_id,
+        intent_id=secrets.token_hex(8),
+        bot_id=bot_id,
+        account_id="paper",
+        exchange_id="paper",
+        request=request,
+    )
     return record.order_id
 
 
@@ -119,14 +133,18 @@ def _of(events: list[dict[str, Any]], event_type: str, order_id: str) -> list[di
     return [e for e in events if e["type"] == event_type and e["data"].get("order_id") == order_id]
 
 
-def _assert_rejected_by(orders: LambdaApi, bus: BusTap, tenant: Caller, order_id: str, rule: str,
-                        bot_id: str | None = None) -> dict[str, Any]:
+def _assert_rejected_by(
+    orders: LambdaApi, bus: BusTap, tenant: Caller, order_id: str, rule: str, bot_id: str | None = None
+) -> dict[str, Any]:
     order = _order(orders, order_id)
     assert order["status"] == "REJECTED", order
     assert order["reason"] == f"risk:{rule}", order
     assert order["exchange_order_id"] is None and order["filled"] == "0"
-    events = _events(bus, tenant.tenant_id, lambda found: bool(
-        _of(found, "risk.limit_breached", order_id) and _of(found, "order.rejected", order_id)))
+    events = _events(
+        bus,
+        tenant.tenant_id,
+        lambda found: bool(_of(found, "risk.limit_breached", order_id) and _of(found, "order.rejected", order_id)),
+    )
     breaches = _of(events, "risk.limit_breached", order_id)
     assert len(breaches) == 1, events
     data: dict[str, Any] = breaches[0]["data"]
@@ -140,26 +158,34 @@ def _assert_rejected_by(orders: LambdaApi, bus: BusTap, tenant: Caller, order_id
 
 # ---------------------------------------------------------------- tenant-wide rules
 
-def test_kill_switch_rejects_new_orders_until_released(orders_a: LambdaApi, accounts_a: LambdaApi, rig: TradingRig,
-                                                       tenant_a: Caller, bus_tap: BusTap) -> None:
+
+def test_kill_switch_rejects_new_orders_until_released(
+    orders_a: LambdaApi, accounts_a: LambdaApi, rig: TradingRig, tenant_a: Caller, bus_tap: BusTap
+) -> None:
     engaged = orders_a.post("/risk/kill-switch")
     assert engaged.status == 200, engaged.text
     assert engaged.json == {"kill_switch": True, "bots_stopped": 0, "orders_canceling": 0}
     assert orders_a.get("/risk/settings").json["kill_switch"] is True
     before = _balances(accounts_a)
 
-    refused = orders_a.post("/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market",
-                                             "amount": "0.001"}, headers=_key())
+    refused = orders_a.post(
+        "/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"}, headers=_key()
+    )
     assert refused.status == 409 and refused.json["error"]["code"] == "kill_switch_engaged"
     assert orders_a.get("/orders").json["items"] == []  # refused at the door: nothing written
     # Intents that do not come through the API (a bot's, a signal's) meet the worker's rule.
     from shared.orders.intents import create_intent
     from shared.orders.schemas import OrderCreate
 
-    blocked = create_intent(tenant_id=tenant_a.tenant_id, source="signal:tradingview", intent_id=secrets.token_hex(8),
-                            bot_id=None, account_id="paper", exchange_id="paper",
-                            request=OrderCreate.model_validate({"symbol": "BTC/USDT", "side": "buy",
-                                                                "type": "market", "amount": "0.001"})).order_id
+    blocked = create_intent(
+        tenant_id=tenant_a.tenant_id,
+        source="signal:tradingview",
+        intent_id=secrets.token_hex(8),
+        bot_id=None,
+        account_id="paper",
+        exchange_id="paper",
+        request=OrderCreate.model_validate({"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"}),
+    ).order_id
     rig.drain()
     _assert_rejected_by(orders_a, bus_tap, tenant_a, blocked, "kill_switch")
     assert _balances(accounts_a) == before
@@ -185,10 +211,12 @@ def test_kill_switch_rejects_new_orders_until_released(orders_a: LambdaApi, acco
     assert wanted <= {e["type"] for e in events}
 
 
-def test_symbol_allowlist(orders_a: LambdaApi, accounts_a: LambdaApi, rig: TradingRig, tenant_a: Caller,
-                          bus_tap: BusTap) -> None:
-    settings = orders_a.request("PUT", "/risk/settings", body={"symbol_allowlist": ["ETH/USDT"],
-                                                               "max_price_deviation_pct": 5})
+def test_symbol_allowlist(
+    orders_a: LambdaApi, accounts_a: LambdaApi, rig: TradingRig, tenant_a: Caller, bus_tap: BusTap
+) -> None:
+    settings = orders_a.request(
+        "PUT", "/risk/settings", body={"symbol_allowlist": ["ETH/USDT"], "max_price_deviation_pct": 5}
+    )
     assert settings.status == 200, settings.text
     assert settings.json["symbol_allowlist"] == ["ETH/USDT"]
     before = _balances(accounts_a)
@@ -203,8 +231,9 @@ def test_symbol_allowlist(orders_a: LambdaApi, accounts_a: LambdaApi, rig: Tradi
     assert _order(orders_a, eth)["status"] == "FILLED"
 
 
-def test_price_deviation(orders_a: LambdaApi, accounts_a: LambdaApi, rig: TradingRig, tenant_a: Caller,
-                         bus_tap: BusTap) -> None:
+def test_price_deviation(
+    orders_a: LambdaApi, accounts_a: LambdaApi, rig: TradingRig, tenant_a: Caller, bus_tap: BusTap
+) -> None:
     last = _last_price(accounts_a)
     far = (last * Decimal("0.8")).quantize(CENT, rounding=ROUND_DOWN)  # 20% below the market
     before = _balances(accounts_a)
@@ -225,8 +254,10 @@ def test_price_deviation(orders_a: LambdaApi, accounts_a: LambdaApi, rig: Tradin
 
 # ---------------------------------------------------------------- per-bot rules
 
-def test_max_open_orders(orders_a: LambdaApi, accounts_a: LambdaApi, bots_a: LambdaApi, rig: TradingRig,
-                         tenant_a: Caller, bus_tap: BusTap) -> None:
+
+def test_max_open_orders(
+    orders_a: LambdaApi, accounts_a: LambdaApi, bots_a: LambdaApi, rig: TradingRig, tenant_a: Caller, bus_tap: BusTap
+) -> None:
     bot_id = _new_bot(bots_a, max_open_orders=1)
     below = (_last_price(accounts_a) * Decimal("0.97")).quantize(CENT, rounding=ROUND_DOWN)
     first = _bot_intent(tenant_a, bot_id, type="limit", price=str(below))
@@ -245,8 +276,9 @@ def test_max_open_orders(orders_a: LambdaApi, accounts_a: LambdaApi, bots_a: Lam
     assert _order(orders_a, manual)["status"] == "OPEN"
 
 
-def test_max_position_notional(orders_a: LambdaApi, accounts_a: LambdaApi, bots_a: LambdaApi, rig: TradingRig,
-                               tenant_a: Caller, bus_tap: BusTap) -> None:
+def test_max_position_notional(
+    orders_a: LambdaApi, accounts_a: LambdaApi, bots_a: LambdaApi, rig: TradingRig, tenant_a: Caller, bus_tap: BusTap
+) -> None:
     last = _last_price(accounts_a)
     amount = Decimal("0.001")
     limit = (last * amount * Decimal("1.5")).quantize(Decimal(1))  # room for one buy, not two
@@ -268,9 +300,9 @@ def test_max_position_notional(orders_a: LambdaApi, accounts_a: LambdaApi, bots_
     assert _order(orders_a, exit_order)["status"] == "FILLED"
 
 
-def test_max_daily_loss_blocks_new_exposure_but_not_reducing(orders_a: LambdaApi, accounts_a: LambdaApi,
-                                                             bots_a: LambdaApi, rig: TradingRig, tenant_a: Caller,
-                                                             bus_tap: BusTap) -> None:
+def test_max_daily_loss_blocks_new_exposure_but_not_reducing(
+    orders_a: LambdaApi, accounts_a: LambdaApi, bots_a: LambdaApi, rig: TradingRig, tenant_a: Caller, bus_tap: BusTap
+) -> None:
     from shared.clock import utc_now
     from shared.positions.models import PositionRecord, daily_key, get_position_row
 
@@ -281,8 +313,9 @@ def test_max_daily_loss_blocks_new_exposure_but_not_reducing(orders_a: LambdaApi
 
     # The bot has lost 25 USDT today (seeded in its daily PnL row).
     key = daily_key(bot_id, utc_now())
-    row = get_position_row(tenant_a.tenant_id, key) or PositionRecord(tenant_id=tenant_a.tenant_id,
-                                                                      position_key=key, scope=bot_id)
+    row = get_position_row(tenant_a.tenant_id, key) or PositionRecord(
+        tenant_id=tenant_a.tenant_id, position_key=key, scope=bot_id
+    )
     row.realized_pnl = "-25"
     row.save()
     before = _balances(accounts_a)
@@ -303,14 +336,16 @@ def test_max_daily_loss_blocks_new_exposure_but_not_reducing(orders_a: LambdaApi
     _assert_rejected_by(orders_a, bus_tap, tenant_a, shorting, "max_daily_loss", bot_id=bot_id)
 
 
-def test_a_loss_under_the_limit_does_not_block(orders_a: LambdaApi, bots_a: LambdaApi, rig: TradingRig,
-                                               tenant_a: Caller) -> None:
+def test_a_loss_under_the_limit_does_not_block(
+    orders_a: LambdaApi, bots_a: LambdaApi, rig: TradingRig, tenant_a: Caller
+) -> None:
     from shared.clock import utc_now
     from shared.positions.models import PositionRecord, daily_key
 
     bot_id = _new_bot(bots_a, max_daily_loss=10)
-    PositionRecord(tenant_id=tenant_a.tenant_id, position_key=daily_key(bot_id, utc_now()), scope=bot_id,
-                   realized_pnl="-9.99").save()
+    PositionRecord(
+        tenant_id=tenant_a.tenant_id, position_key=daily_key(bot_id, utc_now()), scope=bot_id, realized_pnl="-9.99"
+    ).save()
     order_id = _bot_intent(tenant_a, bot_id, amount="0.001")
     rig.drain()
     assert _order(orders_a, order_id)["status"] == "FILLED"
@@ -318,9 +353,10 @@ def test_a_loss_under_the_limit_does_not_block(orders_a: LambdaApi, bots_a: Lamb
 
 # ---------------------------------------------------------------- kill switch with a running bot
 
-def test_kill_switch_stops_bots_and_cancels_open_orders(orders_a: LambdaApi, accounts_a: LambdaApi,
-                                                        bots_a: LambdaApi, rig: TradingRig, tenant_a: Caller,
-                                                        bus_tap: BusTap) -> None:
+
+def test_kill_switch_stops_bots_and_cancels_open_orders(
+    orders_a: LambdaApi, accounts_a: LambdaApi, bots_a: LambdaApi, rig: TradingRig, tenant_a: Caller, bus_tap: BusTap
+) -> None:
     bot_id = _new_bot(bots_a)
     started = bots_a.post(f"/bots/{bot_id}/start")
     assert started.status == 200 and started.json["status"] == "running", started.text
@@ -348,14 +384,14 @@ def test_kill_switch_stops_bots_and_cancels_open_orders(orders_a: LambdaApi, acc
     for event in _events(bus_tap, tenant_a.tenant_id, lambda found: wanted <= {e["type"] for e in found}):
         by_type.setdefault(event["type"], []).append(event)
     assert wanted <= set(by_type), sorted(by_type)
-    assert by_type["risk.kill_switch_engaged"][0]["data"] == {"engaged": True, "bots_stopped": 1,
-                                                              "orders_canceling": 1}
+    assert by_type["risk.kill_switch_engaged"][0]["data"] == {"engaged": True, "bots_stopped": 1, "orders_canceling": 1}
     assert [e["data"]["bot_id"] for e in by_type["bot.stopped"]] == [bot_id]
     assert [e["data"]["order_id"] for e in by_type["order.canceled"]] == [resting]
 
     # New orders are refused while engaged ...
-    refused = orders_a.post("/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market",
-                                             "amount": "0.001"}, headers=_key())
+    refused = orders_a.post(
+        "/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"}, headers=_key()
+    )
     assert refused.status == 409 and refused.json["error"]["code"] == "kill_switch_engaged"
     # ... and a bot cannot trade either.
     from_bot = _bot_intent(tenant_a, bot_id)

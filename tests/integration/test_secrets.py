@@ -34,8 +34,9 @@ def _key() -> dict[str, str]:
 @pytest.fixture
 def server(point_binance_at: Any) -> Iterator[FakeBinance]:  # noqa: F811 - the imported fixture
     """Unusual, unique credentials: characters that change under JSON, URL and base64 encoding."""
-    fake = FakeBinance(api_key="AK+" + secrets.token_urlsafe(24) + "/k=Q",
-                       secret="S/" + secrets.token_urlsafe(30) + "+=&%")
+    fake = FakeBinance(
+        api_key="AK+" + secrets.token_urlsafe(24) + "/k=Q", secret="S/" + secrets.token_urlsafe(30) + "+=&%"
+    )
     with fake:
         point_binance_at(fake)
         yield fake
@@ -58,12 +59,19 @@ def test_secret_forms_cover_encodings() -> None:
 
 
 def _order(account_id: str, **changes: Any) -> dict[str, Any]:
-    return {"exchange_account_id": account_id, "symbol": "BTC/USDT", "side": "buy", "type": "market",
-            "amount": "0.001", **changes}
+    return {
+        "exchange_account_id": account_id,
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "type": "market",
+        "amount": "0.001",
+        **changes,
+    }
 
 
-def test_credentials_never_leak(server: FakeBinance, tenant_a: Caller, test_cloud: TestCloud, bus_tap: BusTap,
-                                capfd: pytest.CaptureFixture[str]) -> None:
+def test_credentials_never_leak(
+    server: FakeBinance, tenant_a: Caller, test_cloud: TestCloud, bus_tap: BusTap, capfd: pytest.CaptureFixture[str]
+) -> None:
     from functions.exchange_accounts_api.app import lambda_handler as accounts_handler
     from functions.orders_api.app import lambda_handler as orders_handler
 
@@ -75,26 +83,43 @@ def test_credentials_never_leak(server: FakeBinance, tenant_a: Caller, test_clou
 
     with keep_log_records() as records, powertools_logs_to_stdout("DEBUG"):
         # Register, and fail to register in several ways.
-        registered = accounts.post("/exchange-accounts", body={
-            "exchange": "binance", "label": "secret test", "api_key": server.api_key, "secret": server.secret})
+        registered = accounts.post(
+            "/exchange-accounts",
+            body={"exchange": "binance", "label": "secret test", "api_key": server.api_key, "secret": server.secret},
+        )
         assert registered.status == 201, registered.text
         account_id = registered.json["id"]
-        wrong = accounts.post("/exchange-accounts", body={
-            "exchange": "binance", "label": "wrong", "api_key": server.api_key, "secret": "x" + server.secret})
+        wrong = accounts.post(
+            "/exchange-accounts",
+            body={"exchange": "binance", "label": "wrong", "api_key": server.api_key, "secret": "x" + server.secret},
+        )
         assert wrong.status == 422 and wrong.error_code == "invalid_credentials"
-        too_long = accounts.post("/exchange-accounts", body={
-            "exchange": "binance", "label": "long", "api_key": server.api_key * 30, "secret": server.secret})
+        too_long = accounts.post(
+            "/exchange-accounts",
+            body={"exchange": "binance", "label": "long", "api_key": server.api_key * 30, "secret": server.secret},
+        )
         assert too_long.status == 422
-        no_password = accounts.post("/exchange-accounts", body={
-            "exchange": "okx", "label": "okx", "api_key": server.api_key, "secret": server.secret})
+        no_password = accounts.post(
+            "/exchange-accounts",
+            body={"exchange": "okx", "label": "okx", "api_key": server.api_key, "secret": server.secret},
+        )
         assert no_password.error_code == "password_required"
         server.faults.on(Endpoint.ACCOUNT, Fault.server_error(503), times=3)
-        unavailable = accounts.post("/exchange-accounts", body={
-            "exchange": "binance", "label": "down", "api_key": server.api_key, "secret": server.secret})
+        unavailable = accounts.post(
+            "/exchange-accounts",
+            body={"exchange": "binance", "label": "down", "api_key": server.api_key, "secret": server.secret},
+        )
         assert unavailable.status == 503, unavailable.text
-        smuggled = accounts.post("/exchange-accounts", body={
-            "exchange": "binance", "label": "extra", "api_key": server.api_key, "secret": server.secret,
-            "note": server.secret})
+        smuggled = accounts.post(
+            "/exchange-accounts",
+            body={
+                "exchange": "binance",
+                "label": "extra",
+                "api_key": server.api_key,
+                "secret": server.secret,
+                "note": server.secret,
+            },
+        )
         assert smuggled.status == 422
 
         # Orders: one fills, one the exchange rejects, one ends ambiguous, one is canceled.
@@ -135,8 +160,10 @@ def test_credentials_never_leak(server: FakeBinance, tenant_a: Caller, test_clou
         assert accounts.get(f"/exchange-accounts/{account_id}/balances").status == 503
 
         # A second account, deleted again.
-        second = accounts.post("/exchange-accounts", body={
-            "exchange": "binance", "label": "temp", "api_key": server.api_key, "secret": server.secret})
+        second = accounts.post(
+            "/exchange-accounts",
+            body={"exchange": "binance", "label": "temp", "api_key": server.api_key, "secret": server.secret},
+        )
         assert second.status == 201
         assert accounts.delete(f"/exchange-accounts/{second.json['id']}").status == 204
 

@@ -62,8 +62,15 @@ def test_openapi_is_served_and_current(system_handler: Any) -> None:
 def test_openapi_documents_every_route_with_the_error_schema() -> None:
     spec = load_spec()
     assert spec["servers"] == [{"url": "/v1"}]
-    assert {"/bots", "/bots/{bot_id}", "/bots/{bot_id}/start", "/auth/signup", "/api-keys",
-            "/health/ready", "/openapi.json"} <= set(spec["paths"])
+    assert {
+        "/bots",
+        "/bots/{bot_id}",
+        "/bots/{bot_id}/start",
+        "/auth/signup",
+        "/api-keys",
+        "/health/ready",
+        "/openapi.json",
+    } <= set(spec["paths"])
     error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
     create = spec["paths"]["/bots"]["post"]
     assert create["responses"]["422"]["content"]["application/json"]["schema"] == error_ref
@@ -75,14 +82,19 @@ def _break_eventbridge(monkeypatch: pytest.MonkeyPatch) -> None:
     """Point the publisher at an endpoint where nothing listens: a real network failure."""
     from shared.events import publisher
 
-    dead = boto3.client("events", endpoint_url="http://127.0.0.1:9", region_name="us-east-1",
-                        config=Config(connect_timeout=0.2, read_timeout=0.2, retries={"max_attempts": 1}))
+    dead = boto3.client(
+        "events",
+        endpoint_url="http://127.0.0.1:9",
+        region_name="us-east-1",
+        config=Config(connect_timeout=0.2, read_timeout=0.2, retries={"max_attempts": 1}),
+    )
     monkeypatch.setattr(publisher, "_client", lambda: dead)
     monkeypatch.setattr("shared.events.publisher.time.sleep", lambda _: None)
 
 
-def test_events_survive_an_eventbridge_outage(bots_handler: Any, tenant_a: Caller, bus_tap: BusTap,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_events_survive_an_eventbridge_outage(
+    bots_handler: Any, tenant_a: Caller, bus_tap: BusTap, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from shared.events import outbox
 
     api = LambdaApi(bots_handler, tenant_a)
@@ -114,8 +126,12 @@ def test_recent_unpublished_events_are_left_to_their_writer(tenant_a: Caller) ->
     from shared.events.catalog import TenantCreatedData
     from shared.events.envelope import new_event
 
-    event = new_event("tenant.created", tenant_id=tenant_a.tenant_id, source="test",
-                      data=TenantCreatedData(tenant_id=tenant_a.tenant_id, name="n", plan="free"))
+    event = new_event(
+        "tenant.created",
+        tenant_id=tenant_a.tenant_id,
+        source="test",
+        data=TenantCreatedData(tenant_id=tenant_a.tenant_id, name="n", plan="free"),
+    )
     outbox.record_for(event).save()
     recent = {r.event_id for r in outbox.unpublished_events(timedelta(seconds=30))}
     assert event.id not in recent
@@ -133,8 +149,12 @@ def _unpublished_event(tenant_id: str, name: str) -> Any:
     from shared.events.catalog import TenantCreatedData
     from shared.events.envelope import new_event
 
-    event = new_event("tenant.created", tenant_id=tenant_id, source="test",
-                      data=TenantCreatedData(tenant_id=tenant_id, name=name, plan="free"))
+    event = new_event(
+        "tenant.created",
+        tenant_id=tenant_id,
+        source="test",
+        data=TenantCreatedData(tenant_id=tenant_id, name=name, plan="free"),
+    )
     outbox.record_for(event).save()
     return event
 
@@ -146,9 +166,14 @@ def test_an_unreadable_outbox_row_is_quarantined_and_blocks_nothing(tenant_a: Ca
     from shared.events.relay import relay_unpublished
     from shared.ids import new_ulid
 
-    broken = outbox.EventRecord(tenant_id=tenant_a.tenant_id, event_id="evt_" + new_ulid(1_000),  # oldest of all
-                                type="order.filled", envelope="{not an envelope", publish_shard=outbox.shard_for("x"),
-                                expires_at=utc_now() + timedelta(days=1))
+    broken = outbox.EventRecord(
+        tenant_id=tenant_a.tenant_id,
+        event_id="evt_" + new_ulid(1_000),  # oldest of all
+        type="order.filled",
+        envelope="{not an envelope",
+        publish_shard=outbox.shard_for("x"),
+        expires_at=utc_now() + timedelta(days=1),
+    )
     broken.save()
     good = _unpublished_event(tenant_a.tenant_id, "after the broken row")
     report = relay_unpublished(older_than=timedelta(seconds=-1))
@@ -164,7 +189,8 @@ def test_an_unreadable_outbox_row_is_quarantined_and_blocks_nothing(tenant_a: Ca
 
 
 def test_a_row_that_cannot_be_marked_published_is_counted_and_retried_without_stopping_the_rest(
-        tenant_a: Caller, bus_tap: BusTap, monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant_a: Caller, bus_tap: BusTap, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from shared.events import outbox
     from shared.events.relay import relay_unpublished
 

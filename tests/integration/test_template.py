@@ -23,9 +23,17 @@ def template() -> dict[str, Any]:
 
 def test_cfn_lint_with_serverless_rules_passes() -> None:
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("cfn-lint")), "--append-rules", "cfn_lint_serverless.rules",
-         "--", str(TEMPLATE_PATH)],
-        capture_output=True, text=True, check=False, timeout=240,
+        [
+            str(Path(sys.executable).with_name("cfn-lint")),
+            "--append-rules",
+            "cfn_lint_serverless.rules",
+            "--",
+            str(TEMPLATE_PATH),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=240,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -50,8 +58,13 @@ def test_sam_translator_transforms_the_template_offline() -> None:
 
     output = transform(parsed, {}, OfflinePolicies())
     types = {r["Type"] for r in output["Resources"].values()}
-    assert {"AWS::Lambda::Function", "AWS::ApiGateway::RestApi", "AWS::ApiGateway::Stage",
-            "AWS::Lambda::LayerVersion", "AWS::Scheduler::Schedule"} <= types
+    assert {
+        "AWS::Lambda::Function",
+        "AWS::ApiGateway::RestApi",
+        "AWS::ApiGateway::Stage",
+        "AWS::Lambda::LayerVersion",
+        "AWS::Scheduler::Schedule",
+    } <= types
     api = next(r for r in output["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi")
     security = api["Properties"]["Body"]["securityDefinitions"]["TenantAuthorizer"]
     assert security["x-amazon-apigateway-authorizer"]["type"] == "request"
@@ -70,9 +83,19 @@ def _models() -> list[type[Model]]:
     from shared.webhooks.deliveries import WebhookDeliveryRecord  # webhooks-out
     from shared.webhooks.subscriptions import EventStreamRecord, WebhookSubscriptionRecord  # webhooks-out
 
-    return [TenantRecord, UserRecord, ApiKeyRecord, BotRecord, EventRecord,
-            BacktestRecord, SweepRecord, DatasetRecord,  # backtests (issue 9)
-            WebhookSubscriptionRecord, EventStreamRecord, WebhookDeliveryRecord]
+    return [
+        TenantRecord,
+        UserRecord,
+        ApiKeyRecord,
+        BotRecord,
+        EventRecord,
+        BacktestRecord,
+        SweepRecord,
+        DatasetRecord,  # backtests (issue 9)
+        WebhookSubscriptionRecord,
+        EventStreamRecord,
+        WebhookDeliveryRecord,
+    ]
 
 
 def _table_for(template: dict[str, Any], model: type[Model]) -> dict[str, Any]:
@@ -93,8 +116,10 @@ def test_every_model_matches_a_template_table(template: dict[str, Any], model: t
     keys = {k["KeyType"]: k["AttributeName"] for k in props["KeySchema"]}
     assert keys.get("HASH") == model._hash_keyname
     assert keys.get("RANGE") == model._range_keyname
-    declared = {g["IndexName"]: {k["KeyType"]: k["AttributeName"] for k in g["KeySchema"]}
-                for g in props.get("GlobalSecondaryIndexes", [])}
+    declared = {
+        g["IndexName"]: {k["KeyType"]: k["AttributeName"] for k in g["KeySchema"]}
+        for g in props.get("GlobalSecondaryIndexes", [])
+    }
     for index in model._indexes.values():
         name = index.Meta.index_name
         assert name in declared, f"{model.__name__} uses index {name} the template lacks"
@@ -148,8 +173,11 @@ def test_every_api_function_runs_on_python_3_12_with_snapstart(template: dict[st
     the API calls their published alias; no function runs on a deprecated runtime."""
     assert template["Globals"]["Function"]["Runtime"] == "python3.12"
     functions = resources_of_type(template, "AWS::Serverless::Function")
-    api = {name for name, spec in functions.items()
-           if any(e.get("Type") == "Api" for e in spec["Properties"].get("Events", {}).values())}
+    api = {
+        name
+        for name, spec in functions.items()
+        if any(e.get("Type") == "Api" for e in spec["Properties"].get("Events", {}).values())
+    }
     assert {"BotsApiFunction", "OrdersApiFunction", "SignalsApiFunction"} <= api
     for name in api - {"ExampleConsumerFunction"}:
         properties = functions[name]["Properties"]

@@ -25,7 +25,7 @@ from shared.config import get_settings
 from shared.events import catalog
 from shared.events.envelope import DomainEvent, new_event
 from shared.events.history import EventQuery, recent_events
-from shared.events.recording import commit_with_events
+from shared.events.transactions import commit_with_events
 from shared.ids import new_ulid
 from shared.webhooks import deliveries, dispatcher, service, subscriptions
 from shared.webhooks.deliveries import DeliveryStatus

@@ -15,7 +15,7 @@ import pytest
 from consumer_kit.webhooks import WebhookVerifier
 from shared.events import catalog
 from shared.events.envelope import new_event
-from shared.events.recording import commit_with_events
+from shared.events.transactions import commit_with_events
 from shared.webhooks import service
 from shared.webhooks.ssrf import IPAddress
 from tests.support.api import Caller, LambdaApi

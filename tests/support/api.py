@@ -46,13 +46,24 @@ class Caller:
     extra_headers: dict[str, str] = field(default_factory=dict)
 
     def context(self) -> dict[str, str]:
-        return {"tenant_id": self.tenant_id, "principal_id": self.principal_id,
-                "scopes": " ".join(self.scopes), "principalId": self.principal_id}
+        return {
+            "tenant_id": self.tenant_id,
+            "principal_id": self.principal_id,
+            "scopes": " ".join(self.scopes),
+            "principalId": self.principal_id,
+        }
 
 
-def build_event(method: str, url: str, *, body: Any = None, raw_body: str | None = None,
-                headers: dict[str, str] | None = None, caller: Caller | None = None,
-                base: str = "bots_api_get.json") -> dict[str, Any]:
+def build_event(
+    method: str,
+    url: str,
+    *,
+    body: Any = None,
+    raw_body: str | None = None,
+    headers: dict[str, str] | None = None,
+    caller: Caller | None = None,
+    base: str = "bots_api_get.json",
+) -> dict[str, Any]:
     event = copy.deepcopy(load_event(base))
     split = urlsplit(url)
     path = split.path
@@ -97,8 +108,15 @@ class LambdaApi:
     def as_caller(self, caller: Caller | None) -> LambdaApi:
         return LambdaApi(self.handler, caller)
 
-    def request(self, method: str, url: str, *, body: Any = None, raw_body: str | None = None,
-                headers: dict[str, str] | None = None) -> Reply:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Any = None,
+        raw_body: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
         event = build_event(method, url, body=body, raw_body=raw_body, headers=headers, caller=self.caller)
         return invoke(self.handler, event)
 

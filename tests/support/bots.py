@@ -13,7 +13,7 @@ import boto3
 
 from localcloud.functions import FakeLambdaContext
 from shared.bots.schedule import BotTick
-from shared.exchange.model import Candle
+from shared.exchange.protocol import Candle
 from shared.market_data.markets import MarketKey
 from shared.market_data.store import exchange_fetch
 

@@ -264,9 +264,9 @@ def _open_desk(exchange_id: str, request: pytest.FixtureRequest) -> Iterator[Fak
 def kill_the_worker_after_accept(patch: pytest.MonkeyPatch, times: int = 1) -> None:
     """The worker dies between the exchange's accept and our write, `times` times (for the
     patch's life): the exchange holds the order; we never wrote it down."""
-    from shared.orders import recording
+    from shared.orders import changes
 
-    real = recording.record_exchange_state
+    real = changes.record_exchange_state
     crashes = {"left": times}
 
     def crash(*args: Any, **kwargs: Any) -> Any:
@@ -275,7 +275,7 @@ def kill_the_worker_after_accept(patch: pytest.MonkeyPatch, times: int = 1) -> N
             raise RuntimeError("worker killed")
         return real(*args, **kwargs)
 
-    patch.setattr(recording, "record_exchange_state", crash)
+    patch.setattr(changes, "record_exchange_state", crash)
 
 
 def desk_fixture(*exchanges: str) -> Callable[..., Iterator[FakeDesk]]:

@@ -22,7 +22,7 @@ from decimal import Decimal
 from enum import Enum
 
 from shared.errors import ExchangeAmbiguous, ExchangeOrderNotFound, ExchangeRejected, ExchangeTemporary
-from shared.exchange.model import (
+from shared.exchange.protocol import (
     AssetBalance,
     Candle,
     ExchangeOrder,

@@ -67,15 +67,16 @@ class Finding:
 def find_secrets(haystacks: Iterable[tuple[str, str]], secrets: dict[str, str]) -> list[Finding]:
     """Every (source, text) in which any form of any named secret occurs (case-sensitive, and
     case-insensitively for the hex form)."""
-    needles = [(name, form_name, form) for name, value in secrets.items()
-               for form_name, form in secret_forms(value).items()]
+    needles = [
+        (name, form_name, form) for name, value in secrets.items() for form_name, form in secret_forms(value).items()
+    ]
     findings = []
     for source, text in haystacks:
         lowered = text.lower()
         for name, form_name, form in needles:
             index = lowered.find(form.lower()) if form_name == "hex" else text.find(form)
             if index >= 0:
-                excerpt = text[max(0, index - 60): index + len(form) + 20].replace(form, "<" + form_name + ">")
+                excerpt = text[max(0, index - 60) : index + len(form) + 20].replace(form, "<" + form_name + ">")
                 findings.append(Finding(source, name, form_name, excerpt))
     return findings
 
@@ -86,8 +87,15 @@ class RecordingApi(LambdaApi):
 
     replies: list[tuple[str, Reply]] = field(default_factory=list)
 
-    def request(self, method: str, url: str, *, body: Any = None, raw_body: str | None = None,
-                headers: dict[str, str] | None = None) -> Reply:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Any = None,
+        raw_body: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
         reply = super().request(method, url, body=body, raw_body=raw_body, headers=headers)
         self.replies.append((f"{method} {url}", reply))
         return reply

@@ -78,16 +78,21 @@ class TradingRig:
         self.drain()
 
     def send_raw(self, body: str, group: str = "tests") -> None:
-        self.sqs.send_message(QueueUrl=self.worker.queue_url, MessageBody=body, MessageGroupId=group,
-                              MessageDeduplicationId=secrets.token_hex(8))
+        self.sqs.send_message(
+            QueueUrl=self.worker.queue_url,
+            MessageBody=body,
+            MessageGroupId=group,
+            MessageDeduplicationId=secrets.token_hex(8),
+        )
 
 
 PointAt = Callable[..., None]
 
 
 @contextmanager
-def _pointing(monkeypatch: pytest.MonkeyPatch, exchange_id: str, markets_file: Path,
-              throttle: bool) -> Iterator[PointAt]:
+def _pointing(
+    monkeypatch: pytest.MonkeyPatch, exchange_id: str, markets_file: Path, throttle: bool
+) -> Iterator[PointAt]:
     """`point(server)` sends every ccxt call the product code makes to `exchange_id` to `server`,
     with markets from `markets_file` and a short timeout (so a delay fault of a second or two is a
     client timeout). Overrides already in force for other exchanges are kept; cached exchange
@@ -98,9 +103,10 @@ def _pointing(monkeypatch: pytest.MonkeyPatch, exchange_id: str, markets_file: P
     def point(server: Any, timeout_ms: int = 400) -> None:
         from shared.config import get_settings
 
-        overrides = {**connect.endpoint_overrides(),
-                     exchange_id: EndpointOverride(base_url=server.base_url, markets_file=str(markets_file),
-                                                   throttle=throttle)}
+        overrides = {
+            **connect.endpoint_overrides(),
+            exchange_id: EndpointOverride(base_url=server.base_url, markets_file=str(markets_file), throttle=throttle),
+        }
         settings = get_settings().model_copy(update={"exchange_timeout_ms": timeout_ms})
         monkeypatch.setattr(connect, "endpoint_overrides", lambda: overrides)
         monkeypatch.setattr(connect, "get_settings", lambda: settings)
@@ -130,8 +136,10 @@ def point_kraken_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[PointAt]:
 def register_account(exchange_api: LambdaApi, exchange_id: str, server: Any, label: str = "fake exchange") -> str:
     """Register an account with a fake's credentials through the real API (which checks them with
     an authenticated balance call); returns its id."""
-    reply = exchange_api.post("/exchange-accounts", body={
-        "exchange": exchange_id, "label": label, "api_key": server.api_key, "secret": server.secret})
+    reply = exchange_api.post(
+        "/exchange-accounts",
+        body={"exchange": exchange_id, "label": label, "api_key": server.api_key, "secret": server.secret},
+    )
     assert reply.status == 201, reply.text
     account_id: str = reply.json["id"]
     return account_id
@@ -145,8 +153,17 @@ class Desk:
     create call; `exchange_order_id` reads the exchange's id off one of the fake's orders.
     """
 
-    def __init__(self, caller: Caller, account: str, fake: Any, rig: TradingRig, *, default_order: dict[str, Any],
-                 client_id_field: str, exchange_order_id: Callable[[Any], str]) -> None:
+    def __init__(
+        self,
+        caller: Caller,
+        account: str,
+        fake: Any,
+        rig: TradingRig,
+        *,
+        default_order: dict[str, Any],
+        client_id_field: str,
+        exchange_order_id: Callable[[Any], str],
+    ) -> None:
         self.caller, self.account, self.fake, self.rig = caller, account, fake, rig
         self.api = orders_api_for(caller)
         self.default_order = default_order
@@ -154,8 +171,11 @@ class Desk:
         self.exchange_order_id = exchange_order_id
 
     def place(self, body: dict[str, Any] | None = None, key: str | None = None) -> dict[str, Any]:
-        reply = self.api.post("/orders", body={**(body or self.default_order), "exchange_account_id": self.account},
-                              headers={"Idempotency-Key": key or secrets.token_hex(8)})
+        reply = self.api.post(
+            "/orders",
+            body={**(body or self.default_order), "exchange_account_id": self.account},
+            headers={"Idempotency-Key": key or secrets.token_hex(8)},
+        )
         assert reply.status == 202, reply.text
         order: dict[str, Any] = reply.json
         return order
@@ -175,8 +195,15 @@ class Desk:
         order = self.order(order_id)
         held = self.fake.orders_with_client_id(order["client_order_id"])
         assert len(held) <= 1, f"the exchange holds {len(held)} orders for one intent"
-        assert order["status"] in {"FILLED", "CANCELED", "REJECTED", "EXPIRED", "NOT_PLACED", "OPEN",
-                                   "PARTIALLY_FILLED"}, order
+        assert order["status"] in {
+            "FILLED",
+            "CANCELED",
+            "REJECTED",
+            "EXPIRED",
+            "NOT_PLACED",
+            "OPEN",
+            "PARTIALLY_FILLED",
+        }, order
         if held:
             assert order["status"] not in {"REJECTED", "NOT_PLACED"}, "the exchange holds an order we gave up on"
             assert order["exchange_order_id"] == self.exchange_order_id(held[0])
@@ -202,29 +229,41 @@ def run_the_same_task_twice_at_once(desk: Desk, order_id: str, monkeypatch: pyte
     mid-call). A barrier holds both just before the claim, so both have read the order as
     PENDING_SUBMIT: the overlap is forced, not hoped for."""
     from localcloud.functions import ensure_event_loop
-    from shared.orders import recording
+    from shared.orders import changes
 
     barrier = threading.Barrier(2, timeout=30)
-    real_claim = recording.mark_submitting
+    real_claim = changes.mark_submitting
 
     def claim_together(order: Any, deadline_seconds: int) -> Any:
         barrier.wait()
         return real_claim(order, deadline_seconds)
 
-    body = json.dumps({"kind": "submit", "tenant_id": desk.caller.tenant_id, "order_id": order_id,
-                       "account_id": desk.account})
+    body = json.dumps(
+        {"kind": "submit", "tenant_id": desk.caller.tenant_id, "order_id": order_id, "account_id": desk.account}
+    )
     handler = desk.rig.cloud.functions["TradeWorkerFunction"].handler()
-    event = {"Records": [{"messageId": secrets.token_hex(4), "receiptHandle": "r", "body": body,
-                          "attributes": {"MessageGroupId": "g", "ApproximateReceiveCount": "1"},
-                          "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                          "eventSourceARN": desk.rig.worker.queue_arn, "awsRegion": "us-east-1"}]}
+    event = {
+        "Records": [
+            {
+                "messageId": secrets.token_hex(4),
+                "receiptHandle": "r",
+                "body": body,
+                "attributes": {"MessageGroupId": "g", "ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": desk.rig.worker.queue_arn,
+                "awsRegion": "us-east-1",
+            }
+        ]
+    }
 
     def run() -> None:
         ensure_event_loop()
         handler(event, FakeLambdaContext("trade-worker", 1024, 30))
 
     with monkeypatch.context() as patch:
-        patch.setattr(recording, "mark_submitting", claim_together)
+        patch.setattr(changes, "mark_submitting", claim_together)
         threads = [threading.Thread(target=run) for _ in range(2)]
         for thread in threads:
             thread.start()

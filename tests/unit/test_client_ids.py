@@ -17,8 +17,15 @@ def test_the_same_intent_always_gives_the_same_ids() -> None:
     assert client_order_id_for("binance", a) == client_order_id_for("binance", a)
 
 
-@pytest.mark.parametrize("other", [("ten_2", "manual", "key-1"), ("ten_1", "bot_1", "key-1"),
-                                   ("ten_1", "manual", "key-2"), ("ten_1manual", "", "key-1")])
+@pytest.mark.parametrize(
+    "other",
+    [
+        ("ten_2", "manual", "key-1"),
+        ("ten_1", "bot_1", "key-1"),
+        ("ten_1", "manual", "key-2"),
+        ("ten_1manual", "", "key-1"),
+    ],
+)
 def test_any_difference_in_the_intent_changes_the_ids(other: tuple[str, str, str]) -> None:
     base = intent_digest("ten_1", "manual", "key-1")
     assert order_id_for(intent_digest(*other)) != order_id_for(base)

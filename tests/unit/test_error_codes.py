@@ -7,7 +7,7 @@ import ast
 import re
 from pathlib import Path
 
-import shared.orders.recording
+import shared.orders.changes
 import shared.webhooks.ssrf
 from shared.error_codes import ERROR_CODES, codes_for_status, readme_with_table
 from shared.errors import AppError
@@ -17,7 +17,7 @@ SOURCES = [path for folder in ("shared", "functions", "localcloud") for path in 
 
 
 def _error_classes() -> dict[str, type[AppError]]:
-    assert shared.orders.recording and shared.webhooks.ssrf  # imported for their AppError subclasses
+    assert shared.orders.changes and shared.webhooks.ssrf  # imported for their AppError subclasses
     found: dict[str, type[AppError]] = {}
     pending: list[type[AppError]] = [AppError]
     while pending:

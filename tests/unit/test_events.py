@@ -37,8 +37,12 @@ ENVELOPE_KEYS = {"id", "type", "version", "tenant_id", "occurred_at", "source", 
 
 def bot_data(**overrides: object) -> BotData:
     values: dict[str, object] = {
-        "bot_id": "bot_1", "name": "b", "symbol": "BTC/USDT", "exchange_account_id": "paper",
-        "strategy_type": "dca", "status": "stopped",
+        "bot_id": "bot_1",
+        "name": "b",
+        "symbol": "BTC/USDT",
+        "exchange_account_id": "paper",
+        "strategy_type": "dca",
+        "status": "stopped",
     }
     values.update(overrides)
     return BotData.model_validate(values)
@@ -46,9 +50,21 @@ def bot_data(**overrides: object) -> BotData:
 
 def order_data(**overrides: object) -> OrderData:
     values: dict[str, object] = {
-        "order_id": "ord_1", "client_order_id": "co1", "bot_id": None, "exchange_account_id": "paper",
-        "exchange": "paper", "symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "1", "price": None,
-        "status": "OPEN", "filled": "0", "average_price": None, "fee_cost": "0", "fee_currency": None,
+        "order_id": "ord_1",
+        "client_order_id": "co1",
+        "bot_id": None,
+        "exchange_account_id": "paper",
+        "exchange": "paper",
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "type": "market",
+        "amount": "1",
+        "price": None,
+        "status": "OPEN",
+        "filled": "0",
+        "average_price": None,
+        "fee_cost": "0",
+        "fee_currency": None,
     }
     values.update(overrides)
     return OrderData.model_validate(values)
@@ -66,42 +82,93 @@ SAMPLES: dict[str, BaseModel] = {
     "bot.deleted": bot_data(),
     "exchange_account.created": ExchangeAccountData(account_id="acct_1", exchange="binance", label="x", sandbox=True),
     "exchange_account.deleted": ExchangeAccountData(account_id="acct_1", exchange="binance", label="x", sandbox=True),
-    **{t: order_data(status=s) for t, s in [
-        ("order.created", "PENDING_SUBMIT"), ("order.submitted", "OPEN"),
-        ("order.partially_filled", "PARTIALLY_FILLED"), ("order.filled", "FILLED"), ("order.canceled", "CANCELED"),
-        ("order.rejected", "REJECTED"), ("order.expired", "EXPIRED"), ("order.unknown", "UNKNOWN"),
-        ("order.not_placed", "NOT_PLACED"), ("order.found_after_not_placed", "FILLED")]},
+    **{
+        t: order_data(status=s)
+        for t, s in [
+            ("order.created", "PENDING_SUBMIT"),
+            ("order.submitted", "OPEN"),
+            ("order.partially_filled", "PARTIALLY_FILLED"),
+            ("order.filled", "FILLED"),
+            ("order.canceled", "CANCELED"),
+            ("order.rejected", "REJECTED"),
+            ("order.expired", "EXPIRED"),
+            ("order.unknown", "UNKNOWN"),
+            ("order.not_placed", "NOT_PLACED"),
+            ("order.found_after_not_placed", "FILLED"),
+        ]
+    },
     "risk.limit_breached": RiskBreachData(order_id="ord_1", bot_id=None, rule="kill_switch", message="m"),
     "risk.kill_switch_engaged": KillSwitchData(engaged=True, bots_stopped=1, orders_canceling=2),
     "risk.kill_switch_released": KillSwitchData(engaged=False, bots_stopped=0, orders_canceling=0),
     "risk.settings_changed": RiskSettingsData(symbol_allowlist=["BTC/USDT"], max_price_deviation_pct="5"),
-    "reconciliation.drift_detected": DriftData(exchange_account_id="acct_1", exchange="binance",
-                                               kind="unknown_open_order", exchange_order_id="1",
-                                               client_order_id=None, symbol="BTC/USDT", detail="d"),
-    "alert.late_order_adopted": LateOrderAdoptedData(order_id="ord_1", client_order_id="c", exchange_account_id="a",
-                                                     exchange="binance", symbol="BTC/USDT", exchange_status="closed",
-                                                     filled="1", not_placed_at=None, found_at="t"),
+    "reconciliation.drift_detected": DriftData(
+        exchange_account_id="acct_1",
+        exchange="binance",
+        kind="unknown_open_order",
+        exchange_order_id="1",
+        client_order_id=None,
+        symbol="BTC/USDT",
+        detail="d",
+    ),
+    "alert.late_order_adopted": LateOrderAdoptedData(
+        order_id="ord_1",
+        client_order_id="c",
+        exchange_account_id="a",
+        exchange="binance",
+        symbol="BTC/USDT",
+        exchange_status="closed",
+        filled="1",
+        not_placed_at=None,
+        found_at="t",
+    ),
     "alert.event_quarantined": EventQuarantinedData(event_id="evt_1", event_type="order.filled", problem="p"),
-    "alert.trade_task_dead_lettered": TaskDeadLetteredData(task_kind="submit", order_id="ord_1", receive_count=5,
-                                                           resolution="r"),
+    "alert.trade_task_dead_lettered": TaskDeadLetteredData(
+        task_kind="submit", order_id="ord_1", receive_count=5, resolution="r"
+    ),
     # webhooks-out (issue 10)
     "webhook.ping": WebhookPingData(subscription_id="wh_1", message="hello"),
-    "webhook.delivery_failed": WebhookDeliveryFailedData(subscription_id="wh_1", event_id="evt_1",
-                                                         event_type="order.filled", attempts=90,
-                                                         first_attempt_at="t", last_status_code=500,
-                                                         last_error="http_error"),
+    "webhook.delivery_failed": WebhookDeliveryFailedData(
+        subscription_id="wh_1",
+        event_id="evt_1",
+        event_type="order.filled",
+        attempts=90,
+        first_attempt_at="t",
+        last_status_code=500,
+        last_error="http_error",
+    ),
     "webhook.disabled": WebhookDisabledData(subscription_id="wh_1", reason="r", consecutive_failures=5),
 }
 # ---- signals
 SAMPLES |= {
     "bot.signal_secret_rotated": bot_data(strategy_type="signal"),
-    "signal.rejected": SignalData(signal_id="sig_1", bot_id="bot_1", action="enter_long", symbol="BTC/USDT",
-                                  status="refused", reason="stale_signal"),
-    "signal.executed": SignalData(signal_id="sig_1", bot_id="bot_1", action="enter_long", symbol="BTC/USDT",
-                                  status="executed", order_id="ord_1", side="buy", amount="0.1",
-                                  position_before="0", target_position="0.1"),
-    "signal.failed": SignalData(signal_id="sig_1", bot_id="bot_1", action="exit_long", symbol="BTC/USDT",
-                                status="failed", reason="bot_not_running"),
+    "signal.rejected": SignalData(
+        signal_id="sig_1",
+        bot_id="bot_1",
+        action="enter_long",
+        symbol="BTC/USDT",
+        status="refused",
+        reason="stale_signal",
+    ),
+    "signal.executed": SignalData(
+        signal_id="sig_1",
+        bot_id="bot_1",
+        action="enter_long",
+        symbol="BTC/USDT",
+        status="executed",
+        order_id="ord_1",
+        side="buy",
+        amount="0.1",
+        position_before="0",
+        target_position="0.1",
+    ),
+    "signal.failed": SignalData(
+        signal_id="sig_1",
+        bot_id="bot_1",
+        action="exit_long",
+        symbol="BTC/USDT",
+        status="failed",
+        reason="bot_not_running",
+    ),
 }
 
 
@@ -160,11 +227,16 @@ class KeyDataWithPlaintext(BaseModel):
 
 def test_extra_field_in_data_rejected() -> None:
     with pytest.raises(ValidationError):
-        new_event("bot.created", tenant_id="t", source="s", data=BotDataWithSecret.model_validate(
-            bot_data().model_dump()))
+        new_event(
+            "bot.created", tenant_id="t", source="s", data=BotDataWithSecret.model_validate(bot_data().model_dump())
+        )
     with pytest.raises(ValidationError):
-        new_event("api_key.created", tenant_id="t", source="s",
-                  data=KeyDataWithPlaintext(key_id="k", name="n", scopes=[], plaintext="co_secret"))
+        new_event(
+            "api_key.created",
+            tenant_id="t",
+            source="s",
+            data=KeyDataWithPlaintext(key_id="k", name="n", scopes=[], plaintext="co_secret"),
+        )
 
 
 def test_data_of_another_type_rejected() -> None:

@@ -11,25 +11,28 @@ from shared.exchange.errors import translate
 ERRORS = ccxt_errors()
 
 
-@pytest.mark.parametrize(("name", "creating", "expected", "reason"), [
-    ("RequestTimeout", True, ExchangeAmbiguous, None),
-    ("ExchangeNotAvailable", True, ExchangeAmbiguous, None),
-    ("BadResponse", True, ExchangeAmbiguous, None),
-    ("NetworkError", True, ExchangeAmbiguous, None),
-    ("ExchangeError", True, ExchangeAmbiguous, None),
-    ("RequestTimeout", False, ExchangeTemporary, None),
-    ("ExchangeNotAvailable", False, ExchangeTemporary, None),
-    ("RateLimitExceeded", True, ExchangeTemporary, None),
-    ("DDoSProtection", True, ExchangeTemporary, None),
-    ("InvalidNonce", True, ExchangeTemporary, None),
-    ("InsufficientFunds", True, ExchangeRejected, "insufficient_funds"),
-    ("InvalidOrder", True, ExchangeRejected, "invalid_order"),
-    ("BadSymbol", True, ExchangeRejected, "bad_symbol"),
-    ("AuthenticationError", True, ExchangeRejected, "authentication_failed"),
-    ("OrderNotFound", False, ExchangeOrderNotFound, None),
-])
+@pytest.mark.parametrize(
+    ("name", "creating", "expected", "reason"),
+    [
+        ("RequestTimeout", True, ExchangeAmbiguous, None),
+        ("ExchangeNotAvailable", True, ExchangeAmbiguous, None),
+        ("BadResponse", True, ExchangeAmbiguous, None),
+        ("NetworkError", True, ExchangeAmbiguous, None),
+        ("ExchangeError", True, ExchangeAmbiguous, None),
+        ("RequestTimeout", False, ExchangeTemporary, None),
+        ("ExchangeNotAvailable", False, ExchangeTemporary, None),
+        ("RateLimitExceeded", True, ExchangeTemporary, None),
+        ("DDoSProtection", True, ExchangeTemporary, None),
+        ("InvalidNonce", True, ExchangeTemporary, None),
+        ("InsufficientFunds", True, ExchangeRejected, "insufficient_funds"),
+        ("InvalidOrder", True, ExchangeRejected, "invalid_order"),
+        ("BadSymbol", True, ExchangeRejected, "bad_symbol"),
+        ("AuthenticationError", True, ExchangeRejected, "authentication_failed"),
+        ("OrderNotFound", False, ExchangeOrderNotFound, None),
+    ],
+)
 def test_translation(name: str, creating: bool, expected: type, reason: str | None) -> None:
-    translated = translate(ERRORS, getattr(ERRORS, name)("binance {\"code\": -1, \"msg\": \"x\"}"), creating=creating)
+    translated = translate(ERRORS, getattr(ERRORS, name)('binance {"code": -1, "msg": "x"}'), creating=creating)
     assert type(translated) is expected
     if reason is not None:
         assert isinstance(translated, ExchangeRejected) and translated.reason == reason
@@ -49,11 +52,14 @@ def test_only_supported_exchanges_can_be_loaded() -> None:
             exchange_class(name)
 
 
-@pytest.mark.parametrize(("text", "reason"), [
-    ('kraken {"error":["EAPI:Invalid signature"]}', "authentication_failed"),
-    ('kraken {"error":["EOrder:Cost minimum not met"]}', "invalid_order"),
-    ('kraken {"error":["EGeneral:Invalid arguments:volume"]}', "invalid_order"),
-])
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('kraken {"error":["EAPI:Invalid signature"]}', "authentication_failed"),
+        ('kraken {"error":["EOrder:Cost minimum not met"]}', "invalid_order"),
+        ('kraken {"error":["EGeneral:Invalid arguments:volume"]}', "invalid_order"),
+    ],
+)
 def test_definite_refusals_hidden_in_a_plain_exchange_error(text: str, reason: str) -> None:
     translated = translate(ERRORS, ERRORS.ExchangeError(text), creating=True)
     assert isinstance(translated, ExchangeRejected) and translated.reason == reason
@@ -70,11 +76,20 @@ def test_an_unrecognised_exchange_error_on_create_stays_ambiguous() -> None:
 DUPLICATE_ANSWERS: dict[str, tuple[int, dict[str, object], str]] = {
     "binance": (400, {"code": -2010, "msg": "Duplicate order sent."}, "https://api.binance.com/api/v3/order"),
     "binanceus": (400, {"code": -2010, "msg": "Duplicate order sent."}, "https://api.binance.us/api/v3/order"),
-    "okx": (200, {"code": "1", "msg": "All operations failed",
-                  "data": [{"clOrdId": "c1", "ordId": "", "sCode": "51016", "sMsg": "Duplicated clOrdId", "tag": ""}]},
-            "https://www.okx.com/api/v5/trade/order"),
-    "bybit": (200, {"retCode": 110072, "retMsg": "OrderLinkedID is duplicate", "result": {}, "retExtInfo": {},
-                    "time": 1}, "https://api.bybit.com/v5/order/create"),
+    "okx": (
+        200,
+        {
+            "code": "1",
+            "msg": "All operations failed",
+            "data": [{"clOrdId": "c1", "ordId": "", "sCode": "51016", "sMsg": "Duplicated clOrdId", "tag": ""}],
+        },
+        "https://www.okx.com/api/v5/trade/order",
+    ),
+    "bybit": (
+        200,
+        {"retCode": 110072, "retMsg": "OrderLinkedID is duplicate", "result": {}, "retExtInfo": {}, "time": 1},
+        "https://api.bybit.com/v5/order/create",
+    ),
     "kraken": (200, {"error": ["EOrder:Duplicate order"]}, "https://api.kraken.com/0/private/AddOrder"),
     "kucoin": (200, {"code": "400100", "msg": "clientOid duplicated"}, "https://api.kucoin.com/api/v1/hf/orders"),
 }
@@ -109,7 +124,8 @@ def test_ccxt_s_own_duplicate_order_class_means_it_exists_too() -> None:
 
 
 def test_other_invalid_orders_stay_final_rejections() -> None:
-    exc = _raised_by_ccxt("binance", 400, {"code": -1013, "msg": "Filter failure: LOT_SIZE"},
-                          "https://api.binance.com/api/v3/order")
+    exc = _raised_by_ccxt(
+        "binance", 400, {"code": -1013, "msg": "Filter failure: LOT_SIZE"}, "https://api.binance.com/api/v3/order"
+    )
     translated = translate(ERRORS, exc, creating=True)
     assert isinstance(translated, ExchangeRejected) and translated.reason == "invalid_order"

@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from shared.exchange.model import ExchangeOrder, ExchangeOrderStatus
+from shared.exchange.protocol import ExchangeOrder, ExchangeOrderStatus
 from shared.orders.states import TERMINAL, OrderStatus, may_move, status_from_exchange
 
 
@@ -14,8 +14,13 @@ def test_terminal_states_never_move_except_a_late_order_being_adopted() -> None:
     for state in TERMINAL - {OrderStatus.NOT_PLACED}:
         assert not any(may_move(state, target) for target in OrderStatus)
     adoptable = {target for target in OrderStatus if may_move(OrderStatus.NOT_PLACED, target)}
-    assert adoptable == {OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELED,
-                         OrderStatus.EXPIRED}
+    assert adoptable == {
+        OrderStatus.OPEN,
+        OrderStatus.PARTIALLY_FILLED,
+        OrderStatus.FILLED,
+        OrderStatus.CANCELED,
+        OrderStatus.EXPIRED,
+    }
 
 
 def test_nothing_ever_goes_back_to_sending() -> None:
@@ -40,13 +45,16 @@ def _reported(status: ExchangeOrderStatus, filled: str) -> ExchangeOrder:
     return ExchangeOrder("1", "c", "BTC/USDT", "buy", "limit", D("1"), D("1"), status, D(filled), D(filled))
 
 
-@pytest.mark.parametrize(("status", "filled", "ours"), [
-    (ExchangeOrderStatus.OPEN, "0", OrderStatus.OPEN),
-    (ExchangeOrderStatus.OPEN, "0.5", OrderStatus.PARTIALLY_FILLED),
-    (ExchangeOrderStatus.CLOSED, "1", OrderStatus.FILLED),
-    (ExchangeOrderStatus.CANCELED, "0.2", OrderStatus.CANCELED),
-    (ExchangeOrderStatus.EXPIRED, "0", OrderStatus.EXPIRED),
-    (ExchangeOrderStatus.REJECTED, "0", OrderStatus.REJECTED),
-])
+@pytest.mark.parametrize(
+    ("status", "filled", "ours"),
+    [
+        (ExchangeOrderStatus.OPEN, "0", OrderStatus.OPEN),
+        (ExchangeOrderStatus.OPEN, "0.5", OrderStatus.PARTIALLY_FILLED),
+        (ExchangeOrderStatus.CLOSED, "1", OrderStatus.FILLED),
+        (ExchangeOrderStatus.CANCELED, "0.2", OrderStatus.CANCELED),
+        (ExchangeOrderStatus.EXPIRED, "0", OrderStatus.EXPIRED),
+        (ExchangeOrderStatus.REJECTED, "0", OrderStatus.REJECTED),
+    ],
+)
 def test_exchange_reports_map_onto_our_states(status: ExchangeOrderStatus, filled: str, ours: OrderStatus) -> None:
     assert status_from_exchange(_reported(status, filled)) is ours

@@ -57,9 +57,20 @@ def test_garbage_rejected(cursor: str) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [["bots", "bot_1"], "bot_1", 42, None, True, {"k": "bots"}, {"k": "bots", "after": 5},
-     {"k": "bots", "after": None}, {"k": "bots", "after": ""}, {"k": "bots", "after": "x" * 129},
-     {"after": "bot_1"}, {"k": ["bots"], "after": "bot_1"}],
+    [
+        ["bots", "bot_1"],
+        "bot_1",
+        42,
+        None,
+        True,
+        {"k": "bots"},
+        {"k": "bots", "after": 5},
+        {"k": "bots", "after": None},
+        {"k": "bots", "after": ""},
+        {"k": "bots", "after": "x" * 129},
+        {"after": "bot_1"},
+        {"k": ["bots"], "after": "bot_1"},
+    ],
     ids=repr,
 )
 def test_wrong_shape_rejected(data: Any) -> None:

@@ -25,8 +25,9 @@ def test_synthetic_prices_are_deterministic_and_move() -> None:
 
 
 def test_csv_replay_uses_the_last_close_and_wraps_around(tmp_path: Path) -> None:
-    (tmp_path / "BTC_USDT.csv").write_text("timestamp_ms,open,high,low,close\n"
-                                           "1000,1,1,1,10\n2000,1,1,1,20\n3000,1,1,1,30\n")
+    (tmp_path / "BTC_USDT.csv").write_text(
+        "timestamp_ms,open,high,low,close\n1000,1,1,1,10\n2000,1,1,1,20\n3000,1,1,1,30\n"
+    )
     replay = CsvReplayPrices(tmp_path)
     assert replay.price("BTC/USDT", 1000) == Decimal("10")
     assert replay.price("BTC/USDT", 2500) == Decimal("20")

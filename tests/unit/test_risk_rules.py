@@ -11,25 +11,37 @@ from shared.bots.schemas import RiskLimits
 from shared.risk.rules import RiskInput, evaluate
 
 LIMITS = RiskLimits(max_position_notional=D("1000"), max_daily_loss=D("100"), max_open_orders=2)
-BASE = RiskInput(symbol="BTC/USDT", side="buy", type="limit", amount=D("0.01"), price=D("50000"),
-                 last_price=D("50000"), kill_switch=False, symbol_allowlist=None, max_price_deviation_pct=D("5"),
-                 bot_limits=LIMITS)
+BASE = RiskInput(
+    symbol="BTC/USDT",
+    side="buy",
+    type="limit",
+    amount=D("0.01"),
+    price=D("50000"),
+    last_price=D("50000"),
+    kill_switch=False,
+    symbol_allowlist=None,
+    max_price_deviation_pct=D("5"),
+    bot_limits=LIMITS,
+)
 
 
 def test_a_harmless_order_passes() -> None:
     assert evaluate(BASE) is None
 
 
-@pytest.mark.parametrize(("change", "rule"), [
-    ({"kill_switch": True}, "kill_switch"),
-    ({"symbol_allowlist": ["ETH/USDT"]}, "symbol_allowlist"),
-    ({"price": D("56000")}, "price_deviation"),
-    ({"price": D("44000")}, "price_deviation"),
-    ({"open_orders": 2}, "max_open_orders"),
-    ({"amount": D("0.03")}, "max_position_notional"),
-    ({"position_quantity": D("0.015")}, "max_position_notional"),
-    ({"realized_today": D("-100")}, "max_daily_loss"),
-])
+@pytest.mark.parametrize(
+    ("change", "rule"),
+    [
+        ({"kill_switch": True}, "kill_switch"),
+        ({"symbol_allowlist": ["ETH/USDT"]}, "symbol_allowlist"),
+        ({"price": D("56000")}, "price_deviation"),
+        ({"price": D("44000")}, "price_deviation"),
+        ({"open_orders": 2}, "max_open_orders"),
+        ({"amount": D("0.03")}, "max_position_notional"),
+        ({"position_quantity": D("0.015")}, "max_position_notional"),
+        ({"realized_today": D("-100")}, "max_daily_loss"),
+    ],
+)
 def test_each_rule_names_itself(change: dict[str, object], rule: str) -> None:
     breach = evaluate(replace(BASE, **change))  # type: ignore[arg-type]
     assert breach is not None and breach.rule == rule

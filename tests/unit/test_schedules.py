@@ -27,8 +27,18 @@ def test_rate_seconds(expression: str, seconds: int) -> None:
 
 @pytest.mark.parametrize(
     "expression",
-    ["", "rate()", "rate(minutes)", "rate(x minutes)", "rate(-5 minutes)", "rate(1.5 hours)", "rate 5 minutes",
-     "cron(0 * * * ? *)", "every 5 minutes", "rate(5minutes)"],
+    [
+        "",
+        "rate()",
+        "rate(minutes)",
+        "rate(x minutes)",
+        "rate(-5 minutes)",
+        "rate(1.5 hours)",
+        "rate 5 minutes",
+        "cron(0 * * * ? *)",
+        "every 5 minutes",
+        "rate(5minutes)",
+    ],
     ids=repr,
 )
 def test_rate_seconds_bad_is_none(expression: str) -> None:

@@ -21,8 +21,14 @@ def _from(monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
 
 
 def test_variables_are_typed_and_read_at_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = _from(monkeypatch, ORDERS_TABLE="orders-x", ORDER_NOT_FOUND_THRESHOLD="6",
-                     PAPER_TAKER_FEE="0.002", WEBHOOKS_ALLOW_LOOPBACK_HTTP="true", JWT_SECRET="s" * 40)
+    settings = _from(
+        monkeypatch,
+        ORDERS_TABLE="orders-x",
+        ORDER_NOT_FOUND_THRESHOLD="6",
+        PAPER_TAKER_FEE="0.002",
+        WEBHOOKS_ALLOW_LOOPBACK_HTTP="true",
+        JWT_SECRET="s" * 40,
+    )
     assert settings.orders_table == "orders-x"
     assert settings.order_not_found_threshold == 6
     assert settings.paper_taker_fee == Decimal("0.002")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.exchange.model import Market
+from shared.exchange.protocol import Market
 from shared.signals.parsing import SignalAmount, SignalFormatError, Target, parse_signal, symbol_matches
 from shared.signals.targets import plan_order, round_amount, wanted_position
 

@@ -43,17 +43,28 @@ STRATEGY: TypeAdapter[Any] = TypeAdapter(StrategyConfig)
 VALID_STRATEGIES: dict[str, dict[str, Any]] = {
     "sma_cross": {"type": "sma_cross", "params": {"fast": 20, "slow": 50, "timeframe": "1m"}},
     "dca": {"type": "dca", "params": {"interval": "1d", "order_notional": "25.5", "max_orders": 10}},
-    "grid": {"type": "grid", "params": {"lower_price": "20000", "upper_price": "30000", "levels": 10,
-                                        "order_amount": "0.001"}},
-    "signal": {"type": "signal", "params": {"order_notional": 100, "allowed_actions": ["buy", "close"],
-                                            "max_signal_age_seconds": 60}},
-    "ema_cross": {"type": "ema_cross", "params": {"fast": 12, "slow": 26, "timeframe": "1h",
-                                                  "sizing": {"mode": "fixed_notional", "notional": "250"}}},
+    "grid": {
+        "type": "grid",
+        "params": {"lower_price": "20000", "upper_price": "30000", "levels": 10, "order_amount": "0.001"},
+    },
+    "signal": {
+        "type": "signal",
+        "params": {"order_notional": 100, "allowed_actions": ["buy", "close"], "max_signal_age_seconds": 60},
+    },
+    "ema_cross": {
+        "type": "ema_cross",
+        "params": {"fast": 12, "slow": 26, "timeframe": "1h", "sizing": {"mode": "fixed_notional", "notional": "250"}},
+    },
     "rsi_reversion": {"type": "rsi_reversion", "params": {"period": 14, "oversold": 25, "overbought": 75}},
     "macd_cross": {"type": "macd_cross", "params": {"fast": 12, "slow": 26, "signal": 9, "timeframe": "4h"}},
-    "bollinger_reversion": {"type": "bollinger_reversion",
-                            "params": {"period": 20, "std_dev": 2.5,
-                                       "sizing": {"mode": "percent_of_capital", "percent": 10, "capital": "5000"}}},
+    "bollinger_reversion": {
+        "type": "bollinger_reversion",
+        "params": {
+            "period": 20,
+            "std_dev": 2.5,
+            "sizing": {"mode": "percent_of_capital", "percent": 10, "capital": "5000"},
+        },
+    },
 }
 EXPECTED_CLASS: dict[str, tuple[type[Any], type[Any]]] = {
     "sma_cross": (SmaCrossStrategy, SmaCrossParams),
@@ -180,8 +191,13 @@ def test_sma_fast_must_be_below_slow(fast: int, slow: int) -> None:
 
 @pytest.mark.parametrize(
     "params",
-    [{"fast": 1, "slow": 50}, {"fast": 20, "slow": 1001}, {"fast": 20, "slow": 50, "timeframe": "2m"},
-     {"fast": 2.5, "slow": 50}, {"fast": "twenty", "slow": 50}],
+    [
+        {"fast": 1, "slow": 50},
+        {"fast": 20, "slow": 1001},
+        {"fast": 20, "slow": 50, "timeframe": "2m"},
+        {"fast": 2.5, "slow": 50},
+        {"fast": "twenty", "slow": 50},
+    ],
 )
 def test_sma_bounds(params: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
@@ -208,8 +224,13 @@ def test_grid_levels_edges_accepted(levels: int) -> None:
 
 @pytest.mark.parametrize(
     "params",
-    [{"allowed_actions": []}, {"allowed_actions": ["buy", "hodl"]}, {"allowed_actions": ["buy"] * 4},
-     {"max_signal_age_seconds": 0}, {"max_signal_age_seconds": 3601}],
+    [
+        {"allowed_actions": []},
+        {"allowed_actions": ["buy", "hodl"]},
+        {"allowed_actions": ["buy"] * 4},
+        {"max_signal_age_seconds": 0},
+        {"max_signal_age_seconds": 3601},
+    ],
 )
 def test_signal_bounds(params: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
@@ -382,8 +403,19 @@ def test_bot_create_requires_fields(field: str) -> None:
 
 @pytest.mark.parametrize(
     "symbol",
-    ["btc/usdt", "BTCUSDT", "BTC/USDT/X", "BTC-USDT", "BTC/", "/USDT", "", "BTC/USDT:", "BTC /USDT",
-     "BTC/USDT\n", "ABCDEFGHIJKLM/USDT"],
+    [
+        "btc/usdt",
+        "BTCUSDT",
+        "BTC/USDT/X",
+        "BTC-USDT",
+        "BTC/",
+        "/USDT",
+        "",
+        "BTC/USDT:",
+        "BTC /USDT",
+        "BTC/USDT\n",
+        "ABCDEFGHIJKLM/USDT",
+    ],
     ids=repr,
 )
 def test_bad_symbols_rejected(symbol: str) -> None:
@@ -395,8 +427,19 @@ def test_bad_symbols_rejected(symbol: str) -> None:
 
 @pytest.mark.parametrize(
     "account",
-    ["", "Paper", "live", "acct_", "acct_" + "A" * 26, "acct_" + "a" * 25, "acct_" + "a" * 27, "paper\n",
-     "acct_" + "a" * 25 + "!", "key_" + "a" * 26, 42],
+    [
+        "",
+        "Paper",
+        "live",
+        "acct_",
+        "acct_" + "A" * 26,
+        "acct_" + "a" * 25,
+        "acct_" + "a" * 27,
+        "paper\n",
+        "acct_" + "a" * 25 + "!",
+        "key_" + "a" * 26,
+        42,
+    ],
     ids=repr,
 )
 def test_bad_exchange_account_ids_rejected(account: Any) -> None:
@@ -417,8 +460,14 @@ def test_bad_names_rejected(name: str) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [{"status": "running"}, {"tenant_id": "ten_other"}, {"name": "x", "status": "running"},
-     {"name": "x", "tenant_id": "ten_other"}, {"version": 7}, {"id": "bot_x"}],
+    [
+        {"status": "running"},
+        {"tenant_id": "ten_other"},
+        {"name": "x", "status": "running"},
+        {"name": "x", "tenant_id": "ten_other"},
+        {"version": 7},
+        {"id": "bot_x"},
+    ],
     ids=["status", "tenant", "name+status", "name+tenant", "version", "id"],
 )
 def test_bot_update_rejects_mass_assignment(body: dict[str, Any]) -> None:
@@ -469,8 +518,7 @@ def test_bot_update_validates_nested_strategy() -> None:
     with pytest.raises(ValidationError):
         BotUpdate.model_validate({"strategy": {"type": "sma_cross", "params": {"fast": 50, "slow": 20}}})
     with pytest.raises(ValidationError):
-        BotUpdate.model_validate({"risk": {"max_position_notional": "NaN", "max_daily_loss": 1,
-                                           "max_open_orders": 1}})
+        BotUpdate.model_validate({"risk": {"max_position_notional": "NaN", "max_daily_loss": 1, "max_open_orders": 1}})
 
 
 # ------------------------------------------------------------------ new indicator strategies
@@ -575,8 +623,11 @@ def test_bad_sizing_rejected(sizing: dict[str, Any]) -> None:
 def test_unset_sizing_is_not_stored() -> None:
     """Bots stored before sizing existed read back exactly as they were written."""
     assert "sizing" not in json.loads(SmaCrossParams(fast=2, slow=3).model_dump_json())
-    dumped = json.loads(RsiReversionParams.model_validate({"sizing": {"mode": "percent_of_capital", "percent": 10,
-                                                                  "capital": "1000"}}).model_dump_json())
+    dumped = json.loads(
+        RsiReversionParams.model_validate(
+            {"sizing": {"mode": "percent_of_capital", "percent": 10, "capital": "1000"}}
+        ).model_dump_json()
+    )
     assert dumped["sizing"] == {"mode": "percent_of_capital", "percent": "10", "capital": "1000"}
     assert RsiReversionParams.model_validate(dumped).position_notional() == Decimal(100)
 
@@ -622,8 +673,13 @@ def test_dca_3commas_fields() -> None:
         ' "max_active_safety_orders": 2, "take_profit_pct": "2", "stop_loss_pct": "20"}'
     )
     # Deviations 1.5, 1.5 + 2.25, + 3.375, + 5.0625 percent; notionals 50, 100, 200, 400.
-    assert [params.safety_deviation_pct(n) for n in range(5)] == [0, Decimal("1.5"), Decimal("3.75"),
-                                                                 Decimal("7.125"), Decimal("12.1875")]
+    assert [params.safety_deviation_pct(n) for n in range(5)] == [
+        0,
+        Decimal("1.5"),
+        Decimal("3.75"),
+        Decimal("7.125"),
+        Decimal("12.1875"),
+    ]
     assert [params.safety_notional(n) for n in range(1, 5)] == [50, 100, 200, 400]
     assert DcaParams(order_notional=Decimal("30")).safety_notional(1) == 30  # defaults to the base order
     assert json.loads(params.model_dump_json())["stop_loss_pct"] == "20"
@@ -638,10 +694,19 @@ def test_dca_safety_orders_must_stay_above_zero() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [{"price_deviation_pct": 0}, {"price_deviation_pct": 51}, {"safety_volume_scale": "0.05"},
-     {"safety_step_scale": 11}, {"max_safety_orders": 101}, {"max_safety_orders": -1},
-     {"max_active_safety_orders": 0}, {"take_profit_pct": 0}, {"stop_loss_pct": 100},
-     {"take_profit_pct": "NaN"}, {"safety_order_notional": 0}],
+    [
+        {"price_deviation_pct": 0},
+        {"price_deviation_pct": 51},
+        {"safety_volume_scale": "0.05"},
+        {"safety_step_scale": 11},
+        {"max_safety_orders": 101},
+        {"max_safety_orders": -1},
+        {"max_active_safety_orders": 0},
+        {"take_profit_pct": 0},
+        {"stop_loss_pct": 100},
+        {"take_profit_pct": "NaN"},
+        {"safety_order_notional": 0},
+    ],
     ids=repr,
 )
 def test_dca_bounds(body: dict[str, Any]) -> None:
@@ -660,8 +725,9 @@ def test_first_schema_grid_bodies_are_arithmetic() -> None:
 
 
 def test_geometric_grid_levels_have_equal_ratios() -> None:
-    grid = GridParams(lower_price=Decimal("100"), upper_price=Decimal("800"), levels=4, spacing="geometric",
-                      order_amount=Decimal("1"))
+    grid = GridParams(
+        lower_price=Decimal("100"), upper_price=Decimal("800"), levels=4, spacing="geometric", order_amount=Decimal("1")
+    )
     assert grid.level_prices() == (Decimal(100), Decimal(200), Decimal(400), Decimal(800))
     with pytest.raises(ValidationError):
         GridParams.model_validate(
@@ -672,13 +738,19 @@ def test_geometric_grid_levels_have_equal_ratios() -> None:
 def test_grid_levels_must_be_distinct_prices() -> None:
     with pytest.raises(ValidationError, match="levels are too close together"):
         # The middle level, 100000.000000005, keeps 12 significant digits: 100000, the lower price.
-        GridParams(lower_price=Decimal("100000"), upper_price=Decimal("100000.00000001"), levels=3,
-                   order_amount=Decimal("1"))
+        GridParams(
+            lower_price=Decimal("100000"), upper_price=Decimal("100000.00000001"), levels=3, order_amount=Decimal("1")
+        )
 
 
 def test_params_do_not_import_numpy() -> None:
     """API functions validate strategies at cold start: numpy (tens of ms to import) must wait for the workers."""
     probe = "import sys, shared.bots.schemas, shared.strategies.params; print('numpy' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
-                            cwd=Path(__file__).resolve().parents[2])
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert result.stdout.strip() == "False"

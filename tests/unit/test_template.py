@@ -106,8 +106,10 @@ def resolver(sample: dict[str, Any]) -> Resolver:
     r = Resolver(sample, region="eu-west-1", account_id="123456789012", stack_name="mystack")
     r.resources["Table"] = PhysicalResource(
         ref="mystack-table",
-        attributes={"Arn": "arn:aws:dynamodb:eu-west-1:123456789012:table/mystack-table",
-                    "StreamSpecification.StreamArn": "arn:stream"},
+        attributes={
+            "Arn": "arn:aws:dynamodb:eu-west-1:123456789012:table/mystack-table",
+            "StreamSpecification.StreamArn": "arn:stream",
+        },
     )
     r.resources["Bus"] = PhysicalResource(ref="mystack-bus", attributes={"Arn": "arn:bus", "Name": "mystack-bus"})
     return r
@@ -127,8 +129,13 @@ def test_ref_parameter_override(sample: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("AWS::Region", "eu-west-1"), ("AWS::StackName", "mystack"), ("AWS::AccountId", "123456789012"),
-     ("AWS::Partition", "aws"), ("AWS::URLSuffix", "amazonaws.com")],
+    [
+        ("AWS::Region", "eu-west-1"),
+        ("AWS::StackName", "mystack"),
+        ("AWS::AccountId", "123456789012"),
+        ("AWS::Partition", "aws"),
+        ("AWS::URLSuffix", "amazonaws.com"),
+    ],
 )
 def test_ref_pseudo_parameters(resolver: Resolver, name: str, expected: str) -> None:
     assert resolver.resolve({"Ref": name}) == expected
@@ -157,8 +164,10 @@ def test_sub_refs_and_attributes(resolver: Resolver) -> None:
     assert resolver.resolve({"Fn::Sub": "${AWS::StackName}-table"}) == "mystack-table"
     assert resolver.resolve({"Fn::Sub": "${Bus.Arn}/rules"}) == "arn:bus/rules"
     assert resolver.resolve({"Fn::Sub": "${Table}:${Stage}:${AWS::Region}"}) == "mystack-table:dev:eu-west-1"
-    assert resolver.resolve({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}) == \
-        "arn:aws:iam::123456789012:root"
+    assert (
+        resolver.resolve({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"})
+        == "arn:aws:iam::123456789012:root"
+    )
     assert resolver.resolve({"Fn::Sub": "no variables"}) == "no variables"
     with pytest.raises(KeyError):
         resolver.resolve({"Fn::Sub": "${Unknown}"})
@@ -177,8 +186,10 @@ def test_sub_escaped_literal(resolver: Resolver) -> None:
 
 def test_join(resolver: Resolver) -> None:
     assert resolver.resolve({"Fn::Join": ["-", ["a", {"Ref": "Stage"}, "b"]]}) == "a-dev-b"
-    assert resolver.resolve({"Fn::Join": ["", [{"Ref": "AWS::Region"}, ":", {"Fn::GetAtt": ["Bus", "Name"]}]]}) == \
-        "eu-west-1:mystack-bus"
+    assert (
+        resolver.resolve({"Fn::Join": ["", [{"Ref": "AWS::Region"}, ":", {"Fn::GetAtt": ["Bus", "Name"]}]]})
+        == "eu-west-1:mystack-bus"
+    )
     assert resolver.resolve({"Fn::Join": [",", []]}) == ""
 
 

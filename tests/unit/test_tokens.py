@@ -75,14 +75,16 @@ def test_issued_token_claims() -> None:
     issued = issue_access_token(user_id="usr_42", tenant_id="ten_7")
     header = jwt.get_unverified_header(issued.token)
     assert header["alg"] == "HS256"
-    decoded = jwt.decode(issued.token, signing_secret(), algorithms=["HS256"], audience=settings.jwt_audience,
-                         issuer=settings.jwt_issuer)
+    decoded = jwt.decode(
+        issued.token, signing_secret(), algorithms=["HS256"], audience=settings.jwt_audience, issuer=settings.jwt_issuer
+    )
     assert decoded["exp"] - decoded["iat"] == settings.jwt_ttl_seconds
     assert decoded["sub"] == "usr_42"
     assert decoded["tid"] == "ten_7"
     assert decoded["jti"].startswith("jti_")
-    other = jwt.decode(issue_access_token(user_id="usr_42", tenant_id="ten_7").token, options={
-        "verify_signature": False})
+    other = jwt.decode(
+        issue_access_token(user_id="usr_42", tenant_id="ten_7").token, options={"verify_signature": False}
+    )
     assert other["jti"] != decoded["jti"]
 
 

@@ -32,8 +32,9 @@ def make_ccxt_binance(
     off by default so tests stay fast.
     """
     # Every base (spot "public"/"private"/"v1", and sapi/fapi/dapi/... for safety) moves.
-    exchange: ccxt.binance = pointed_ccxt_client(ccxt.binance, server, api_key, secret, timeout_ms=timeout_ms,
-                                                 enable_rate_limit=enable_rate_limit)
+    exchange: ccxt.binance = pointed_ccxt_client(
+        ccxt.binance, server, api_key, secret, timeout_ms=timeout_ms, enable_rate_limit=enable_rate_limit
+    )
     exchange.options["warnOnFetchOpenOrdersWithoutSymbol"] = False
     exchange.options.setdefault("fetchOpenOrders", {})["warnWithoutSymbol"] = False
     exchange.set_markets(load_markets(markets_path))

@@ -31,8 +31,9 @@ def make_ccxt_kraken(
     authentication failures. ccxt's client-side throttle is off by default so tests stay fast.
     Imported from ``ccxt.kraken`` (not ``ccxt``) so it works next to the product's light import.
     """
-    exchange = pointed_ccxt_client(ccxt_kraken, server, api_key, secret, timeout_ms=timeout_ms,
-                                   enable_rate_limit=enable_rate_limit)
+    exchange = pointed_ccxt_client(
+        ccxt_kraken, server, api_key, secret, timeout_ms=timeout_ms, enable_rate_limit=enable_rate_limit
+    )
     exchange.set_markets(load_markets(markets_path))
     exchange.options["marketsByAltname"] = {m["altname"]: m for m in exchange.markets.values()}
     return exchange

@@ -19,8 +19,8 @@ from shared.clock import isoformat, utc_now
 from shared.errors import Conflict
 from shared.events import catalog
 from shared.events.envelope import DomainEvent, new_event
-from shared.events.recording import commit_with_events
-from shared.exchange.model import ExchangeOrder
+from shared.events.transactions import commit_with_events
+from shared.exchange.protocol import ExchangeOrder
 from shared.money import decimal_text
 from shared.observability import MetricUnit, logger, metrics
 from shared.orders.models import OrderRecord
@@ -42,18 +42,33 @@ class StaleOrder(Conflict):
 
 def order_event(event_type: str, order: OrderRecord, reason: str | None = None) -> DomainEvent:
     data = catalog.OrderData(
-        order_id=order.order_id, client_order_id=order.client_order_id, bot_id=order.bot_id,
-        exchange_account_id=order.account_id, exchange=order.exchange, symbol=order.symbol,
-        side=order.side, type=order.type, amount=order.amount, price=order.price, status=order.status,
-        filled=order.filled, average_price=order.average_price_text(), fee_cost=order.fee_cost,
+        order_id=order.order_id,
+        client_order_id=order.client_order_id,
+        bot_id=order.bot_id,
+        exchange_account_id=order.account_id,
+        exchange=order.exchange,
+        symbol=order.symbol,
+        side=order.side,
+        type=order.type,
+        amount=order.amount,
+        price=order.price,
+        status=order.status,
+        filled=order.filled,
+        average_price=order.average_price_text(),
+        fee_cost=order.fee_cost,
         fee_currency=order.fee_currency,
         reason=reason if reason is not None else order.reason,
     )
     return new_event(event_type, tenant_id=order.tenant_id, source=SOURCE, data=data)
 
 
-def commit(order: OrderRecord, events: list[DomainEvent], *, new: bool = False,
-           fill: tuple[Decimal, Decimal, Decimal] | None = None) -> None:
+def commit(
+    order: OrderRecord,
+    events: list[DomainEvent],
+    *,
+    new: bool = False,
+    fill: tuple[Decimal, Decimal, Decimal] | None = None,
+) -> None:
     """Save the order (version-checked, or as new), stage a fill's position rows, record events.
 
     A change with no events and no fill (the submit claim, a not-found count) is a single
@@ -75,9 +90,18 @@ def commit(order: OrderRecord, events: list[DomainEvent], *, new: bool = False,
             tx.save(order)
         if fill is not None:
             amount, price, fee = fill
-            stage_fill(tx, tenant_id=order.tenant_id, account_id=order.account_id, symbol=order.symbol,
-                       scope=order.bot_id or "manual", side=order.side, amount=amount, price=price, fee=fee,
-                       at=order.updated_at)
+            stage_fill(
+                tx,
+                tenant_id=order.tenant_id,
+                account_id=order.account_id,
+                symbol=order.symbol,
+                scope=order.bot_id or "manual",
+                side=order.side,
+                amount=amount,
+                price=price,
+                fee=fee,
+                at=order.updated_at,
+            )
 
     try:
         commit_with_events(stage, events)
@@ -87,8 +111,9 @@ def commit(order: OrderRecord, events: list[DomainEvent], *, new: bool = False,
         raise
 
 
-def move(order: OrderRecord, target: OrderStatus, *, reason: str | None = None,
-         extra_events: list[DomainEvent] | None = None) -> OrderRecord:
+def move(
+    order: OrderRecord, target: OrderStatus, *, reason: str | None = None, extra_events: list[DomainEvent] | None = None
+) -> OrderRecord:
     """A plain state change (no fills), with its event."""
     if not may_move(order.state, target):
         raise StaleOrder(f"cannot move an order from {order.status} to {target.value}")
@@ -139,9 +164,14 @@ def _fill_delta(order: OrderRecord, reported: ExchangeOrder) -> tuple[Decimal, D
     return amount, price, max(fee, Decimal(0))
 
 
-def record_exchange_state(order: OrderRecord, reported: ExchangeOrder, *, now: datetime | None = None,
-                          extra_events: list[DomainEvent] | None = None,
-                          announce: tuple[str, ...] = ()) -> OrderRecord:
+def record_exchange_state(
+    order: OrderRecord,
+    reported: ExchangeOrder,
+    *,
+    now: datetime | None = None,
+    extra_events: list[DomainEvent] | None = None,
+    announce: tuple[str, ...] = (),
+) -> OrderRecord:
     """Bring the row in line with what the exchange reports: state, fills, fees, events.
 
     `announce` names further order events, built from the order as recorded; `extra_events` are
@@ -155,8 +185,10 @@ def record_exchange_state(order: OrderRecord, reported: ExchangeOrder, *, now: d
             commit(order, [])
         return order
     if target != current and not may_move(current, target):
-        logger.warning("ignoring an exchange state we cannot move to",
-                       extra={"order_id": order.order_id, "from": current.value, "to": target.value})
+        logger.warning(
+            "ignoring an exchange state we cannot move to",
+            extra={"order_id": order.order_id, "from": current.value, "to": target.value},
+        )
         return order
     events: list[DomainEvent] = []
     order.exchange_order_id = reported.exchange_order_id
@@ -164,8 +196,14 @@ def record_exchange_state(order: OrderRecord, reported: ExchangeOrder, *, now: d
     if delta is not None:
         amount, price, _ = delta
         fills = order.fills()
-        fills.append({"amount": str(amount), "price": decimal_text(price), "fee": decimal_text(delta[2]),
-                      "at": isoformat(now or utc_now())})
+        fills.append(
+            {
+                "amount": str(amount),
+                "price": decimal_text(price),
+                "fee": decimal_text(delta[2]),
+                "at": isoformat(now or utc_now()),
+            }
+        )
         order.fills_json = json.dumps(fills[-MAX_FILLS_KEPT:])
         order.filled = str(reported.filled)
         order.cost = str(reported.cost)
@@ -197,15 +235,26 @@ def adopt_late_order(order: OrderRecord, reported: ExchangeOrder, *, now: dateti
     order.reason = "found_after_not_placed"
     if status_from_exchange(reported) in ON_EXCHANGE:
         order.cancel_requested = True
-    alert = new_event("alert.late_order_adopted", tenant_id=order.tenant_id, source=SOURCE,
-                      data=catalog.LateOrderAdoptedData(
-                          order_id=order.order_id, client_order_id=order.client_order_id,
-                          exchange_account_id=order.account_id, exchange=order.exchange, symbol=order.symbol,
-                          exchange_status=reported.status.value, filled=decimal_text(reported.filled),
-                          not_placed_at=isoformat(not_placed_at) if not_placed_at else None,
-                          found_at=isoformat(now)))
+    alert = new_event(
+        "alert.late_order_adopted",
+        tenant_id=order.tenant_id,
+        source=SOURCE,
+        data=catalog.LateOrderAdoptedData(
+            order_id=order.order_id,
+            client_order_id=order.client_order_id,
+            exchange_account_id=order.account_id,
+            exchange=order.exchange,
+            symbol=order.symbol,
+            exchange_status=reported.status.value,
+            filled=decimal_text(reported.filled),
+            not_placed_at=isoformat(not_placed_at) if not_placed_at else None,
+            found_at=isoformat(now),
+        ),
+    )
     record_exchange_state(order, reported, now=now, extra_events=[alert], announce=("order.found_after_not_placed",))
     metrics.add_metric(name="LateOrdersAdopted", unit=MetricUnit.Count, value=1)
-    logger.warning("an order declared not placed appeared on the exchange and was adopted",
-                   extra={"order_id": order.order_id, "status": order.status})
+    logger.warning(
+        "an order declared not placed appeared on the exchange and was adopted",
+        extra={"order_id": order.order_id, "status": order.status},
+    )
     return order
