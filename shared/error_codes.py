@@ -91,6 +91,16 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "queue_unavailable": ErrorCode(503, "The backtest queue refused the jobs; retry with a new Idempotency-Key."),
     # ---- webhooks
     "webhook_url_refused": ErrorCode(422, "The webhook URL points somewhere we do not deliver (private address)."),
+    "too_many_subscriptions": ErrorCode(409, "The tenant has as many webhook subscriptions as allowed."),
+    "subscription_disabled": ErrorCode(409, "The webhook subscription is disabled; enable it first."),
+    "event_not_subscribed": ErrorCode(422, "The event's type is not among the subscription's `event_types`."),
+    "invalid_event_types": ErrorCode(422, "An `event_types` filter names no known type or uses a bad wildcard."),
+    "invalid_time_range": ErrorCode(422, "The time range is inverted or malformed."),
+    "invalid_endpoint": ErrorCode(
+        422, "The event stream's endpoint does not fit its protocol (https URL, SQS ARN, email)."
+    ),
+    "too_many_streams": ErrorCode(409, "The tenant has as many event streams as allowed."),
+    "endpoint_already_subscribed": ErrorCode(409, "That endpoint already backs an event stream."),
     # ---- our side
     "internal_error": ErrorCode(500, "An unexpected error; nothing about it is shown."),
     "configuration_error": ErrorCode(500, "The deployment is misconfigured; nothing about it is shown."),
