@@ -147,19 +147,12 @@ class RsiReversionParams(_SizedParams):
         return self
 
 
-class MacdCrossParams(_SizedParams):
+class MacdCrossParams(_FastSlow):
     """Long while the MACD line is above its signal line, flat otherwise."""
 
     fast: int = Field(default=12, ge=2, le=500)
     slow: int = Field(default=26, ge=3, le=1000)
     signal: int = Field(default=9, ge=1, le=500)
-    timeframe: Timeframe = "1m"
-
-    @model_validator(mode="after")
-    def _fast_below_slow(self) -> Self:
-        if self.fast >= self.slow:
-            raise ValueError("fast must be smaller than slow")
-        return self
 
 
 class BollingerReversionParams(_SizedParams):
