@@ -169,6 +169,13 @@ def _fields(text: str) -> dict[str, Any]:
     return parse_signal(text.encode()).public_fields()
 
 
+def _plan(text: str, *, held: Decimal, pending: Decimal) -> Any:
+    """The order a signal plans on the test market (spot, a full position worth FULL)."""
+    return plan_order(
+        _fields(text), held=held, pending=pending, price=PRICE, full_notional=FULL, market=MARKET, derivatives=False
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "working", "wanted"),
     [
@@ -211,54 +218,22 @@ def test_wanted_position_on_derivatives(text: str, working: str, wanted: str) ->
 
 def test_amounts_round_down_to_the_step() -> None:
     assert round_amount(Decimal("0.0029999"), MARKET) == Decimal("0.002")
-    plan = plan_order(
-        _fields("SIGNAL=buy;VOLUME=0.0029999"),
-        held=Decimal(0),
-        pending=Decimal(0),
-        price=PRICE,
-        full_notional=FULL,
-        market=MARKET,
-        derivatives=False,
-    )
+    plan = _plan("SIGNAL=buy;VOLUME=0.0029999", held=Decimal(0), pending=Decimal(0))
     assert (plan.side, plan.amount) == ("buy", Decimal("0.002"))
 
 
 def test_pending_orders_count_toward_the_working_position() -> None:
-    plan = plan_order(
-        _fields("SIGNAL=buy;POSITION=long;POSITION_SIZE=0.003"),
-        held=Decimal(0),
-        pending=Decimal("0.003"),
-        price=PRICE,
-        full_notional=FULL,
-        market=MARKET,
-        derivatives=False,
-    )
+    plan = _plan("SIGNAL=buy;POSITION=long;POSITION_SIZE=0.003", held=Decimal(0), pending=Decimal("0.003"))
     assert (plan.side, plan.skipped) == (None, "at_target")
 
 
 def test_a_spot_sell_never_exceeds_what_is_held() -> None:
-    plan = plan_order(
-        _fields("SIGNAL=sell"),
-        held=Decimal("0.002"),
-        pending=Decimal("0.003"),
-        price=PRICE,
-        full_notional=FULL,
-        market=MARKET,
-        derivatives=False,
-    )
+    plan = _plan("SIGNAL=sell", held=Decimal("0.002"), pending=Decimal("0.003"))
     assert (plan.side, plan.amount) == ("sell", Decimal("0.002"))
 
 
 def test_below_the_market_minimum_nothing_is_planned() -> None:
-    plan = plan_order(
-        _fields("SIGNAL=buy;VOLUME=0.00005"),
-        held=Decimal(0),
-        pending=Decimal(0),
-        price=PRICE,
-        full_notional=FULL,
-        market=MARKET,
-        derivatives=False,
-    )
+    plan = _plan("SIGNAL=buy;VOLUME=0.00005", held=Decimal(0), pending=Decimal(0))
     assert (plan.side, plan.skipped) == (None, "at_target")  # rounds down to nothing
     plan = plan_order(
         _fields("SIGNAL=buy;VOLUME=0.001"),
