@@ -12,15 +12,6 @@ from __future__ import annotations
 
 import random
 import sys
-from collections.abc import Callable
-
-_refreshers: list[Callable[[], None]] = []
-
-
-def on_restore(refresh: Callable[[], None]) -> Callable[[], None]:
-    """Register `refresh` to run after each restore (usable as a decorator)."""
-    _refreshers.append(refresh)
-    return refresh
 
 
 def refresh_after_restore() -> None:
@@ -40,8 +31,6 @@ def refresh_after_restore() -> None:
             getattr(module, name).cache_clear()
     if "shared.persistence" in sys.modules:
         sys.modules["shared.persistence"].forget_model_connections()
-    for refresh in _refreshers:
-        refresh()
 
 
 def register_restore_hooks() -> bool:

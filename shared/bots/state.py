@@ -16,7 +16,7 @@ from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
 from shared.clock import utc_now
-from shared.persistence import BaseMeta
+from shared.persistence import BaseMeta, get_or_none
 
 
 class BotStateRecord(Model):
@@ -49,9 +49,8 @@ def strategy_digest(strategy_json: str) -> str:
 def load_state(tenant_id: str, bot_id: str, strategy_json: str) -> BotStateRecord:
     """The bot's state for its current strategy: a fresh one (next epoch) after a strategy change."""
     digest = strategy_digest(strategy_json)
-    try:
-        row = BotStateRecord.get(tenant_id, bot_id, consistent_read=True)
-    except BotStateRecord.DoesNotExist:
+    row = get_or_none(BotStateRecord, tenant_id, bot_id)
+    if row is None:
         return BotStateRecord(tenant_id=tenant_id, bot_id=bot_id, strategy_digest=digest, epoch=1)
     if row.strategy_digest != digest:
         row.strategy_digest = digest

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from shared.events.envelope import DomainEvent
 from shared.events.outbox import EventRecord
 from shared.ids import new_ulid
+from shared.persistence import get_or_none
 
 ID_PREFIX = "evt_"
 _LOWEST = ID_PREFIX
@@ -92,9 +93,8 @@ def events_in_range(tenant_id: str, query: EventQuery, *, limit: int) -> list[Do
 
 
 def get_event(tenant_id: str, event_id: str) -> DomainEvent | None:
-    try:
-        record = EventRecord.get(tenant_id, event_id, consistent_read=True)
-    except EventRecord.DoesNotExist:
+    record = get_or_none(EventRecord, tenant_id, event_id)
+    if record is None:
         return None
     try:
         return record.to_event()

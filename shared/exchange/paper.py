@@ -35,11 +35,11 @@ from shared.exchange.protocol import (
     OrderRequest,
     Ticker,
 )
+from shared.market_data.markets import TIMEFRAME_MS
 from shared.persistence import BaseMeta, connection
 
 MARKETS_PATH = Path(__file__).with_name("data") / "paper_markets.json"
 PAPER_EXCHANGE_ID = "paper"
-_TIMEFRAME_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000, "1d": 86_400_000}
 _WRITE_ATTEMPTS = 5
 
 
@@ -131,7 +131,7 @@ class PaperExchange:
         return Ticker(symbol=symbol, last=last, bid=last - step, ask=last + step, timestamp_ms=self.clock_ms())
 
     def fetch_ohlcv(self, symbol: str, timeframe: str, limit: int) -> list[Candle]:
-        span = _TIMEFRAME_MS[timeframe]
+        span = TIMEFRAME_MS[timeframe]
         end = self.clock_ms() // span * span
         candles = []
         for start in range(end - (limit - 1) * span, end + 1, span):

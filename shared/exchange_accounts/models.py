@@ -39,13 +39,7 @@ def list_account_records(tenant_id: str) -> list[ExchangeAccountRecord]:
 
 def ensure_account(tenant_id: str, account_id: str) -> None:
     """404 unless the tenant owns this account (or it is the built-in paper account)."""
-    if account_id == PAPER_ACCOUNT_ID:
-        return
-    record = get_account_record(tenant_id, account_id)
-    if record is None or record.status != "active":
-        raise NotFound(
-            "no such exchange account", code="exchange_account_not_found", details={"exchange_account_id": account_id}
-        )
+    exchange_of_account(tenant_id, account_id)
 
 
 def exchange_of_account(tenant_id: str, account_id: str) -> str:

@@ -23,7 +23,7 @@ from shared.errors import AppError
 from shared.exchange.protocol import Candle
 from shared.market_data.markets import MarketKey
 from shared.observability import logger
-from shared.persistence import BaseMeta
+from shared.persistence import BaseMeta, get_or_none
 
 if TYPE_CHECKING:
     from shared.strategies.candles import Candles
@@ -78,10 +78,7 @@ def exchange_fetch(market: MarketKey, bars: int, now_ms: int) -> list[Candle]:
 
 
 def _get(market: MarketKey) -> CandlesRecord | None:
-    try:
-        return CandlesRecord.get(str(market), consistent_read=True)
-    except CandlesRecord.DoesNotExist:
-        return None
+    return get_or_none(CandlesRecord, str(market))
 
 
 def _closed(candles: list[Candle], market: MarketKey, now_ms: int) -> list[Bar]:
