@@ -71,11 +71,6 @@ class Request:
         detail = "[" + ", ".join(f"{kind} {table}" for kind, table in self.items) + "]" if self.items else ""
         return f"{self.operation}{where}{detail}"
 
-    def outbox_first(self) -> bool:
-        """Item 0 is an outbox row although the caller staged its own item(s) first."""
-        tables = [table for _, table in self.items]
-        return bool(tables) and tables[0] == "Events" and any(t != "Events" for t in tables)
-
 
 class ClientTally:
     """botocore `before-send` hook: one entry per HTTP request a client is about to send."""

@@ -19,7 +19,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from shared.persistence import BaseMeta, condition_failed, connection
+from shared.persistence import BaseMeta, condition_failed, connection, get_or_none
 
 TERMINAL = ("succeeded", "failed")
 
@@ -75,28 +75,19 @@ class DatasetRecord(_Row):
 def get_backtest(tenant_id: str, backtest_id: str) -> BacktestRecord | None:
     if not backtest_id.startswith("bt_"):
         return None
-    try:
-        return BacktestRecord.get(tenant_id, backtest_id, consistent_read=True)
-    except BacktestRecord.DoesNotExist:
-        return None
+    return get_or_none(BacktestRecord, tenant_id, backtest_id)
 
 
 def get_sweep(tenant_id: str, sweep_id: str) -> SweepRecord | None:
     if not sweep_id.startswith("swp_"):
         return None
-    try:
-        return SweepRecord.get(tenant_id, sweep_id, consistent_read=True)
-    except SweepRecord.DoesNotExist:
-        return None
+    return get_or_none(SweepRecord, tenant_id, sweep_id)
 
 
 def get_dataset(tenant_id: str, dataset_id: str) -> DatasetRecord | None:
     if not dataset_id.startswith("ds_"):
         return None
-    try:
-        return DatasetRecord.get(tenant_id, dataset_id, consistent_read=True)
-    except DatasetRecord.DoesNotExist:
-        return None
+    return get_or_none(DatasetRecord, tenant_id, dataset_id)
 
 
 def list_backtests(tenant_id: str, *, limit: int, after: str | None) -> tuple[list[BacktestRecord], bool]:

@@ -83,14 +83,6 @@ def delete(key: str) -> None:
     _s3().delete_object(Bucket=_bucket(), Key=key)
 
 
-def delete_prefix(prefix: str) -> None:
-    """Every object under `prefix` (a run's results)."""
-    client = _s3()
-    listed = client.list_objects_v2(Bucket=_bucket(), Prefix=prefix).get("Contents", [])
-    if listed:
-        client.delete_objects(Bucket=_bucket(), Delete={"Objects": [{"Key": o["Key"]} for o in listed]})
-
-
 def write_results(
     prefix: str,
     trades: dict[str, list[Any]],

@@ -16,7 +16,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAt
 from pynamodb.models import Model
 
 from shared.config import get_settings
-from shared.persistence import BaseMeta
+from shared.persistence import BaseMeta, get_or_none
 
 
 class SignalRecord(Model):
@@ -72,17 +72,11 @@ def retention_expiry(now: datetime) -> int:
 
 
 def get_signal(tenant_id: str, bot_id: str, signal_id: str) -> SignalRecord | None:
-    try:
-        return SignalRecord.get(tenant_id, signal_key(bot_id, signal_id), consistent_read=True)
-    except SignalRecord.DoesNotExist:
-        return None
+    return get_or_none(SignalRecord, tenant_id, signal_key(bot_id, signal_id))
 
 
 def get_marker(tenant_id: str, key: str) -> SignalMarker | None:
-    try:
-        return SignalMarker.get(tenant_id, key, consistent_read=True)
-    except SignalMarker.DoesNotExist:
-        return None
+    return get_or_none(SignalMarker, tenant_id, key)
 
 
 def count_in_window(tenant_id: str, bot_id: str, window_start: int, expires_at: int) -> int:

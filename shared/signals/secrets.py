@@ -20,7 +20,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from shared.clock import utc_now
-from shared.persistence import BaseMeta
+from shared.persistence import BaseMeta, get_or_none
 
 SECRET_PREFIX = "sigsec_"
 _UNKNOWN_BOT_HASH = hashlib.sha256(b"no bot has this secret").hexdigest()
@@ -61,10 +61,7 @@ def stage_delete(tx: TransactWrite, bot_id: str) -> None:
 def tenant_for(bot_id: str, presented: str | None) -> str | None:
     """The tenant owning `bot_id` if `presented` is its current secret; None otherwise (unknown bot,
     missing or wrong secret: indistinguishable to the caller)."""
-    try:
-        row: SignalSecretRecord | None = SignalSecretRecord.get(bot_id, consistent_read=True)
-    except SignalSecretRecord.DoesNotExist:
-        row = None
+    row = get_or_none(SignalSecretRecord, bot_id)
     expected = row.secret_hash if row is not None else _UNKNOWN_BOT_HASH
     given = secret_hash(presented or "")
     matches = hmac.compare_digest(given, expected)

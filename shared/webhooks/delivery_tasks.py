@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from shared.aws_clients import aws_client
 from shared.config import get_settings
 from shared.events.envelope import DomainEvent
+from shared.ids import new_id
 
 MAX_DELAY_SECONDS = 900
 _BATCH = 10
@@ -73,3 +74,14 @@ def send_tasks(tasks: Sequence[DeliveryTask], delay_seconds: int = 0) -> None:
         response = _client().send_message_batch(QueueUrl=queue_url, Entries=entries)
         if response.get("Failed"):
             raise DeliveryQueueError(f"{len(response['Failed'])} delivery task(s) not queued")
+
+
+def task_for(event: DomainEvent, subscription_id: str, *, replay: bool = False) -> DeliveryTask:
+    """One delivery of `event` to one subscription (a fresh delivery id; the event id stays)."""
+    return DeliveryTask(
+        tenant_id=event.tenant_id,
+        subscription_id=subscription_id,
+        delivery_id=new_id("dlv"),
+        event=event,
+        replay=replay,
+    )

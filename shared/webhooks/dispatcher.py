@@ -29,12 +29,11 @@ from shared.clock import isoformat, utc_now
 from shared.config import get_settings
 from shared.events import catalog
 from shared.events.envelope import DomainEvent
-from shared.ids import new_id
 from shared.observability import MetricUnit, logger, metrics
 from shared.webhooks import deliveries, subscriptions
 from shared.webhooks.deliveries import DeliveryStatus
 from shared.webhooks.delivery_http import DeliveryOutcome, DeliveryResult, deliver
-from shared.webhooks.delivery_tasks import MAX_DELAY_SECONDS, AttemptLog, DeliveryTask, send_tasks
+from shared.webhooks.delivery_tasks import MAX_DELAY_SECONDS, AttemptLog, DeliveryTask, send_tasks, task_for
 from shared.webhooks.event_filters import matches
 from shared.webhooks.retry_schedule import next_attempt_delay
 from shared.webhooks.subscriptions import WebhookSubscriptionRecord
@@ -66,16 +65,6 @@ def wanted_by(event: DomainEvent, subscription: WebhookSubscriptionRecord) -> bo
         and subscription.tenant_id == event.tenant_id
         and matches(subscription.patterns, event.type)
         and not _about_itself(event, subscription)
-    )
-
-
-def task_for(event: DomainEvent, subscription_id: str, *, replay: bool = False) -> DeliveryTask:
-    return DeliveryTask(
-        tenant_id=event.tenant_id,
-        subscription_id=subscription_id,
-        delivery_id=new_id("dlv"),
-        event=event,
-        replay=replay,
     )
 
 

@@ -16,8 +16,7 @@ from shared.events.history import EventQuery, events_in_range, get_event
 from shared.ids import new_id
 from shared.pagination import decode_cursor, encode_cursor
 from shared.webhooks import deliveries, subscriptions
-from shared.webhooks.delivery_tasks import send_tasks
-from shared.webhooks.dispatcher import task_for
+from shared.webhooks.delivery_tasks import send_tasks, task_for
 from shared.webhooks.event_filters import PING, matches, normalize_patterns
 from shared.webhooks.schemas import (
     AttemptOut,

@@ -23,7 +23,7 @@ from shared.errors import Conflict
 from shared.events import catalog
 from shared.events.envelope import new_event
 from shared.events.transactions import commit_with_events
-from shared.persistence import BaseMeta, condition_failed
+from shared.persistence import BaseMeta, condition_failed, get_or_none
 
 WEBHOOK_PREFIX = "wh_"
 STREAM_PREFIX = "es_"
@@ -98,10 +98,7 @@ class EventStreamRecord(Model):
 def get_subscription(tenant_id: str, subscription_id: str) -> WebhookSubscriptionRecord | None:
     if not subscription_id.startswith(WEBHOOK_PREFIX):
         return None
-    try:
-        return WebhookSubscriptionRecord.get(tenant_id, subscription_id, consistent_read=True)
-    except WebhookSubscriptionRecord.DoesNotExist:
-        return None
+    return get_or_none(WebhookSubscriptionRecord, tenant_id, subscription_id)
 
 
 def list_subscriptions(
@@ -316,10 +313,7 @@ def delete(
 def get_stream(tenant_id: str, stream_id: str) -> EventStreamRecord | None:
     if not stream_id.startswith(STREAM_PREFIX):
         return None
-    try:
-        return EventStreamRecord.get(tenant_id, stream_id, consistent_read=True)
-    except EventStreamRecord.DoesNotExist:
-        return None
+    return get_or_none(EventStreamRecord, tenant_id, stream_id)
 
 
 def list_streams(tenant_id: str) -> Sequence[EventStreamRecord]:

@@ -105,9 +105,6 @@ class LambdaApi:
     handler: Any
     caller: Caller | None = None
 
-    def as_caller(self, caller: Caller | None) -> LambdaApi:
-        return LambdaApi(self.handler, caller)
-
     def request(
         self,
         method: str,

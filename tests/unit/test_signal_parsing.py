@@ -183,7 +183,6 @@ def _plan(text: str, *, held: Decimal, pending: Decimal) -> Any:
         ("SIGNAL=buy", "0.002", "0.004"),  # no target: adds
         ("SIGNAL=buy;VOLUME=0.01", "0", "0.01"),
         ("SIGNAL=buy;VOLUME=50%", "0", "0.001"),
-        ("SIGNAL=buy", "0", "0.002"),
         ("SIGNAL=sell", "0.004", "0"),  # exit without amount: everything
         ("SIGNAL=sell;VOLUME=0.001", "0.004", "0.003"),
         ("SIGNAL=sell", "0", "0"),
