@@ -13,16 +13,12 @@ import boto3
 import pytest
 
 from tests.integration.conftest import BusTap
-from tests.support.api import Caller, LambdaApi, invoke, load_event
+from tests.support.api import Caller, LambdaApi, idempotency_header, invoke, load_event
 from tests.support.payloads import bot
 
 
-def _key() -> dict[str, str]:
-    return {"Idempotency-Key": secrets.token_hex(8)}
-
-
 def _create(api: LambdaApi, **changes: Any) -> dict[str, Any]:
-    reply = api.post("/bots", body=bot(**changes), headers=_key())
+    reply = api.post("/bots", body=bot(**changes), headers=idempotency_header())
     assert reply.status == 201, reply.text
     created: dict[str, Any] = reply.json
     return created
@@ -143,7 +139,7 @@ def test_a_garbled_cursor_is_400(bots_a: LambdaApi) -> None:
 
 
 def test_idempotent_create_replays_the_same_bot(bots_a: LambdaApi, tenant_a: Caller) -> None:
-    headers = _key()
+    headers = idempotency_header()
     first = bots_a.post("/bots", body=bot(), headers=headers)
     second = bots_a.post("/bots", body=bot(), headers=headers)
     assert first.status == second.status == 201
@@ -152,7 +148,7 @@ def test_idempotent_create_replays_the_same_bot(bots_a: LambdaApi, tenant_a: Cal
 
 
 def test_idempotency_key_reused_with_another_body_is_422(bots_a: LambdaApi, tenant_a: Caller) -> None:
-    headers = _key()
+    headers = idempotency_header()
     assert bots_a.post("/bots", body=bot(), headers=headers).status == 201
     reply = bots_a.post("/bots", body=bot(name="something else"), headers=headers)
     assert reply.status == 422 and reply.error_code == "idempotency_key_reused"
@@ -162,7 +158,7 @@ def test_idempotency_key_reused_with_another_body_is_422(bots_a: LambdaApi, tena
 def test_idempotency_keys_are_scoped_by_tenant(
     bots_a: LambdaApi, bots_b: LambdaApi, tenant_a: Caller, tenant_b: Caller
 ) -> None:
-    headers = _key()
+    headers = idempotency_header()
     a = bots_a.post("/bots", body=bot(), headers=headers)
     b = bots_b.post("/bots", body=bot(), headers=headers)
     assert a.status == b.status == 201
@@ -184,7 +180,7 @@ def test_concurrent_duplicate_is_409(bots_a: LambdaApi, tenant_a: Caller, monkey
         original(tenant_id, account_id)
 
     monkeypatch.setattr(service, "_ensure_exchange_account", slow_check)
-    headers = _key()
+    headers = idempotency_header()
     replies: list[Any] = []
     first = threading.Thread(target=lambda: replies.append(bots_a.post("/bots", body=bot(), headers=headers)))
     first.start()
@@ -208,7 +204,7 @@ def test_create_requires_an_idempotency_key(bots_a: LambdaApi, tenant_a: Caller)
 def test_read_scope_cannot_change_bots(bots_handler: Any, tenant_a: Caller) -> None:
     reader = LambdaApi(bots_handler, Caller(tenant_a.tenant_id, "key:key_x", scopes=("read",)))
     assert reader.get("/bots").status == 200
-    reply = reader.post("/bots", body=bot(), headers=_key())
+    reply = reader.post("/bots", body=bot(), headers=idempotency_header())
     assert reply.status == 403 and reply.json["error"]["details"] == {"required_scope": "trade"}
 
 

@@ -12,12 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.api import Caller, LambdaApi
+from tests.support.api import Caller, LambdaApi, idempotency_header
 from tests.support.payloads import bot
-
-
-def _key() -> dict[str, str]:
-    return {"Idempotency-Key": secrets.token_hex(8)}
 
 
 def _rows(tenant_id: str) -> list[dict[str, Any]]:
@@ -33,7 +29,7 @@ def _rows(tenant_id: str) -> list[dict[str, Any]]:
 
 
 def test_tenant_b_cannot_touch_tenant_a_bots(bots_a: LambdaApi, bots_b: LambdaApi, tenant_a: Caller) -> None:
-    bot_id = bots_a.post("/bots", body=bot(), headers=_key()).json["id"]
+    bot_id = bots_a.post("/bots", body=bot(), headers=idempotency_header()).json["id"]
     before = bots_a.get(f"/bots/{bot_id}").json
     attempts = [
         bots_b.get(f"/bots/{bot_id}"),
@@ -55,11 +51,11 @@ def test_tenant_b_cannot_touch_tenant_a_bots(bots_a: LambdaApi, bots_b: LambdaAp
 def test_tenant_id_in_body_is_rejected_and_in_headers_ignored(
     bots_a: LambdaApi, tenant_a: Caller, tenant_b: Caller
 ) -> None:
-    smuggled = bots_a.post("/bots", body=bot(tenant_id=tenant_b.tenant_id), headers=_key())
+    smuggled = bots_a.post("/bots", body=bot(tenant_id=tenant_b.tenant_id), headers=idempotency_header())
     assert smuggled.status == 422
     assert _rows(tenant_b.tenant_id) == [] and _rows(tenant_a.tenant_id) == []
 
-    headers = {**_key(), "X-Tenant-Id": tenant_b.tenant_id, "tenant_id": tenant_b.tenant_id}
+    headers = {**idempotency_header(), "X-Tenant-Id": tenant_b.tenant_id, "tenant_id": tenant_b.tenant_id}
     created = bots_a.post("/bots", body=bot(), headers=headers)
     assert created.status == 201
     assert len(_rows(tenant_a.tenant_id)) == 1 and _rows(tenant_b.tenant_id) == []
@@ -78,7 +74,7 @@ def test_tenant_id_in_body_is_rejected_and_in_headers_ignored(
     ],
 )
 def test_patch_rejects_mass_assignment(bots_a: LambdaApi, field: str, value: Any) -> None:
-    bot_id = bots_a.post("/bots", body=bot(), headers=_key()).json["id"]
+    bot_id = bots_a.post("/bots", body=bot(), headers=idempotency_header()).json["id"]
     before = bots_a.get(f"/bots/{bot_id}").json
     reply = bots_a.patch(f"/bots/{bot_id}", body={"name": "ok", field: value})
     assert reply.status == 422 and reply.error_code == "validation_error"
@@ -89,7 +85,7 @@ def test_patch_rejects_mass_assignment(bots_a: LambdaApi, field: str, value: Any
 def test_requests_without_authorizer_context_are_401(bots_handler: Any) -> None:
     anonymous = LambdaApi(bots_handler, None)
     assert anonymous.get("/bots").status == 401
-    assert anonymous.post("/bots", body=bot(), headers=_key()).error_code == "unauthorized"
+    assert anonymous.post("/bots", body=bot(), headers=idempotency_header()).error_code == "unauthorized"
 
 
 # ---------------------------------------------------------------- bad input
@@ -110,7 +106,7 @@ NUMBER_CASES = {
 @pytest.mark.parametrize("case", sorted(NUMBER_CASES))
 def test_bad_numbers_are_422_and_write_nothing(bots_a: LambdaApi, tenant_a: Caller, case: str) -> None:
     body = json.dumps(bot()).replace(json.dumps(bot()["risk"]), NUMBER_CASES[case])
-    reply = bots_a.post("/bots", raw_body=body, headers=_key())
+    reply = bots_a.post("/bots", raw_body=body, headers=idempotency_header())
     assert reply.status == 422, (case, reply.text)
     assert reply.error_code == "validation_error"
     assert _rows(tenant_a.tenant_id) == []
@@ -163,7 +159,7 @@ def test_bad_numbers_are_422_and_write_nothing(bots_a: LambdaApi, tenant_a: Call
 def test_bad_bodies_get_clear_4xx_and_write_nothing(
     bots_a: LambdaApi, tenant_a: Caller, case: str, body: str, status: int, code: str
 ) -> None:
-    reply = bots_a.post("/bots", raw_body=body, headers=_key())
+    reply = bots_a.post("/bots", raw_body=body, headers=idempotency_header())
     assert reply.status == status, (case, reply.text)
     assert reply.error_code == code
     assert set(reply.json["error"]) == {"code", "message", "details"}
@@ -172,14 +168,14 @@ def test_bad_bodies_get_clear_4xx_and_write_nothing(
 
 def test_validation_errors_do_not_echo_submitted_values(bots_a: LambdaApi) -> None:
     secret_looking = "sk_live_" + secrets.token_hex(16)
-    reply = bots_a.post("/bots", body=bot(name=secret_looking * 10), headers=_key())
+    reply = bots_a.post("/bots", body=bot(name=secret_looking * 10), headers=idempotency_header())
     assert reply.status == 422
     assert secret_looking not in reply.text
 
 
 def test_ten_megabyte_body_is_413_before_parsing(bots_a: LambdaApi, tenant_a: Caller) -> None:
     huge = json.dumps(bot(name="x" * (10 * 1024 * 1024)))
-    reply = bots_a.post("/bots", raw_body=huge, headers=_key())
+    reply = bots_a.post("/bots", raw_body=huge, headers=idempotency_header())
     assert reply.status == 413 and reply.error_code == "payload_too_large"
     assert _rows(tenant_a.tenant_id) == []
 
@@ -243,7 +239,7 @@ def test_no_body_a_client_can_send_produces_a_5xx(bots_a: LambdaApi, body: dict[
     API keeps no per-tenant bot quota or name uniqueness, the PATCH targets an id no example can
     create (ids are generated server-side), nothing here engages the kill switch, and each example
     judges only its own answers' status class."""
-    reply = bots_a.post("/bots", raw_body=json.dumps(body), headers=_key())
+    reply = bots_a.post("/bots", raw_body=json.dumps(body), headers=idempotency_header())
     assert reply.status < 500, reply.text
     assert reply.status in (201, 400, 404, 422)
     patch = bots_a.patch("/bots/bot_01jd0000000000000000000000", raw_body=json.dumps(body))

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.api import Caller, LambdaApi
+from tests.support.api import Caller, LambdaApi, idempotency_header
 from tests.support.aws import TestCloud
 from tests.support.bots import CandleFeed, drain_ticks, run_worker, tick_of
 from tests.support.trading import TradingRig
@@ -41,10 +41,6 @@ def steered(monkeypatch: pytest.MonkeyPatch) -> Iterator[FixedPrices]:
     connect._instances.clear()
     yield source
     connect._instances.clear()
-
-
-def _key() -> dict[str, str]:
-    return {"Idempotency-Key": secrets.token_hex(8)}
 
 
 def _now_ms() -> int:
@@ -78,7 +74,7 @@ SMA_1H = {
 
 
 def _start(bots: LambdaApi, body: dict[str, Any]) -> str:
-    created = bots.post("/bots", body=body, headers=_key())
+    created = bots.post("/bots", body=body, headers=idempotency_header())
     assert created.status == 201, created.text
     bot_id: str = created.json["id"]
     assert bots.post(f"/bots/{bot_id}/start").status == 200
@@ -318,7 +314,7 @@ def test_activity_pages_newest_first_and_another_tenant_gets_404(
 ) -> None:
     from shared.bots.activity import record_activity
 
-    created = bots_a.post("/bots", body=_bot(SMA_1H), headers=_key())
+    created = bots_a.post("/bots", body=_bot(SMA_1H), headers=idempotency_header())
     bot_id = created.json["id"]
     for i in range(5):
         record_activity(

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.data_masking.exceptions import DataMaskingContextMismatchError
 
-from tests.support.api import Caller, LambdaApi, Reply
+from tests.support.api import Caller, LambdaApi, Reply, idempotency_header
 from tests.support.aws import TestCloud
 from tests.support.fake_exchange import Endpoint, FakeBinance
 from tests.support.fake_exchange.engine import MARKETS_PATH
@@ -27,10 +27,6 @@ GHOST_ACCOUNT = "acct_01jd0000000000000000000000"
 
 
 # ---------------------------------------------------------------- helpers and fixtures
-
-
-def _key() -> dict[str, str]:
-    return {"Idempotency-Key": secrets.token_hex(8)}
 
 
 def _rows(tenant_id: str) -> list[dict[str, Any]]:
@@ -248,14 +244,14 @@ def test_a_deleted_account_is_not_traded_by_a_warm_trade_worker(
     rig.drain()
     orders = orders_api_for(tenant_a)
     order = {"exchange_account_id": account_a, "symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"}
-    first = orders.post("/orders", body=order, headers=_key())
+    first = orders.post("/orders", body=order, headers=idempotency_header())
     assert first.status == 202, first.text
     rig.drain()
     assert orders.get(f"/orders/{first.json['id']}").json["status"] == "FILLED"
     worker_cache = dict(connect._instances)
     assert (tenant_a.tenant_id, account_a) in worker_cache
 
-    queued = orders.post("/orders", body=order, headers=_key())  # accepted while the account exists
+    queued = orders.post("/orders", body=order, headers=idempotency_header())  # accepted while the account exists
     assert queued.status == 202, queued.text
     assert accounts_a.delete(f"/exchange-accounts/{account_a}").status == 204
     connect._instances.update(worker_cache)  # the trade worker's warm container
@@ -334,13 +330,15 @@ def test_tenant_b_cannot_see_delete_read_or_use_tenant_a_account(
     assert accounts_b.get(f"/exchange-accounts/{account_a}").text.replace(account_a, GHOST_ACCOUNT) == ghost
 
     _assert_error(
-        bots_b.post("/bots", body=bot(exchange_account_id=account_a), headers=_key()), 404, "exchange_account_not_found"
+        bots_b.post("/bots", body=bot(exchange_account_id=account_a), headers=idempotency_header()),
+        404,
+        "exchange_account_not_found",
     )
     assert bots_b.get("/bots").json["items"] == []
 
     orders_b = orders_api_for(tenant_b)
     order = {"exchange_account_id": account_a, "symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"}
-    _assert_error(orders_b.post("/orders", body=order, headers=_key()), 404, "exchange_account_not_found")
+    _assert_error(orders_b.post("/orders", body=order, headers=idempotency_header()), 404, "exchange_account_not_found")
     assert orders_b.get("/orders").json["items"] == []
 
     # Nothing of B's attempts reached the exchange with A's keys, and A's account is intact.

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -15,16 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.api import Caller, LambdaApi, Reply
+from tests.support.api import Caller, LambdaApi, Reply, idempotency_header
 from tests.support.aws import TestCloud
 from tests.support.trading import TradingRig, orders_api_for
 
 GHOST_ACCOUNT = "acct_01jd0000000000000000000000"
 VALID: dict[str, Any] = {"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"}
-
-
-def _key() -> dict[str, str]:
-    return {"Idempotency-Key": secrets.token_hex(8)}
 
 
 def _order(**changes: Any) -> dict[str, Any]:
@@ -87,7 +82,7 @@ def test_a_valid_order_is_written_and_queued(orders_a: LambdaApi, tenant_a: Call
     """Shows the 'nothing written' checks below would notice a write."""
     rig.drain()
     before = _queued()
-    reply = orders_a.post("/orders", body=VALID, headers=_key())
+    reply = orders_a.post("/orders", body=VALID, headers=idempotency_header())
     assert reply.status == 202, reply.text
     assert [row["order_id"]["S"] for row in _order_rows(tenant_a.tenant_id)] == [reply.json["id"]]
     assert _queued() == before + 1
@@ -123,7 +118,7 @@ NUMBER_CASES: dict[str, tuple[str, str]] = {
 def test_bad_numbers_are_422_and_write_nothing(orders_a: LambdaApi, tenant_a: Caller, case: str) -> None:
     raw, field = NUMBER_CASES[case]
     before = _queued()
-    reply = orders_a.post("/orders", raw_body=raw, headers=_key())
+    reply = orders_a.post("/orders", raw_body=raw, headers=idempotency_header())
     _assert_rejected_and_nothing_written(reply, 422, "validation_error", tenant_a.tenant_id, before)
     assert f"body.{field}" in [f["field"] for f in reply.json["error"]["details"]["fields"]], reply.text
 
@@ -148,7 +143,7 @@ def test_market_rules_are_422_with_the_field_and_write_nothing(
     orders_a: LambdaApi, tenant_a: Caller, case: str, body: dict[str, Any], field: str, extra: dict[str, str]
 ) -> None:
     before = _queued()
-    reply = orders_a.post("/orders", body=body, headers=_key())
+    reply = orders_a.post("/orders", body=body, headers=idempotency_header())
     _assert_rejected_and_nothing_written(reply, 422, "validation_error", tenant_a.tenant_id, before)
     details = reply.json["error"]["details"]
     assert [f["field"] for f in details["fields"]] == [f"body.{field}"]
@@ -170,7 +165,9 @@ def test_amount_below_the_market_minimum_is_422(
     markets["BTC/USDT"] = replace(markets["BTC/USDT"], min_amount=Decimal("0.0001"))
     monkeypatch.setattr(paper, "paper_markets", lambda: markets)
     before = _queued()
-    reply = orders_a.post("/orders", body=_order(amount="0.00009"), headers=_key())  # a multiple of 0.00001
+    reply = orders_a.post(
+        "/orders", body=_order(amount="0.00009"), headers=idempotency_header()
+    )  # a multiple of 0.00001
     _assert_rejected_and_nothing_written(reply, 422, "validation_error", tenant_a.tenant_id, before)
     details = reply.json["error"]["details"]
     assert [f["field"] for f in details["fields"]] == ["body.amount"]
@@ -205,7 +202,7 @@ def test_inconsistent_or_unknown_fields_are_422(
     orders_a: LambdaApi, tenant_a: Caller, case: str, raw: str, field: str
 ) -> None:
     before = _queued()
-    reply = orders_a.post("/orders", raw_body=raw, headers=_key())
+    reply = orders_a.post("/orders", raw_body=raw, headers=idempotency_header())
     _assert_rejected_and_nothing_written(reply, 422, "validation_error", tenant_a.tenant_id, before)
     assert field in [f["field"] for f in reply.json["error"]["details"]["fields"]], reply.text
 
@@ -223,13 +220,13 @@ def test_market_order_protective_prices_are_checked_against_the_last_price(
     orders_a: LambdaApi, tenant_a: Caller, rig: TradingRig, changes: dict[str, str]
 ) -> None:
     before = _queued()
-    reply = orders_a.post("/orders", body=_order(**changes), headers=_key())
+    reply = orders_a.post("/orders", body=_order(**changes), headers=idempotency_header())
     _assert_rejected_and_nothing_written(reply, 422, "validation_error", tenant_a.tenant_id, before)
 
 
 def test_unknown_exchange_account_is_404(orders_a: LambdaApi, tenant_a: Caller) -> None:
     before = _queued()
-    reply = orders_a.post("/orders", body=_order(exchange_account_id=GHOST_ACCOUNT), headers=_key())
+    reply = orders_a.post("/orders", body=_order(exchange_account_id=GHOST_ACCOUNT), headers=idempotency_header())
     _assert_rejected_and_nothing_written(reply, 404, "exchange_account_not_found", tenant_a.tenant_id, before)
     assert reply.json["error"]["details"] == {"exchange_account_id": GHOST_ACCOUNT}
 
@@ -267,14 +264,14 @@ def test_missing_or_bad_idempotency_key_is_400(
 )
 def test_malformed_json_is_400(orders_a: LambdaApi, tenant_a: Caller, raw: str) -> None:
     before = _queued()
-    reply = orders_a.post("/orders", raw_body=raw, headers=_key())
+    reply = orders_a.post("/orders", raw_body=raw, headers=idempotency_header())
     _assert_rejected_and_nothing_written(reply, 400, "malformed_json", tenant_a.tenant_id, before)
 
 
 def test_a_rejected_request_does_not_use_up_its_idempotency_key(
     orders_a: LambdaApi, tenant_a: Caller, rig: TradingRig
 ) -> None:
-    key = _key()
+    key = idempotency_header()
     rejected = orders_a.post("/orders", body=_order(amount="0.000011"), headers=key)
     assert rejected.status == 422 and _order_rows(tenant_a.tenant_id) == []
     accepted = orders_a.post("/orders", body=VALID, headers=key)
@@ -332,7 +329,7 @@ def test_no_body_a_client_can_send_produces_a_5xx(orders_a: LambdaApi, rig: Trad
     (so no earlier intent can be matched), the API keeps no per-tenant order quota (risk limits
     are the worker's, and this test never runs the worker), and each example judges only its own
     answer's status class and error shape."""
-    reply = orders_a.post("/orders", raw_body=json.dumps(body), headers=_key())
+    reply = orders_a.post("/orders", raw_body=json.dumps(body), headers=idempotency_header())
     assert reply.status < 500, (body, reply.text)
     assert reply.status in (202, 400, 404, 422), reply.text
     if reply.status != 202:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import pytest
 
 from tests.integration.conftest import BusTap
-from tests.support.api import Caller, LambdaApi
+from tests.support.api import Caller, LambdaApi, idempotency_header
 from tests.support.aws import TestCloud
 from tests.support.trading import TradingRig
 
@@ -30,13 +29,11 @@ def rig(test_cloud: TestCloud) -> TradingRig:
     return TradingRig(test_cloud)
 
 
-def _key() -> dict[str, str]:
-    return {"Idempotency-Key": secrets.token_hex(8)}
-
-
 def test_market_order_fills_on_paper(orders_a: LambdaApi, rig: TradingRig, tenant_a: Caller, bus_tap: BusTap) -> None:
     placed = orders_a.post(
-        "/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.01"}, headers=_key()
+        "/orders",
+        body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.01"},
+        headers=idempotency_header(),
     )
     assert placed.status == 202, placed.text
     assert placed.json["status"] == "PENDING_SUBMIT"
@@ -85,7 +82,7 @@ def test_resting_limit_order_fills_when_the_market_crosses(
     placed = orders_a.post(
         "/orders",
         body={"symbol": "SOL/USDT", "side": "buy", "type": "limit", "amount": "2", "price": "98"},
-        headers=_key(),
+        headers=idempotency_header(),
     )
     rig.drain()
     assert orders_a.get(f"/orders/{placed.json['id']}").json["status"] == "OPEN"
@@ -122,7 +119,7 @@ def test_stop_loss_and_take_profit_exit_once(
             "stop_loss": "90",
             "take_profit": "120",
         },
-        headers=_key(),
+        headers=idempotency_header(),
     )
     rig.drain()
     entry = orders_a.get(f"/orders/{placed.json['id']}").json
@@ -157,7 +154,9 @@ def test_an_order_whose_task_was_lost_is_queued_again_by_the_reconciler(
     with monkeypatch.context() as patch:
         patch.setattr(intents, "enqueue", broken_queue)
         placed = orders_a.post(
-            "/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"}, headers=_key()
+            "/orders",
+            body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"},
+            headers=idempotency_header(),
         )
     assert placed.status == 202  # the intent is recorded even though its task was not queued
     assert rig.drain() == 0
@@ -188,7 +187,9 @@ def test_a_queue_backlog_is_not_multiplied_by_the_reconciler(
     rig = TradingRig(test_cloud, tenant_a.tenant_id)
     placed = [
         orders_a.post(
-            "/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"}, headers=_key()
+            "/orders",
+            body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"},
+            headers=idempotency_header(),
         ).json
         for _ in range(3)
     ]
@@ -208,7 +209,9 @@ def test_cancelling_a_terminal_order_is_a_409_that_says_so(
 ) -> None:
     rig = TradingRig(test_cloud, tenant_a.tenant_id)
     placed = orders_a.post(
-        "/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"}, headers=_key()
+        "/orders",
+        body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"},
+        headers=idempotency_header(),
     )
     rig.drain()
     assert orders_a.get(f"/orders/{placed.json['id']}").json["status"] == "FILLED"
@@ -221,7 +224,7 @@ def test_cancelling_a_terminal_order_is_a_409_that_says_so(
 def test_money_is_echoed_as_plain_decimal_strings(orders_a: LambdaApi, test_cloud: TestCloud, tenant_a: Caller) -> None:
     """A price sent as 5.9e4 comes back as "59000", never "5.9E+4"."""
     raw = '{"symbol": "BTC/USDT", "side": "buy", "type": "limit", "amount": 1e-3, "price": 5.9e4}'
-    placed = orders_a.post("/orders", raw_body=raw, headers=_key())
+    placed = orders_a.post("/orders", raw_body=raw, headers=idempotency_header())
     assert placed.status == 202, placed.text
     assert (placed.json["amount"], placed.json["price"]) == ("0.001", "59000")
     assert orders_a.get(f"/orders/{placed.json['id']}").json["price"] == "59000"

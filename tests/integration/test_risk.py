@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from tests.integration.conftest import BusTap
-from tests.support.api import Caller, LambdaApi
+from tests.support.api import Caller, LambdaApi, idempotency_header
 from tests.support.aws import TestCloud
 from tests.support.payloads import bot
 from tests.support.trading import TradingRig, exchange_api_for, orders_api_for
@@ -24,10 +24,6 @@ CENT = Decimal("0.01")
 
 
 # ---------------------------------------------------------------- helpers and fixtures
-
-
-def _key() -> dict[str, str]:
-    return {"Idempotency-Key": secrets.token_hex(8)}
 
 
 @pytest.fixture
@@ -76,7 +72,7 @@ def _place(orders: LambdaApi, **body: Any) -> str:
     reply = orders.post(
         "/orders",
         body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001", **body},
-        headers=_key(),
+        headers=idempotency_header(),
     )
     assert reply.status == 202, reply.text
     order_id: str = reply.json["id"]
@@ -92,7 +88,7 @@ def _order(orders: LambdaApi, order_id: str) -> dict[str, Any]:
 
 def _new_bot(bots: LambdaApi, **risk: Any) -> str:
     limits = {"max_position_notional": 100000, "max_daily_loss": 1000, "max_open_orders": 5, **risk}
-    reply = bots.post("/bots", body=bot(risk=limits), headers=_key())
+    reply = bots.post("/bots", body=bot(risk=limits), headers=idempotency_header())
     assert reply.status == 201, reply.text
     bot_id: str = reply.json["id"]
     return bot_id
@@ -169,7 +165,9 @@ def test_kill_switch_rejects_new_orders_until_released(
     before = _balances(accounts_a)
 
     refused = orders_a.post(
-        "/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"}, headers=_key()
+        "/orders",
+        body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"},
+        headers=idempotency_header(),
     )
     assert refused.status == 409 and refused.json["error"]["code"] == "kill_switch_engaged"
     assert orders_a.get("/orders").json["items"] == []  # refused at the door: nothing written
@@ -194,7 +192,7 @@ def test_kill_switch_rejects_new_orders_until_released(
     from functions.bots_api.app import lambda_handler as bots_handler
 
     bots = LambdaApi(bots_handler, tenant_a)
-    created = bots.post("/bots", body=bot(), headers=_key())
+    created = bots.post("/bots", body=bot(), headers=idempotency_header())
     assert created.status == 201, created.text
     start = bots.post(f"/bots/{created.json['id']}/start")
     assert start.status == 409 and start.json["error"]["code"] == "kill_switch_engaged"
@@ -390,7 +388,9 @@ def test_kill_switch_stops_bots_and_cancels_open_orders(
 
     # New orders are refused while engaged ...
     refused = orders_a.post(
-        "/orders", body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"}, headers=_key()
+        "/orders",
+        body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"},
+        headers=idempotency_header(),
     )
     assert refused.status == 409 and refused.json["error"]["code"] == "kill_switch_engaged"
     # ... and a bot cannot trade either.

@@ -13,7 +13,7 @@ import pytest
 
 from localcloud.template import resources_of_type
 from tests.integration.conftest import BusTap
-from tests.support.api import Caller
+from tests.support.api import Caller, idempotency_header
 from tests.support.aws import TestCloud
 from tests.support.fake_exchange import Endpoint, FakeBinance, Fault
 from tests.support.secrets_scan import (
@@ -25,10 +25,6 @@ from tests.support.secrets_scan import (
     secret_forms,
 )
 from tests.support.trading import TradingRig, point_binance_at  # noqa: F401
-
-
-def _key() -> dict[str, str]:
-    return {"Idempotency-Key": secrets.token_hex(8)}
 
 
 @pytest.fixture
@@ -123,17 +119,19 @@ def test_credentials_never_leak(
         assert smuggled.status == 422
 
         # Orders: one fills, one the exchange rejects, one ends ambiguous, one is canceled.
-        filled = orders.post("/orders", body=_order(account_id), headers=_key())
+        filled = orders.post("/orders", body=_order(account_id), headers=idempotency_header())
         assert filled.status == 202, filled.text
         rig.drain()
         server.faults.on_create(Fault.insufficient_funds())
-        rejected = orders.post("/orders", body=_order(account_id), headers=_key())
+        rejected = orders.post("/orders", body=_order(account_id), headers=idempotency_header())
         rig.drain()
         server.faults.on_create(Fault.status_unknown())
-        ambiguous = orders.post("/orders", body=_order(account_id), headers=_key())
+        ambiguous = orders.post("/orders", body=_order(account_id), headers=idempotency_header())
         rig.drain()
         assert orders.get(f"/orders/{ambiguous.json['id']}").json["status"] == "UNKNOWN"
-        resting = orders.post("/orders", body=_order(account_id, type="limit", price="58000.00"), headers=_key())
+        resting = orders.post(
+            "/orders", body=_order(account_id, type="limit", price="58000.00"), headers=idempotency_header()
+        )
         rig.drain()
         assert orders.get(f"/orders/{resting.json['id']}").json["status"] == "OPEN"
         assert orders.post(f"/orders/{resting.json['id']}/cancel").status == 202
@@ -155,7 +153,10 @@ def test_credentials_never_leak(
         assert orders.get("/orders").status == 200
         assert orders.get("/positions").status == 200
         assert accounts.get("/exchange-accounts/acct_01jd0000000000000000000000/balances").status == 404
-        assert orders.post("/orders", body=_order(account_id, amount="0.0000001"), headers=_key()).status == 422
+        assert (
+            orders.post("/orders", body=_order(account_id, amount="0.0000001"), headers=idempotency_header()).status
+            == 422
+        )
         server.faults.on(Endpoint.ACCOUNT, Fault.server_error(503), times=3)
         assert accounts.get(f"/exchange-accounts/{account_id}/balances").status == 503
 

@@ -10,16 +10,12 @@ from typing import Any
 
 import pytest
 
-from tests.support.api import Caller, LambdaApi, Reply, build_event, invoke
+from tests.support.api import Caller, LambdaApi, Reply, build_event, idempotency_header, invoke
 from tests.support.backtests import backtest_body
 from tests.support.payloads import bot
 from tests.support.trading import exchange_api_for, orders_api_for
 
 ORDER: dict[str, Any] = {"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"}
-
-
-def _key() -> dict[str, str]:
-    return {"Idempotency-Key": secrets.token_hex(8)}
 
 
 def _refused(reply: Reply, status: int, code: str) -> None:
@@ -46,7 +42,7 @@ def backtests_a(tenant_a: Caller) -> LambdaApi:
 def test_an_integer_field_takes_only_an_integer(bots_a: LambdaApi, value: Any) -> None:
     body = bot()
     body["risk"]["max_open_orders"] = value
-    reply = bots_a.post("/bots", body=body, headers=_key())
+    reply = bots_a.post("/bots", body=body, headers=idempotency_header())
     _refused(reply, 422, "validation_error")
     assert reply.json["error"]["details"]["fields"][0]["field"] == "body.risk.max_open_orders"
     assert bots_a.get("/bots").json["items"] == []
@@ -76,21 +72,23 @@ def test_a_boolean_field_takes_only_true_or_false(orders_a: LambdaApi, value: An
 def test_money_refuses_booleans_and_anything_but_ascii_decimal_text(bots_a: LambdaApi, value: Any) -> None:
     body = bot()
     body["risk"]["max_position_notional"] = value
-    _refused(bots_a.post("/bots", body=body, headers=_key()), 422, "validation_error")
+    _refused(bots_a.post("/bots", body=body, headers=idempotency_header()), 422, "validation_error")
 
 
 @pytest.mark.parametrize("value,stored", [(1000, "1000"), ("1000.50", "1000.5"), (2.5e3, "2500"), ("1e3", "1000")])
 def test_money_still_takes_a_number_or_a_decimal_string(bots_a: LambdaApi, value: Any, stored: str) -> None:
     body = bot()
     body["risk"]["max_position_notional"] = value
-    reply = bots_a.post("/bots", body=body, headers=_key())
+    reply = bots_a.post("/bots", body=body, headers=idempotency_header())
     assert reply.status == 201, reply.text
     assert reply.json["risk"]["max_position_notional"] == stored
 
 
 @pytest.mark.parametrize("value", [True, "\u0661", "0.001 ", "+-1"])
 def test_order_amounts_are_strict_too(orders_a: LambdaApi, value: Any) -> None:
-    _refused(orders_a.post("/orders", body={**ORDER, "amount": value}, headers=_key()), 422, "validation_error")
+    _refused(
+        orders_a.post("/orders", body={**ORDER, "amount": value}, headers=idempotency_header()), 422, "validation_error"
+    )
 
 
 def test_exchange_account_flags_take_only_booleans(tenant_a: Caller) -> None:
@@ -104,14 +102,16 @@ def test_exchange_account_flags_take_only_booleans(tenant_a: Caller) -> None:
 def test_backtest_numbers_are_strict(backtests_a: LambdaApi, change: dict[str, Any]) -> None:
     body = backtest_body()
     body["data_source"] = {"type": "synthetic", **change}
-    _refused(backtests_a.post("/backtests", body=body, headers=_key()), 422, "validation_error")
+    _refused(backtests_a.post("/backtests", body=body, headers=idempotency_header()), 422, "validation_error")
 
 
 def test_backtest_timestamps_are_iso_text_not_numbers(backtests_a: LambdaApi) -> None:
     _refused(
-        backtests_a.post("/backtests", body=backtest_body(start=1700000000), headers=_key()), 422, "validation_error"
+        backtests_a.post("/backtests", body=backtest_body(start=1700000000), headers=idempotency_header()),
+        422,
+        "validation_error",
     )
-    assert backtests_a.post("/backtests", body=backtest_body(), headers=_key()).status == 202
+    assert backtests_a.post("/backtests", body=backtest_body(), headers=idempotency_header()).status == 202
 
 
 # ---------------------------------------------------------------- 2. request bodies
@@ -131,13 +131,13 @@ def test_backtest_timestamps_are_iso_text_not_numbers(backtests_a: LambdaApi) ->
     ],
 )
 def test_malformed_bodies_are_400_malformed_json_saying_why(bots_a: LambdaApi, raw: str, why: str) -> None:
-    reply = bots_a.post("/bots", raw_body=raw, headers=_key())
+    reply = bots_a.post("/bots", raw_body=raw, headers=idempotency_header())
     _refused(reply, 400, "malformed_json")
     assert why in reply.json["error"]["message"]
 
 
 def test_invalid_utf8_is_400_malformed_json(bots_handler: Any, tenant_a: Caller) -> None:
-    event = build_event("POST", "/bots", raw_body="", headers=_key(), caller=tenant_a)
+    event = build_event("POST", "/bots", raw_body="", headers=idempotency_header(), caller=tenant_a)
     event["body"] = base64.b64encode(json.dumps(bot()).encode()[:-2] + b'\xff"}').decode()
     event["isBase64Encoded"] = True
     reply = invoke(bots_handler, event)
@@ -147,7 +147,9 @@ def test_invalid_utf8_is_400_malformed_json(bots_handler: Any, tenant_a: Caller)
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml", ""])
 def test_a_body_that_is_not_declared_json_is_415(bots_a: LambdaApi, content_type: str) -> None:
-    reply = bots_a.post("/bots", raw_body=json.dumps(bot()), headers={**_key(), "Content-Type": content_type})
+    reply = bots_a.post(
+        "/bots", raw_body=json.dumps(bot()), headers={**idempotency_header(), "Content-Type": content_type}
+    )
     _refused(reply, 415, "unsupported_media_type")
     assert bots_a.get("/bots").json["items"] == []
 
@@ -156,12 +158,14 @@ def test_a_body_that_is_not_declared_json_is_415(bots_a: LambdaApi, content_type
     "content_type", ["application/json; charset=utf-8", "Application/JSON", "application/merge-patch+json"]
 )
 def test_json_media_types_with_parameters_or_suffixes_are_accepted(bots_a: LambdaApi, content_type: str) -> None:
-    reply = bots_a.post("/bots", raw_body=json.dumps(bot()), headers={**_key(), "Content-Type": content_type})
+    reply = bots_a.post(
+        "/bots", raw_body=json.dumps(bot()), headers={**idempotency_header(), "Content-Type": content_type}
+    )
     assert reply.status == 201, reply.text
 
 
 def test_an_endpoint_without_a_body_ignores_content_type(bots_a: LambdaApi) -> None:
-    bot_id = bots_a.post("/bots", body=bot(), headers=_key()).json["id"]
+    bot_id = bots_a.post("/bots", body=bot(), headers=idempotency_header()).json["id"]
     started = bots_a.post(f"/bots/{bot_id}/start", headers={"Content-Type": "text/plain"})
     assert started.status == 200, started.text
 
@@ -189,7 +193,7 @@ def test_an_endpoint_without_a_body_ignores_content_type(bots_a: LambdaApi) -> N
 def test_names_refuse_control_bidi_and_invisible_text(
     bots_a: LambdaApi, tenant_a: Caller, auth_handler: Any, name: str
 ) -> None:
-    _refused(bots_a.post("/bots", body=bot(name=name), headers=_key()), 422, "validation_error")
+    _refused(bots_a.post("/bots", body=bot(name=name), headers=idempotency_header()), 422, "validation_error")
     _refused(LambdaApi(auth_handler, tenant_a).post("/api-keys", body={"name": name}), 422, "validation_error")
     label = {"exchange": "binance", "label": name, "api_key": "k" * 16, "secret": "s" * 16}
     _refused(exchange_api_for(tenant_a).post("/exchange-accounts", body=label), 422, "validation_error")
@@ -202,10 +206,12 @@ def test_names_refuse_control_bidi_and_invisible_text(
 
 
 def test_names_are_trimmed_and_nfc_normalized(bots_a: LambdaApi) -> None:
-    reply = bots_a.post("/bots", body=bot(name="  cafe\u0301 \u0645\u0631\u062d\u0628\u0627 "), headers=_key())
+    reply = bots_a.post(
+        "/bots", body=bot(name="  cafe\u0301 \u0645\u0631\u062d\u0628\u0627 "), headers=idempotency_header()
+    )
     assert reply.status == 201, reply.text
     assert reply.json["name"] == "caf\u00e9 \u0645\u0631\u062d\u0628\u0627"
-    assert bots_a.post("/bots", body=bot(name="x" * 64), headers=_key()).status == 201
+    assert bots_a.post("/bots", body=bot(name="x" * 64), headers=idempotency_header()).status == 201
 
 
 def test_dataset_names_follow_the_same_rule(backtests_a: LambdaApi) -> None:

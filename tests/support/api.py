@@ -128,3 +128,8 @@ class LambdaApi:
 
     def delete(self, url: str, **kwargs: Any) -> Reply:
         return self.request("DELETE", url, **kwargs)
+
+
+def idempotency_header() -> dict[str, str]:
+    """A fresh `Idempotency-Key` header: each call is a new request."""
+    return {"Idempotency-Key": secrets.token_hex(8)}

@@ -11,6 +11,7 @@ import boto3
 
 from localcloud.pollers import SqsPoller, sqs_pollers
 from tests.support.aws import TestCloud
+from tests.support.trading import drain_poller
 
 
 class BacktestRig:
@@ -42,13 +43,7 @@ class BacktestRig:
 
     def drain(self, limit: int = 1000) -> int:
         """Run the worker until the queue is empty; returns the jobs it received."""
-        handled = 0
-        while handled < limit:
-            received = self.worker.poll_once(wait_seconds=0)
-            if not received:
-                break
-            handled += received
-        return handled
+        return drain_poller(self.worker, limit)
 
 
 def key() -> dict[str, str]:
