@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from shared.bots.models import BotRecord
 from shared.market_data.markets import MarketKey
-from shared.market_data.store import CandlesRecord
+from shared.market_data.store import stored_candles
 from shared.money import decimal_text
 from shared.orders.models import OrderRecord
 from shared.positions.ledger import PositionState, apply
@@ -42,8 +42,10 @@ def _last_price(market_key: str | None) -> Decimal | None:
     if not market_key:
         return None
     try:
-        row = CandlesRecord.get(str(MarketKey.parse(market_key)))
-    except (CandlesRecord.DoesNotExist, ValueError):
+        row = stored_candles(MarketKey.parse(market_key))
+    except ValueError:  # not a market key we can read
+        return None
+    if row is None:
         return None
     bars = row.bars()
     return Decimal(repr(bars[-1][4])) if bars else None

@@ -77,7 +77,8 @@ def exchange_fetch(market: MarketKey, bars: int, now_ms: int) -> list[Candle]:
     return public_exchange(market.exchange_id).fetch_ohlcv(market.symbol, market.timeframe, bars)
 
 
-def _get(market: MarketKey) -> CandlesRecord | None:
+def stored_candles(market: MarketKey) -> CandlesRecord | None:
+    """The market's stored row (its last bars), if any."""
     return get_or_none(CandlesRecord, str(market))
 
 
@@ -99,7 +100,7 @@ def refresh_market(
     span = market.span_ms
     wanted_open = now_ms // span * span - span
     needed = min(max(bars, 1), get_settings().market_data_max_bars)
-    row = stored if stored is not None else _get(market)
+    row = stored if stored is not None else stored_candles(market)
     if row is not None and int(row.last_open_ms) >= wanted_open:
         fetched_since_close = int(row.fetched_at.timestamp() * 1000) >= wanted_open + span
         if len(row.bars()) >= needed or fetched_since_close:  # long enough, or all the exchange has
@@ -138,10 +139,10 @@ def read_window(
 
     span = market.span_ms
     wanted_open = close_ms - span
-    row = _get(market)
+    row = stored_candles(market)
     refresh = refresh_market(market, bars, max(now_ms or 0, close_ms), fetch=fetch, stored=row)
     if refresh.fetched and refresh.error is None:
-        row = _get(market)
+        row = stored_candles(market)
     stored = [] if row is None else [bar for bar in row.bars() if int(bar[0]) <= wanted_open]
     last_open = int(stored[-1][0]) if stored else None
     if last_open != wanted_open:
