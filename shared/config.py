@@ -134,6 +134,22 @@ class Settings(BaseModel):
     # a full position (so price drift alone never makes it trade every bar).
     bot_rebalance_threshold_pct: Decimal = Field(default=Decimal("10"), gt=0, le=100)
 
+    # ---- billing (issue 13): Stripe keys come from Secrets Manager on AWS (the *_arn fields), or
+    # directly (local runs, tests); `stripe_api_base` points the client at a local Stripe server.
+    billing_table: str = "Billing"
+    usage_table: str = "Usage"
+    stripe_api_base: str = ""
+    stripe_secret_key: SecretStr | None = None
+    stripe_secret_key_arn: str | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_webhook_secret_arn: str | None = None
+    stripe_price_pro: str = ""
+    stripe_price_team: str = ""
+    # Checkout success/cancel URLs must start with one of these origins (comma-separated).
+    billing_allowed_origins: str = "http://localhost:3000,http://127.0.0.1:3000"
+    # After a failed payment the plan holds this long before the tenant drops to free.
+    billing_grace_period_days: int = Field(default=7, ge=0, le=60)
+
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     events_retention_days: int = Field(default=30, ge=1)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)

@@ -52,6 +52,9 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "exchange_account_not_found": ErrorCode(
         404, "No such exchange account, at its own routes or when a bot or order names it."
     ),
+    "plan_limit": ErrorCode(
+        402, "The tenant's plan does not allow this; `details` name the limit, the plan and the plan that lifts it."
+    ),
     "conflict": ErrorCode(409, "Conflicts with the current state (generic)."),
     "concurrent_modification": ErrorCode(409, "Changed by another request meanwhile; reload and retry."),
     "illegal_transition": ErrorCode(409, "The bot cannot move from its current status to the one asked."),

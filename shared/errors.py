@@ -65,6 +65,18 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class PlanLimitReached(AppError):
+    """The tenant's plan does not allow this; `details` name the limit and the plan that lifts it."""
+
+    status = 402
+    code = "plan_limit"
+
+    def __init__(
+        self, message: str, *, limit: str, plan: str, allowed: int | bool | None, upgrade_to: str | None
+    ) -> None:
+        super().__init__(message, details={"limit": limit, "plan": plan, "allowed": allowed, "upgrade_to": upgrade_to})
+
+
 class PayloadTooLarge(AppError):
     status = 413
     code = "payload_too_large"
