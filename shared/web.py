@@ -30,6 +30,7 @@ from shared.error_codes import ERROR_CODES, codes_for_status
 from shared.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType, error_body
 from shared.json_body import MalformedJson, parse_json_body
 from shared.observability import logger, metrics, traced
+from shared.route_fast_path import fast_handler
 from shared.snapstart import register_restore_hooks
 
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -173,6 +174,8 @@ def _is_json_media_type(content_type: str) -> bool:
 
 
 class JsonBodyRoute(APIRoute):
+    on_fast_path = False  # served by shared.route_fast_path instead of FastAPI's generic handler
+
     """Every route with a JSON body reads it here: a non-JSON Content-Type is a 415 and the body goes
     through the one strict parser (shared.json_body), so each malformed body is a 400
     `malformed_json` saying why. Routes that read the raw body themselves (signals, CSV uploads)
@@ -190,9 +193,11 @@ class JsonBodyRoute(APIRoute):
             }
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handle = super().get_route_handler()
         if self.body_field is None:
-            return handle
+            fast = fast_handler(self)
+            self.on_fast_path = fast is not None
+            return fast or super().get_route_handler()
+        handle = super().get_route_handler()
 
         async def handle_json(request: Request) -> Response:
             parsed = _ParsedJsonRequest(request.scope, request.receive)
@@ -222,6 +227,8 @@ def create_app(title: str, description: str = "") -> FastAPI:
         redoc_url=None,
         openapi_url=None,
         responses=ERROR_RESPONSES,
+        # FastAPI's OpenTelemetry hooks ask the providers on every request; we trace with X-Ray.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.router.route_class = JsonBodyRoute
     app.add_exception_handler(AppError, _on_app_error)
