@@ -20,7 +20,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAt
 from pynamodb.models import Model
 
 from shared.config import get_settings
-from shared.persistence import BaseMeta, get_or_none
+from shared.persistence import BaseMeta
 
 BACKOFF_BASE_SECONDS = 30  # the first wait once a threshold is reached; each further failure doubles it
 
@@ -56,40 +56,49 @@ def _seconds_until(moment: datetime | None, now: datetime) -> int:
     return int((moment - now).total_seconds()) + 1
 
 
-def retry_after(email: str | None, client_ip: str, now: datetime) -> int:
-    """Seconds this (email, IP) must still wait before a password is even checked; 0 to go ahead."""
-    waits = [
-        _seconds_until(row.blocked_until, now)
-        for counter in _counters(email, client_ip)
-        if (row := get_or_none(LoginThrottleRecord, counter.key)) is not None
-    ]
-    return max(waits, default=0)
+@dataclass(frozen=True)
+class LoginAttempt:
+    """One signup or login attempt's counters, read once (one BatchGetItem) when it begins and
+    reused to decide whether it may go ahead and, if it fails, how to count the failure."""
+
+    counters: list[tuple[_Counter, LoginThrottleRecord | None]]
+
+    def retry_after(self, now: datetime) -> int:
+        """Seconds this client must still wait before a password is even checked; 0 to go ahead."""
+        return max((_seconds_until(row.blocked_until, now) for _, row in self.counters if row), default=0)
+
+    def record_failure(self, now: datetime) -> int:
+        """Count a failed login (or, without an email, a signup for a taken email); the seconds to
+        wait now (0 while under the thresholds). Failures older than `login_lockout_seconds` are
+        forgotten. The count itself is an atomic ADD, so concurrent failures are all counted."""
+        settings = get_settings()
+        window = timedelta(seconds=settings.login_lockout_seconds)
+        wait = 0
+        for counter, seen in self.counters:
+            row = seen or LoginThrottleRecord(counter.key)
+            stale = row.last_failure_at is None or now - row.last_failure_at > window
+            row.update(
+                actions=[
+                    LoginThrottleRecord.failures.set(1) if stale else LoginThrottleRecord.failures.add(1),
+                    LoginThrottleRecord.last_failure_at.set(now),
+                ]
+            )
+            beyond = int(row.failures) - counter.threshold
+            if beyond >= 0:
+                delay = min(settings.login_lockout_seconds, BACKOFF_BASE_SECONDS * (1 << min(beyond, 20)))
+                row.update(actions=[LoginThrottleRecord.blocked_until.set(now + timedelta(seconds=delay))])
+                wait = max(wait, delay)
+        return wait
+
+    def record_success(self) -> None:
+        """A correct password from this client clears the pair's failures (not the IP's)."""
+        pair, row = self.counters[0]
+        if row is not None:
+            LoginThrottleRecord(pair.key).delete()
 
 
-def record_failure(email: str | None, client_ip: str, now: datetime) -> int:
-    """Count a failed login (or, without an email, a signup for a taken email); the seconds to wait
-    now (0 while under the thresholds). Failures older than `login_lockout_seconds` are forgotten."""
-    settings = get_settings()
-    window = timedelta(seconds=settings.login_lockout_seconds)
-    wait = 0
-    for counter in _counters(email, client_ip):
-        row = get_or_none(LoginThrottleRecord, counter.key) or LoginThrottleRecord(counter.key)
-        stale = row.last_failure_at is None or now - row.last_failure_at > window
-        row.update(
-            actions=[
-                LoginThrottleRecord.failures.set(1) if stale else LoginThrottleRecord.failures.add(1),
-                LoginThrottleRecord.last_failure_at.set(now),
-            ]
-        )
-        beyond = int(row.failures) - counter.threshold
-        if beyond >= 0:
-            delay = min(settings.login_lockout_seconds, BACKOFF_BASE_SECONDS * (1 << min(beyond, 20)))
-            row.update(actions=[LoginThrottleRecord.blocked_until.set(now + timedelta(seconds=delay))])
-            wait = max(wait, delay)
-    return wait
-
-
-def record_success(email: str, client_ip: str) -> None:
-    """A correct password from this client clears the pair's failures (not the IP's)."""
-    pair = _counters(email, client_ip)[0]
-    LoginThrottleRecord(pair.key).delete()
+def begin(email: str | None, client_ip: str) -> LoginAttempt:
+    """The attempt's counters, as they stand (absent ones as None)."""
+    counters = _counters(email, client_ip)
+    rows = {row.email: row for row in LoginThrottleRecord.batch_get([c.key for c in counters])}
+    return LoginAttempt([(counter, rows.get(counter.key)) for counter in counters])

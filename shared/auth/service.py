@@ -41,7 +41,8 @@ def signup(request: SignupRequest, client_ip: str) -> SignupResponse:
     """Create a tenant and its owner user in one transaction; the email must be new. A taken email
     is a 409 and counts as a failure of the client's IP (shared.auth.login_throttle)."""
     now = utc_now()
-    wait = login_throttle.retry_after(None, client_ip, now)
+    attempt = login_throttle.begin(None, client_ip)
+    wait = attempt.retry_after(now)
     if wait:
         raise RateLimited(
             "too many refused signups or logins from this client; try again later",
@@ -77,7 +78,7 @@ def signup(request: SignupRequest, client_ip: str) -> SignupResponse:
         commit_with_events(stage, [event])
     except TransactWriteError as exc:
         if condition_failed(exc):
-            login_throttle.record_failure(None, client_ip, now)
+            attempt.record_failure(now)
             raise Conflict("an account with this email already exists", code="email_taken") from exc
         raise
     return SignupResponse(
@@ -102,7 +103,8 @@ def login(request: LoginRequest, client_ip: str) -> TokenResponse:
     """Check a password, throttled per (email, client IP) and per IP with backoff (429), never by
     locking the account. Unknown emails take the same time and the same throttling as known ones."""
     now = utc_now()
-    wait = login_throttle.retry_after(request.email, client_ip, now)
+    attempt = login_throttle.begin(request.email, client_ip)
+    wait = attempt.retry_after(now)
     if wait:
         raise _throttled(wait)
     user = find_user(request.email)
@@ -112,12 +114,12 @@ def login(request: LoginRequest, client_ip: str) -> TokenResponse:
     else:
         valid = passwords.verify_password(request.password, user.password_hash)
     if user is None or not valid:
-        wait = login_throttle.record_failure(request.email, client_ip, now)
+        wait = attempt.record_failure(now)
         if wait:
             logger.info("login throttled after repeated failures")
             raise _throttled(wait)
         raise _invalid_credentials()
-    login_throttle.record_success(request.email, client_ip)
+    attempt.record_success()
     issued = tokens.issue_access_token(user_id=user.user_id, tenant_id=user.tenant_id)
     return TokenResponse(access_token=issued.token, expires_in=issued.expires_in)
 
