@@ -44,7 +44,14 @@ from shared.observability import MetricUnit, logger, metrics
 from shared.persistence import condition_failed, connection
 from shared.signals import models, tasks
 from shared.signals.models import SignalMarker, SignalRecord
-from shared.signals.parsing import ParsedSignal, SignalFormatError, parse_signal, read_secret, symbol_matches
+from shared.signals.parsing import (
+    ParsedSignal,
+    SignalBody,
+    SignalFormatError,
+    parse_signal,
+    read_body,
+    symbol_matches,
+)
 from shared.signals.secrets import tenant_for
 from shared.strategies.params import SignalParams
 
@@ -305,11 +312,13 @@ def receive_signal(
     limit = get_settings().signal_max_body_bytes
     too_large = len(body) > limit
     presented = header_secret
+    read: SignalBody | None = None
     if presented is None and not too_large:
         try:
-            presented = read_secret(body, content_type)
+            read = read_body(body, content_type)
         except SignalFormatError as exc:  # the same answer for every bot: it reveals nothing
             raise BadRequest(exc.message, code=exc.code) from None
+        presented = read.secret
     tenant_id = tenant_for(bot_id, presented) if BOT_ID.fullmatch(bot_id) else None
     bot = None if tenant_id is None else get_bot(tenant_id, bot_id)
     if bot is None:
@@ -330,7 +339,7 @@ def receive_signal(
     if limited is not None:
         _refuse(bot, signal_id, now, None, limited)
     try:
-        parsed = parse_signal(body, content_type)
+        parsed = parse_signal(read or body, content_type)
     except SignalFormatError as exc:
         error_type = BadRequest if _FORMAT_STATUS.get(exc.code) == 400 else ValidationFailed
         _refuse(bot, signal_id, now, None, error_type(exc.message, code=exc.code))

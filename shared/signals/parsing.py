@@ -263,17 +263,30 @@ def _read_fields(body: bytes, content_type: str) -> tuple[dict[str, Any], Signal
     return _text_pairs(stripped), "text"
 
 
-def read_secret(body: bytes, content_type: str) -> str | None:
-    """Just the secret, to authenticate a body whose other fields may still be wrong (then the
-    refusal is recorded for the bot). SignalFormatError if the body cannot be read at all."""
-    fields, _ = _read_fields(body, content_type)
-    value = fields.get("secret")
-    return value if isinstance(value, str) and value else None
+@dataclass(frozen=True)
+class SignalBody:
+    """A body read into its fields once: first for the secret that authenticates it (its other
+    fields may still be wrong: then the refusal is recorded for the bot), then for the signal."""
+
+    fields: dict[str, Any]
+    format: SignalFormat
+
+    @property
+    def secret(self) -> str | None:
+        value = self.fields.get("secret")
+        return value if isinstance(value, str) and value else None
 
 
-def parse_signal(body: bytes, content_type: str = "") -> ParsedSignal:
-    """The signal in `body`, or SignalFormatError saying what is wrong with it."""
-    raw_fields, fmt = _read_fields(body, content_type)
+def read_body(body: bytes, content_type: str) -> SignalBody:
+    """The body's fields; SignalFormatError if it cannot be read at all."""
+    fields, fmt = _read_fields(body, content_type)
+    return SignalBody(fields, fmt)
+
+
+def parse_signal(body: bytes | SignalBody, content_type: str = "") -> ParsedSignal:
+    """The signal in `body` (raw, or already read), or SignalFormatError saying what is wrong with it."""
+    read = body if isinstance(body, SignalBody) else read_body(body, content_type)
+    raw_fields, fmt = read.fields, read.format
     secret = raw_fields.get("secret")
     fields = _canonical({k: v for k, v in raw_fields.items() if k != "secret"})
     if "action" not in fields:
