@@ -207,6 +207,13 @@ def count_open_orders(tenant_id: str, bot_id: str | None, exclude: str) -> int:
     return sum(1 for row in OrderRecord.open_by_scope.query(scope_key(tenant_id, bot_id)) if row.order_id != exclude)
 
 
+def open_orders_of_scope(tenant_id: str, bot_id: str | None) -> list[OrderRecord]:
+    """The open orders of one bot (or of the manual desk), whole: one Query on the keys-only
+    `open_by_scope` index, then one BatchGetItem per hundred orders."""
+    keys = [(tenant_id, row.order_id) for row in OrderRecord.open_by_scope.query(scope_key(tenant_id, bot_id))]
+    return list(OrderRecord.batch_get(keys)) if keys else []
+
+
 def orders_to_reconcile() -> Iterator[tuple[str, str]]:
     """(tenant_id, order_id) of every non-terminal order."""
     for shard in range(RECONCILE_SHARDS):

@@ -23,7 +23,7 @@ from shared.events.transactions import commit_with_events
 from shared.exchange.client_ids import intent_digest, order_id_for
 from shared.observability import MetricUnit, logger, metrics
 from shared.orders.intents import create_intent
-from shared.orders.models import OrderRecord, get_order, scope_key
+from shared.orders.models import OrderRecord, get_order, open_orders_of_scope
 from shared.orders.schemas import OrderCreate
 from shared.orders.states import OrderStatus
 from shared.positions.ledger import position_quantity
@@ -41,9 +41,8 @@ def intent_source(bot_id: str) -> str:
 def pending_quantity(tenant_id: str, bot_id: str, account_id: str, symbol: str) -> Decimal:
     """Signed amount the bot's open orders on this market will still fill (buys +, sells -)."""
     total = Decimal(0)
-    for key in OrderRecord.open_by_scope.query(scope_key(tenant_id, bot_id)):
-        order = get_order(tenant_id, key.order_id)
-        if order is None or order.account_id != account_id or order.symbol != symbol:
+    for order in open_orders_of_scope(tenant_id, bot_id):
+        if order.account_id != account_id or order.symbol != symbol:
             continue
         remaining = Decimal(order.amount) - Decimal(order.filled)
         total += remaining if order.side == "buy" else -remaining
