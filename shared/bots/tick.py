@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import TypeAdapter
@@ -65,20 +65,6 @@ def _market_rules(exchange_id: str, symbol: str) -> Market:
     from shared.exchange.connect import public_exchange
 
     return public_exchange(exchange_id).market(symbol)
-
-
-def _to_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
-    if step <= 0:
-        return value
-    return Decimal(decimal_text((value / step).to_integral_value(rounding=rounding) * step))
-
-
-def _fits(amount: Decimal, price: Decimal, market: Market) -> str | None:
-    if amount <= 0 or amount < market.min_amount:
-        return f"amount {decimal_text(amount)} is below the market minimum {decimal_text(market.min_amount)}"
-    if amount * price < market.min_cost:
-        return f"order value is below the market minimum {decimal_text(market.min_cost)}"
-    return None
 
 
 def _place(bot: BotRecord, exchange_id: str, intent_id: str, request: OrderCreate) -> dict[str, Any]:
@@ -146,10 +132,10 @@ def _indicator_tick(
     if abs(delta) <= threshold and not (decision.position == 0 and held > 0):
         return Outcome("position already on target", data)
     side: Literal["buy", "sell"] = "buy" if delta > 0 else "sell"
-    amount = _to_step(abs(delta), market.amount_step, ROUND_DOWN)
-    refused = _fits(amount, close, market)
+    amount = market.amount_to_step(abs(delta))
+    refused = market.refusal(amount, close)
     if refused:
-        return Outcome(f"no order: {refused}", data)
+        return Outcome(f"no order: {refused.message}", data)
     request = OrderCreate(
         exchange_account_id=bot.exchange_account_id, symbol=bot.symbol, side=side, type="market", amount=amount
     )
@@ -203,13 +189,11 @@ def _stepped_tick(
             if legs[leg].get("done"):
                 notes.append(f"{leg} ended {legs[leg]['done']} and is not placed again")
             continue
-        amount = _to_step(order.amount, market.amount_step, ROUND_DOWN)
-        price = None
-        if order.price is not None:
-            price = _to_step(order.price, market.price_step, ROUND_DOWN if order.side == "buy" else ROUND_CEILING)
-        refused = _fits(amount, price if price is not None else price_of(window.close[-1]), market)
+        amount = market.amount_to_step(order.amount)
+        price = None if order.price is None else market.price_to_step(order.price, order.side)
+        refused = market.refusal(amount, price if price is not None else price_of(window.close[-1]))
         if refused:
-            notes.append(f"{leg}: {refused}")
+            notes.append(f"{leg}: {refused.message}")
             continue
         request = OrderCreate(
             exchange_account_id=bot.exchange_account_id,

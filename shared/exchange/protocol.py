@@ -4,9 +4,11 @@ never goes through a float on its way to or from an exchange."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from enum import StrEnum
 from typing import Literal, Protocol
+
+from shared.money import decimal_text
 
 Side = Literal["buy", "sell"]
 OrderType = Literal["market", "limit"]
@@ -31,6 +33,44 @@ class Market:
     max_amount: Decimal | None
     min_cost: Decimal
     active: bool = True
+
+    def amount_to_step(self, amount: Decimal) -> Decimal:
+        """Down to the amount step: an order never trades more than was planned."""
+        return _to_step(amount, self.amount_step, ROUND_DOWN)
+
+    def price_to_step(self, price: Decimal, side: Side) -> Decimal:
+        """To the price step, on the side that never pays more (buys down, sells up)."""
+        return _to_step(price, self.price_step, ROUND_DOWN if side == "buy" else ROUND_CEILING)
+
+    def refusal(self, amount: Decimal, price: Decimal) -> MarketRefusal | None:
+        """Why the exchange would refuse an order of `amount` at `price`, before asking it."""
+        if amount <= 0 or amount < self.min_amount:
+            return MarketRefusal(
+                "below_market_minimum",
+                f"amount {decimal_text(amount)} is below the market minimum {decimal_text(self.min_amount)}",
+            )
+        if self.min_cost and amount * price < self.min_cost:
+            return MarketRefusal(
+                "below_market_minimum", f"order value is below the market minimum {decimal_text(self.min_cost)}"
+            )
+        if self.max_amount is not None and amount > self.max_amount:
+            return MarketRefusal(
+                "above_market_maximum",
+                f"amount {decimal_text(amount)} is above the market maximum {decimal_text(self.max_amount)}",
+            )
+        return None
+
+
+@dataclass(frozen=True)
+class MarketRefusal:
+    reason: Literal["below_market_minimum", "above_market_maximum"]
+    message: str
+
+
+def _to_step(value: Decimal, step: Decimal, rounding: str) -> Decimal:
+    if step <= 0:
+        return value
+    return Decimal(decimal_text((value / step).to_integral_value(rounding=rounding) * step))
 
 
 @dataclass(frozen=True)

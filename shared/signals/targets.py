@@ -10,7 +10,7 @@ sells the whole position (or the amount given), and likewise for shorts on deriv
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any, Literal
 
 from shared.exchange.protocol import Market
@@ -69,13 +69,6 @@ def wanted_position(
     return wanted if derivatives else max(wanted, Decimal(0))
 
 
-def round_amount(amount: Decimal, market: Market) -> Decimal:
-    """Down to the market's amount step: never more than the signal asked for."""
-    if not market.amount_step:
-        return amount
-    return (amount / market.amount_step).to_integral_value(rounding=ROUND_DOWN) * market.amount_step
-
-
 def plan_order(
     fields: dict[str, Any],
     *,
@@ -95,20 +88,10 @@ def plan_order(
     raw = abs(delta)
     if side == "sell" and not derivatives:
         raw = min(raw, max(held, Decimal(0)))
-    amount = round_amount(raw, market)
+    amount = market.amount_to_step(raw)
     if amount <= 0:
         return OrderPlan(wanted, None, Decimal(0), skipped="at_target")
-    if (
-        amount < market.min_amount
-        or (market.min_cost and amount * price < market.min_cost)
-        or (market.max_amount is not None and amount > market.max_amount)
-    ):
-        return OrderPlan(
-            wanted,
-            None,
-            amount,
-            skipped="below_market_minimum"
-            if amount < market.min_amount or amount * price < market.min_cost
-            else "above_market_maximum",
-        )
+    refused = market.refusal(amount, price)
+    if refused is not None:
+        return OrderPlan(wanted, None, amount, skipped=refused.reason)
     return OrderPlan(wanted, side, amount)

@@ -11,7 +11,7 @@ import pytest
 
 from shared.exchange.protocol import Market
 from shared.signals.parsing import SignalAmount, SignalFormatError, Target, parse_signal, symbol_matches
-from shared.signals.targets import plan_order, round_amount, wanted_position
+from shared.signals.targets import plan_order, wanted_position
 
 THREE_COMMAS = {
     "secret": "sigsec_abc",
@@ -216,7 +216,7 @@ def test_wanted_position_on_derivatives(text: str, working: str, wanted: str) ->
 
 
 def test_amounts_round_down_to_the_step() -> None:
-    assert round_amount(Decimal("0.0029999"), MARKET) == Decimal("0.002")
+    assert MARKET.amount_to_step(Decimal("0.0029999")) == Decimal("0.002")
     plan = _plan("SIGNAL=buy;VOLUME=0.0029999", held=Decimal(0), pending=Decimal(0))
     assert (plan.side, plan.amount) == ("buy", Decimal("0.002"))
 
@@ -244,3 +244,14 @@ def test_below_the_market_minimum_nothing_is_planned() -> None:
         derivatives=False,
     )
     assert (plan.side, plan.skipped) == (None, "below_market_minimum")  # 1 USDT < min cost 5
+
+
+def test_the_market_says_why_it_would_refuse_an_order() -> None:
+    from dataclasses import replace
+
+    assert MARKET.refusal(Decimal("0.002"), Decimal(65000)) is None
+    below = MARKET.refusal(Decimal(0), Decimal(65000))
+    assert below is not None and below.reason == "below_market_minimum"
+    capped = replace(MARKET, max_amount=Decimal(1)).refusal(Decimal(2), Decimal(65000))
+    assert capped is not None and capped.reason == "above_market_maximum"
+    assert MARKET.price_to_step(Decimal("65000.015"), "buy") < MARKET.price_to_step(Decimal("65000.015"), "sell")
