@@ -15,7 +15,12 @@ and timed in the same round-robin, with the same Lambda-like environment.
 Also reported, once per function: the five costliest top-level packages from `-X importtime`,
 and any socket activity during import (an import must never touch the network).
 
-    .venv/bin/python -m benchmarks.cold_start [--runs 7] [--functions BotsApiFunction ...]
+    .venv/bin/python -m benchmarks.cold_start [--runs 7] [--functions BotsApiFunction ...] [--built]
+
+With `--built` (after `make sam-check`), every child imports from the `sam build` output alone, as
+Lambda does: a fresh interpreter without site-packages (`-S -I`), the function's own directory and
+its layers on the path, the floors on the common layer. Without it, the developer's virtualenv is
+used, which holds packages no layer ships (PynamoDB, for one, then finds and imports blinker).
 """
 
 from __future__ import annotations
@@ -233,7 +238,23 @@ def lambda_environment(template: dict[str, Any], logical_id: str) -> dict[str, s
     return env
 
 
+BUILD = ROOT / ".aws-sam" / "build"
+PATHS_VARIABLE = "COLD_START_PATHS"  # built mode: the child's sys.path entries (os.pathsep-separated)
+# Put first on the child's path before anything else runs; `-I` ignores PYTHONPATH.
+PATH_SETUP = f"import os, sys; sys.path[:0] = [p for p in os.environ['{PATHS_VARIABLE}'].split(os.pathsep) if p]\n"
+
+
+def built_paths(template: dict[str, Any], logical_id: str) -> list[str]:
+    """The function's built code directory and its layers' `python/` directories, as on Lambda."""
+    props = template["Resources"][logical_id]["Properties"]
+    layers = [*template.get("Globals", {}).get("Function", {}).get("Layers", []), *props.get("Layers", [])]
+    return [str(BUILD / logical_id), *(str(BUILD / layer["Ref"] / "python") for layer in layers)]
+
+
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    if PATHS_VARIABLE in env:
+        code_at = args.index("-c") + 1
+        args = ["-S", "-I", *args[:code_at], PATH_SETUP + args[code_at], *args[code_at + 1 :]]
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
     )
@@ -427,14 +448,21 @@ def main(argv: list[str] | None = None) -> None:
         "--skip-untraced", action="store_true", help="skip the comparison run with POWERTOOLS_TRACE_DISABLED=true"
     )
     parser.add_argument("--functions", nargs="*", help="logical ids (default: every function in template.yaml)")
+    parser.add_argument("--built", action="store_true", help="import from the `make sam-check` build, as on Lambda")
     args = parser.parse_args(argv)
 
-    template = load_template()
+    if args.built and not (BUILD / "template.yaml").exists():
+        raise SystemExit(f"{BUILD} has no build: run `make sam-check` first")
+    template = load_template(BUILD / "template.yaml") if args.built else load_template()
     ids = list(resources_of_type(template, "AWS::Serverless::Function"))
     if args.functions:
         ids = [i for i in ids if i in set(args.functions)]
     envs = {logical_id: lambda_environment(template, logical_id) for logical_id in ids}
-    results = [FunctionResult(logical_id, handler_module(template, logical_id)[0]) for logical_id in ids]
+    if args.built:
+        for logical_id in ids:
+            envs[logical_id][PATHS_VARIABLE] = os.pathsep.join(built_paths(template, logical_id))
+    module_of = {i: "app" if args.built else handler_module(template, i)[0] for i in ids}
+    results = [FunctionResult(logical_id, module_of[logical_id]) for logical_id in ids]
     api_functions = {
         name
         for name, spec in resources_of_type(template, "AWS::Serverless::Function").items()
@@ -448,6 +476,8 @@ def main(argv: list[str] | None = None) -> None:
     reference = ids[0] if ids else ""
     for name, module in ((FLOOR_API, "floor_fastapi_mangum"), (FLOOR_WORKER, "floor_powertools_botocore")):
         env = {**(envs[reference] if reference else {}), "PYTHONPATH": str(floor_dir)}
+        if args.built:
+            env[PATHS_VARIABLE] = os.pathsep.join([str(floor_dir), str(BUILD / "CommonLayer" / "python")])
         envs[name] = {**env, "POWERTOOLS_SERVICE_NAME": "floor"}
         results.insert(0, FunctionResult(name, module))
     print("warming up (writes .pyc) ...", file=sys.stderr, flush=True)
