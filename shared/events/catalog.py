@@ -37,6 +37,9 @@ class BotData(_Data):
     status: Literal["stopped", "running", "paused"]
     previous_status: Literal["stopped", "running", "paused"] | None = None
     changed_fields: list[str] | None = None
+    # entitlements (issue 13): why the platform, not the user, stopped the bot
+    # (`plan_downgraded`, `payment_failed`); absent for a user's own change.
+    reason: str | None = None
 
 
 class ExchangeAccountData(_Data):
