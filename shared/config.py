@@ -151,6 +151,8 @@ class Settings(BaseModel):
     billing_grace_period_days: int = Field(default=7, ge=0, le=60)
     # ---- entitlements (issue 13): per-tenant counters the plan limits are checked against.
     plan_counters_table: str = "PlanCounters"
+    invitations_table: str = "Invitations"  # seats: invitations to join a tenant
+    invitation_ttl_hours: int = Field(default=72, ge=1, le=720)
 
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     events_retention_days: int = Field(default=30, ge=1)

@@ -6,6 +6,8 @@ Rows (`counter` is the range key):
   creates, deletes, starts, pauses or stops a bot, so it cannot drift from the Bots table.
 - `backtests#YYYY-MM`: backtest jobs accepted in that calendar month (UTC); a new month is a new
   row, so nothing resets and past months stay readable.
+- `seats`: the tenant's users plus its pending invitations; changed in the transaction that
+  writes or removes an invitation (accepting one turns a pending seat into a user: no change).
 
 A table of its own rather than attributes on the tenant row: the Stripe side writes the tenant's
 plan, and a whole-row save from a stale read there could never clobber a counter here.
@@ -21,6 +23,7 @@ from pynamodb.models import Model
 from shared.persistence import BaseMeta, get_or_none
 
 BOTS = "bots"
+SEATS = "seats"
 
 
 class PlanCounterRecord(Model):

@@ -9,6 +9,7 @@ anything is written.
 - Live trading: any account but the built-in paper account needs a plan with live accounts.
 - Backtests: counted per calendar month (UTC) when accepted; a sweep counts its combinations.
 - Webhook subscriptions: checked against the tenant's count before the global cap.
+- Seats: users plus pending invitations, a counter moved in the invitation's own transaction.
 - Downgrades: `enforce_plan_limits` stops the excess running bots, newest first.
 """
 
@@ -21,7 +22,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from shared.billing.counters import BOTS, PlanCounterRecord, backtests_counter, get_counter
+from shared.billing.counters import BOTS, SEATS, PlanCounterRecord, backtests_counter, get_counter
 from shared.billing.plans import LimitName, Plan, plan_lifting, plan_named
 from shared.clock import utc_now
 from shared.errors import PlanLimitReached
@@ -199,6 +200,37 @@ def backtests_used(tenant_id: str) -> int:
     """Backtests accepted this calendar month (UTC)."""
     counter = get_counter(tenant_id, backtests_counter(utc_now()))
     return int(counter.total) if counter is not None else 0
+
+
+# ---------------------------------------------------------------- seats
+
+
+def stage_seat_change(tx: TransactWrite, tenant_id: str, plan: Plan | None, change: int) -> None:
+    """Take (+1, must fit `plan`'s seats) or give back (-1) a seat inside the caller's transaction;
+    fails it when the counter does not exist yet (see `settle_failed_seat`)."""
+    condition: Condition = PlanCounterRecord.counter.exists()
+    limit = plan.limits.seats if plan is not None else None
+    if change > 0 and limit is not None:
+        condition &= PlanCounterRecord.total <= limit - change
+    tx.update(PlanCounterRecord(tenant_id, SEATS), actions=[PlanCounterRecord.total.add(change)], condition=condition)
+
+
+def settle_failed_seat(tenant_id: str, plan: Plan) -> bool:
+    """After an invitation's transaction failed a condition: True when the seat counter was
+    missing (now initialized: retry); raises the 402 when the plan's seats were the reason.
+    A missing counter means the tenant never had an invitation, so its only user is the owner
+    who signed up: the counter starts at 1."""
+    counter = get_counter(tenant_id, SEATS)
+    if counter is None:
+        try:
+            PlanCounterRecord(tenant_id, SEATS, total=1).save(condition=PlanCounterRecord.counter.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        return True
+    if not plan.limits.allows("seats", int(counter.total) + 1):
+        raise refusal(plan, "seats", int(counter.total) + 1, counts="users and pending invitations")
+    return False
 
 
 # ---------------------------------------------------------------- downgrades
