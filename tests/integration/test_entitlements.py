@@ -331,3 +331,71 @@ def test_webhook_subscriptions_beyond_the_plan_are_402_before_the_global_cap(
     details = _assert_plan_limit(api.post("/webhooks", body=body), "webhook_subscriptions", "free", "pro")
     assert details["allowed"] == 1
     assert len(api.get("/webhooks").json["items"]) == 1
+
+
+# ---------------------------------------------------------------- failures in between
+
+
+def test_a_transaction_conflict_on_the_counter_is_retried(
+    bots_handler: Any, free: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
+
+    from shared.bots import service
+    from shared.events.transactions import commit_with_events as real
+
+    calls: list[int] = []
+
+    def conflict_once(stage: Any, events: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:  # DynamoDB cancels a transaction that meets another on the counter row
+            cause = VerboseClientError(
+                {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}},
+                "TransactWriteItems",
+                cancellation_reasons=[None, CancellationReason(code="TransactionConflict")],
+            )
+            raise TransactWriteError("cancelled", cause=cause)
+        real(stage, events)
+
+    monkeypatch.setattr(service, "commit_with_events", conflict_once)
+    api = _bots(bots_handler, free)
+    _created(api)
+    assert len(calls) >= 2
+    assert _counts(free.tenant_id) == _actual(free.tenant_id) == (1, 0)
+
+
+def test_a_backtest_that_could_not_be_queued_is_given_back(
+    backtests: LambdaApi, free: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.backtest import jobs
+    from shared.billing.entitlements import backtests_used
+
+    def refuse(batch: Any) -> list[Any]:
+        return list(batch)  # every job unsent
+
+    monkeypatch.setattr(jobs, "enqueue", refuse)
+    single = backtests.post("/backtests", body=backtest_body(), headers=idempotency_header())
+    assert single.status >= 500, single.text
+    sweep = backtests.post("/backtests/sweeps", body=_sweep(3), headers=idempotency_header())
+    assert sweep.status >= 500, sweep.text
+    assert backtests_used(free.tenant_id) == 0
+
+
+def test_enforcement_skips_a_bot_stopped_meanwhile(
+    bots_handler: Any, auth_handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.billing.entitlements import enforce_plan_limits
+    from shared.bots import service
+
+    caller = new_tenant(auth_handler, plan="pro")[0]
+    api = _bots(bots_handler, caller)
+    ids = [_created(api, name=f"bot {i}") for i in range(4)]
+    for bot_id in ids:
+        assert api.post(f"/bots/{bot_id}/start").status == 200
+    listed = service.running_bots(caller.tenant_id)  # read before the user's stop below
+    assert api.post(f"/bots/{ids[3]}/stop").status == 200
+    monkeypatch.setattr(service, "running_bots", lambda tenant_id: listed)
+    set_plan(caller.tenant_id, "free")
+    # The newest (already stopped by its user) is skipped; the plan's three are then running.
+    assert enforce_plan_limits(caller.tenant_id, "payment_failed") == []
+    assert _counts(caller.tenant_id) == _actual(caller.tenant_id) == (4, 3)
