@@ -88,7 +88,7 @@ class Settings(BaseModel):
     backtest_jobs_queue_url: str = ""
     backtest_data_bucket: str = ""
     backtest_max_bars: int = Field(default=1_051_200, ge=1)  # two years of 1-minute bars
-    backtest_max_sweep_combinations: int = Field(default=500, ge=1)
+    backtest_max_sweep_combinations: int = Field(default=1000, ge=1)  # the team plan's sweep size (entitlements)
     market_data_max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)  # presigned uploads
     # ---- signals (TradingView / 3Commas alerts to POST /v1/signals/{bot_id})
     signals_table: str = "Signals"
@@ -149,6 +149,10 @@ class Settings(BaseModel):
     billing_allowed_origins: str = "http://localhost:3000,http://127.0.0.1:3000"
     # After a failed payment the plan holds this long before the tenant drops to free.
     billing_grace_period_days: int = Field(default=7, ge=0, le=60)
+    # ---- entitlements (issue 13): per-tenant counters the plan limits are checked against.
+    plan_counters_table: str = "PlanCounters"
+    invitations_table: str = "Invitations"  # seats: invitations to join a tenant
+    invitation_ttl_hours: int = Field(default=72, ge=1, le=720)
 
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     events_retention_days: int = Field(default=30, ge=1)

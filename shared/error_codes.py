@@ -24,6 +24,9 @@ class ErrorCode:
 ERROR_CODES: dict[str, ErrorCode] = {
     # ---- the request itself
     "bad_request": ErrorCode(400, "The request is not acceptable (generic)."),
+    "invitation_invalid": ErrorCode(
+        400, "The invitation token is unknown, expired or used, or cannot make this account (one answer for all)."
+    ),
     "malformed_json": ErrorCode(
         400,
         "The body is not JSON we accept: invalid syntax or UTF-8, a byte order mark, duplicate keys, "

@@ -65,6 +65,13 @@ def condition_failed(exc: TransactWriteError) -> bool:
     return any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in exc.cancellation_reasons)
 
 
+def transaction_conflicted(exc: TransactWriteError) -> bool:
+    """Whether a transaction was cancelled only because another one held one of its items (no
+    condition failed, nothing was written): safe to run again."""
+    codes = {reason.code for reason in exc.cancellation_reasons if reason is not None and reason.code != "None"}
+    return bool(codes) and codes <= {"TransactionConflict"}
+
+
 def forget_model_connections() -> None:
     """Drop every table model's cached connection (and its HTTP pool): after a SnapStart restore
     each environment opens its own."""

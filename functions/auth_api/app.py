@@ -12,6 +12,10 @@ from shared.auth.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyList,
+    InvitationAccept,
+    InvitationAccepted,
+    InvitationCreate,
+    InvitationCreated,
     LoginRequest,
     SignupRequest,
     SignupResponse,
@@ -60,6 +64,21 @@ async def revoke_api_key(key_id: KeyId, caller: Admin) -> Response:
     """Revoke a key; it fails authorization from the next request on."""
     service.revoke_api_key(caller, key_id)
     return Response(status_code=204)
+
+
+@app.post("/tenant/invitations", status_code=201, tags=["auth"])
+async def invite(body: InvitationCreate, caller: Admin) -> InvitationCreated:
+    """Invite someone to this tenant as `admin` or `member` (owners and admins only). Users plus
+    pending invitations may not pass the plan's seats (402 `plan_limit`). The token is in this
+    response only (stored as a hash) and expires after INVITATION_TTL_HOURS."""
+    return service.invite(caller, body)
+
+
+@app.post("/auth/invitations/accept", status_code=201, tags=["auth"], openapi_extra={"security": []})
+async def accept_invitation(body: InvitationAccept) -> InvitationAccepted:
+    """Accept an invitation: creates the user (email from the invitation, this password) in the
+    tenant the token belongs to. Any token that cannot be accepted is a 400 `invitation_invalid`."""
+    return service.accept_invitation(body)
 
 
 lambda_handler = make_lambda_handler(app)

@@ -53,6 +53,29 @@ class SignupResponse(BaseModel):
     user: UserOut
 
 
+class InvitationCreate(_Request):
+    email: Email
+    role: Literal["admin", "member"] = "member"
+
+
+class InvitationCreated(BaseModel):
+    id: str
+    email: str
+    role: str
+    expires_at: str
+    token: str = Field(description="Shown once: the invitee accepts with it. Stored only as a hash.")
+
+
+class InvitationAccept(_Request):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    password: Password
+
+
+class InvitationAccepted(BaseModel):
+    tenant_id: str
+    user: UserOut
+
+
 class LoginRequest(_Request):
     email: Email
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]

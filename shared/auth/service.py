@@ -7,14 +7,19 @@ from datetime import timedelta
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from shared.auth import api_keys, login_throttle, passwords, tokens
+from shared.auth import api_keys, invitations, login_throttle, passwords, tokens
 from shared.auth.api_keys import ApiKeyRecord
-from shared.auth.principal import Principal
+from shared.auth.invitations import InvitationRecord
+from shared.auth.principal import ALL_SCOPES, Principal
 from shared.auth.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyList,
     ApiKeyOut,
+    InvitationAccept,
+    InvitationAccepted,
+    InvitationCreate,
+    InvitationCreated,
     LoginRequest,
     SignupRequest,
     SignupResponse,
@@ -23,8 +28,10 @@ from shared.auth.schemas import (
     UserOut,
 )
 from shared.auth.users import UserRecord, find_user
+from shared.billing import entitlements
 from shared.clock import isoformat, utc_now
-from shared.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized
+from shared.config import get_settings
+from shared.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited, Unauthorized
 from shared.events import catalog
 from shared.events.envelope import new_event
 from shared.events.transactions import commit_with_events
@@ -35,6 +42,8 @@ from shared.tenants.models import TenantRecord
 
 SOURCE = "cryptoorchestrator.auth"
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+# What a user's access token may do, by the user's role in its tenant.
+ROLE_SCOPES: dict[str, tuple[str, ...]] = {"owner": ALL_SCOPES, "admin": ALL_SCOPES, "member": ("read", "trade")}
 
 
 def signup(request: SignupRequest, client_ip: str) -> SignupResponse:
@@ -120,7 +129,9 @@ def login(request: LoginRequest, client_ip: str) -> TokenResponse:
             raise _throttled(wait)
         raise _invalid_credentials()
     attempt.record_success()
-    issued = tokens.issue_access_token(user_id=user.user_id, tenant_id=user.tenant_id)
+    issued = tokens.issue_access_token(
+        user_id=user.user_id, tenant_id=user.tenant_id, scopes=ROLE_SCOPES.get(user.role, ("read",))
+    )
     return TokenResponse(access_token=issued.token, expires_in=issued.expires_in)
 
 
@@ -208,3 +219,119 @@ def authenticate_api_key(plaintext: str) -> Principal:
 
 def authenticate_bearer_token(token: str) -> Principal:
     return tokens.verify_access_token(token)
+
+
+# ---------------------------------------------------------------- seats (entitlements, issue 13)
+
+
+def _release_expired_invitations(tenant_id: str) -> None:
+    """Invitations that expired unaccepted give their seat back (removed with the counter, in one
+    transaction each); done before a new invitation is counted."""
+    now = utc_now()
+    for record in invitations.tenant_invitations(tenant_id):
+        if record.accepted_at is not None or record.pending(now):
+            continue
+
+        def stage(tx: TransactWrite, record: InvitationRecord = record) -> None:
+            tx.delete(record, condition=InvitationRecord.accepted_at.does_not_exist())
+            entitlements.stage_seat_change(tx, tenant_id, None, -1)
+
+        try:
+            commit_with_events(stage, [])
+        except TransactWriteError as exc:
+            if not condition_failed(exc):
+                raise  # else: accepted or removed meanwhile
+
+
+def invite(caller: Principal, request: InvitationCreate) -> InvitationCreated:
+    """Invite someone to the caller's tenant (admin scope: owners and admins). Takes a seat: users
+    plus pending invitations may not pass the plan's seats (402). The token is in this answer only.
+    Whether the email already has an account is not said here (nor anywhere): accepting fails then."""
+    plan = entitlements.tenant_plan(caller.tenant_id)
+    _release_expired_invitations(caller.tenant_id)
+    now = utc_now()
+    issued = invitations.issue_token(caller.tenant_id)
+    record = InvitationRecord(
+        tenant_id=caller.tenant_id,
+        invitation_id=issued.invitation_id,
+        email=request.email,
+        role=request.role,
+        token_hash=issued.token_hash,
+        created_by=caller.principal_id,
+        created_at=now,
+        expires_at=now + timedelta(hours=get_settings().invitation_ttl_hours),
+    )
+    event = new_event(
+        "invitation.created",
+        tenant_id=caller.tenant_id,
+        source=SOURCE,
+        data=catalog.InvitationData(invitation_id=record.invitation_id, role=request.role),
+    )
+
+    def stage(tx: TransactWrite) -> None:
+        tx.save(record, condition=InvitationRecord.invitation_id.does_not_exist())
+        entitlements.stage_seat_change(tx, caller.tenant_id, plan, +1)
+
+    for attempt in range(2):
+        try:
+            commit_with_events(stage, [event])
+            break
+        except TransactWriteError as exc:
+            if not condition_failed(exc):
+                raise
+            if not entitlements.settle_failed_seat(caller.tenant_id, plan) or attempt:
+                raise Conflict("the invitation could not be recorded; retry", code="concurrent_modification") from exc
+    return InvitationCreated(
+        id=record.invitation_id,
+        email=record.email,
+        role=record.role,
+        expires_at=isoformat(record.expires_at),
+        token=issued.plaintext,
+    )
+
+
+def _invalid_invitation() -> BadRequest:
+    return BadRequest("this invitation cannot be accepted", code="invitation_invalid")
+
+
+def accept_invitation(request: InvitationAccept) -> InvitationAccepted:
+    """Create the invited user in the tenant the verified token belongs to (never one the request
+    names). Unknown, expired or used tokens, and an email that already has an account, all get
+    the same answer, so the endpoint says nothing about which accounts exist."""
+    now = utc_now()
+    record = invitations.find_by_token(request.token)
+    if record is None or not record.pending(now):
+        passwords.burn_verification_time(request.password)
+        raise _invalid_invitation()
+    user = UserRecord(
+        email=record.email,
+        user_id=new_id("usr"),
+        tenant_id=record.tenant_id,
+        password_hash=passwords.hash_password(request.password),
+        role=record.role,
+        created_at=now,
+    )
+    event = new_event(
+        "invitation.accepted",
+        tenant_id=record.tenant_id,
+        source=SOURCE,
+        data=catalog.InvitationData(invitation_id=record.invitation_id, role=record.role, user_id=user.user_id),
+    )
+
+    def stage(tx: TransactWrite) -> None:
+        tx.save(user, condition=UserRecord.email.does_not_exist())
+        tx.update(
+            record,
+            actions=[InvitationRecord.accepted_at.set(now)],
+            condition=InvitationRecord.accepted_at.does_not_exist() & (InvitationRecord.expires_at > now),
+        )
+
+    try:
+        commit_with_events(stage, [event])
+    except TransactWriteError as exc:
+        if condition_failed(exc):
+            raise _invalid_invitation() from exc
+        raise
+    return InvitationAccepted(
+        tenant_id=record.tenant_id, user=UserOut(id=user.user_id, email=user.email, role=user.role)
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -44,13 +45,13 @@ def signing_secret() -> bytes:
     return secret.encode()
 
 
-def issue_access_token(*, user_id: str, tenant_id: str) -> AccessToken:
+def issue_access_token(*, user_id: str, tenant_id: str, scopes: Sequence[str] = ALL_SCOPES) -> AccessToken:
     settings = get_settings()
     now = utc_now()
     claims = {
         "sub": user_id,
         "tid": tenant_id,
-        "scope": " ".join(ALL_SCOPES),
+        "scope": " ".join(scopes),
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "iat": now,

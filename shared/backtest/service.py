@@ -32,6 +32,7 @@ from shared.backtest.requests import (
     TradesPage,
     epoch_ms,
 )
+from shared.billing import entitlements
 from shared.clock import isoformat, utc_now
 from shared.errors import NotFound, ValidationFailed
 from shared.idempotency import run_once
@@ -94,16 +95,24 @@ def create_backtest(caller: Principal, request: BacktestCreate, idempotency_key:
 
     def create() -> dict[str, Any]:
         _check_source(caller.tenant_id, request)
+        # Counted when accepted (402 past the month's allowance), given back only if we never queue it.
+        counter = entitlements.reserve_backtests(caller.tenant_id, entitlements.tenant_plan(caller.tenant_id), 1)
         record = _row(caller.tenant_id, f"bt_{new_ulid()}", request, None)
-        record.save(condition=BacktestRecord.item_id.does_not_exist())
+        try:
+            record.save(condition=BacktestRecord.item_id.does_not_exist())
+        except Exception:
+            entitlements.refund_backtests(caller.tenant_id, counter, 1)
+            raise
         # If the job cannot be sent, nothing will run it: delete the row rather than leave it queued forever.
         try:
             unsent = jobs.enqueue([jobs.BacktestJob(tenant_id=caller.tenant_id, backtest_id=record.item_id)])
         except Exception:
             record.delete()
+            entitlements.refund_backtests(caller.tenant_id, counter, 1)
             raise
         if unsent:
             record.delete()
+            entitlements.refund_backtests(caller.tenant_id, counter, 1)
             raise jobs.queue_refused(1)
         return BacktestAccepted(id=record.item_id, status="queued").model_dump(mode="json")
 
@@ -128,6 +137,10 @@ def create_sweep(caller: Principal, request: SweepCreate, idempotency_key: str) 
                 code="empty_sweep",
             )
         _check_source(caller.tenant_id, request)
+        plan = entitlements.tenant_plan(caller.tenant_id)
+        entitlements.require_sweep_size(plan, len(combinations))
+        # Every combination is a backtest of the month's allowance, counted before anything is written.
+        counter = entitlements.reserve_backtests(caller.tenant_id, plan, len(combinations))
         ulid = new_ulid()
         sweep_id = f"swp_{ulid}"
         settings = request.model_dump(by_alias=True, exclude={"grid", "strategy"})
@@ -152,12 +165,17 @@ def create_sweep(caller: Principal, request: SweepCreate, idempotency_key: str) 
             done=0,
             failed=0,
         )
-        sweep.save(condition=SweepRecord.item_id.does_not_exist())
-        with BacktestRecord.batch_write() as batch:
-            for row in rows:
-                batch.save(row)
+        try:
+            sweep.save(condition=SweepRecord.item_id.does_not_exist())
+            with BacktestRecord.batch_write() as batch:
+                for row in rows:
+                    batch.save(row)
+        except Exception:
+            entitlements.refund_backtests(caller.tenant_id, counter, len(rows))
+            raise
         unsent = jobs.enqueue([jobs.BacktestJob(tenant_id=caller.tenant_id, backtest_id=row.item_id) for row in rows])
         if unsent:
+            entitlements.refund_backtests(caller.tenant_id, counter, len(unsent))
             # What was sent runs; what was not is failed and counted, so the sweep still completes.
             by_id = {row.item_id: row for row in rows}
             for job in unsent:

@@ -6,16 +6,18 @@ Every change is one conditional, version-checked transaction that also records i
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NoReturn
 
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from shared.auth.principal import Principal
+from shared.billing import entitlements
+from shared.billing.entitlements import BotCountChange
 from shared.bots import lifecycle
 from shared.bots.activity import ActivityList, list_activity
 from shared.bots.lifecycle import BotAction, BotStatus
-from shared.bots.models import BotRecord, get_bot, list_bots
+from shared.bots.models import BotRecord, get_bot, list_active_bots, list_bots
 from shared.bots.performance import PerformanceOut, bot_performance
 from shared.bots.schemas import BotCreate, BotCreated, BotList, BotOut, BotUpdate, SignalSecretOut
 from shared.clock import isoformat, utc_now
@@ -29,11 +31,12 @@ from shared.ids import new_id
 from shared.market_data.markets import bot_market, last_close_ms
 from shared.observability import logger
 from shared.pagination import decode_cursor, encode_cursor
-from shared.persistence import condition_failed
+from shared.persistence import condition_failed, transaction_conflicted
 from shared.signals import secrets as signal_secrets
 from shared.tenants.models import get_tenant, stage_kill_switch_released
 
 SOURCE = "cryptoorchestrator.bots"
+COMMIT_ATTEMPTS = 3  # a retry after the counter's lazy initialization or a transaction conflict
 CURSOR_KIND = "bots"
 TRADING_FIELDS = frozenset({"exchange_account_id", "symbol", "strategy"})
 
@@ -59,7 +62,12 @@ def to_out(record: BotRecord) -> BotOut:
 
 
 def _event(
-    event_type: str, record: BotRecord, *, previous: str | None = None, changed: list[str] | None = None
+    event_type: str,
+    record: BotRecord,
+    *,
+    previous: str | None = None,
+    changed: list[str] | None = None,
+    reason: str | None = None,
 ) -> DomainEvent:
     data = catalog.BotData(
         bot_id=record.bot_id,
@@ -70,6 +78,7 @@ def _event(
         status=BotStatus(record.status).value,
         previous_status=previous,
         changed_fields=changed,
+        reason=reason,
     )
     return new_event(event_type, tenant_id=record.tenant_id, source=SOURCE, data=data)
 
@@ -91,9 +100,12 @@ def _commit(
     new: bool = False,
     signal_secret: str | None = None,
     unless_kill_switch: bool = False,
+    counts: BotCountChange | None = None,
 ) -> None:
     """`unless_kill_switch`: the change commits only while the tenant's kill switch is released,
-    checked in the same transaction, so a start racing the switch cannot slip through."""
+    checked in the same transaction, so a start racing the switch cannot slip through.
+    `counts`: the tenant's bot counters move in the same transaction, refused past the plan's
+    count (402); a counter that does not exist yet is initialized and the change retried."""
 
     def stage(tx: TransactWrite) -> None:
         if unless_kill_switch:
@@ -107,20 +119,34 @@ def _commit(
             tx.save(record)  # version-checked: fails if someone else changed or deleted it
         if signal_secret is not None:
             signal_secrets.stage_secret(tx, record.tenant_id, record.bot_id, signal_secret)
+        if counts:
+            entitlements.stage_bot_counts(tx, record.tenant_id, counts)
 
-    try:
-        commit_with_events(stage, [event])
-    except TransactWriteError as exc:
-        if condition_failed(exc):
-            tenant = get_tenant(record.tenant_id) if unless_kill_switch else None
-            if tenant is not None and tenant.kill_switch:
-                raise _kill_switch_engaged() from exc
-            raise Conflict(
-                "the bot was changed by another request; reload and retry",
-                code="concurrent_modification",
-                details={"id": record.bot_id},
-            ) from exc
-        raise
+    for attempt in range(COMMIT_ATTEMPTS):
+        try:
+            commit_with_events(stage, [event])
+            return
+        except TransactWriteError as exc:
+            last_try = attempt == COMMIT_ATTEMPTS - 1
+            if not last_try and transaction_conflicted(exc):
+                continue  # another transaction held the tenant's counter: nothing was written, try again
+            if not condition_failed(exc):
+                raise
+            if counts and entitlements.settle_failed_bot_change(record.tenant_id, counts) and not last_try:
+                continue  # the counter was missing and is now initialized
+            _refuse(record, exc, unless_kill_switch=unless_kill_switch)
+
+
+def _refuse(record: BotRecord, exc: TransactWriteError, *, unless_kill_switch: bool) -> NoReturn:
+    """Why a bot transaction failed a condition (the plan's count was ruled out before)."""
+    tenant = get_tenant(record.tenant_id) if unless_kill_switch else None
+    if tenant is not None and tenant.kill_switch:
+        raise _kill_switch_engaged() from exc
+    raise Conflict(
+        "the bot was changed by another request; reload and retry",
+        code="concurrent_modification",
+        details={"id": record.bot_id},
+    ) from exc
 
 
 def create_bot(caller: Principal, request: BotCreate, idempotency_key: str) -> BotCreated:
@@ -130,6 +156,7 @@ def create_bot(caller: Principal, request: BotCreate, idempotency_key: str) -> B
 
     def create() -> dict[str, Any]:
         _ensure_exchange_account(caller.tenant_id, request.exchange_account_id)
+        plan = entitlements.tenant_plan(caller.tenant_id)
         now = utc_now()
         record = BotRecord(
             tenant_id=caller.tenant_id,
@@ -145,7 +172,13 @@ def create_bot(caller: Principal, request: BotCreate, idempotency_key: str) -> B
             updated_at=now,
         )
         secret = signal_secrets.new_secret() if request.strategy.type == "signal" else None
-        _commit(record, _event("bot.created", record), new=True, signal_secret=secret)
+        _commit(
+            record,
+            _event("bot.created", record),
+            new=True,
+            signal_secret=secret,
+            counts=BotCountChange(plan, total=1),
+        )
         created_secret.extend([secret] if secret else [])
         return to_out(record).model_dump(mode="json")
 
@@ -235,7 +268,7 @@ def delete_bot(caller: Principal, bot_id: str) -> None:
         raise Conflict(
             "stop the bot before deleting it", code="bot_not_stopped", details={"id": bot_id, "status": record.status}
         )
-    _commit(record, _event("bot.deleted", record), delete=True)
+    _commit(record, _event("bot.deleted", record), delete=True, counts=BotCountChange(None, total=-1))
 
 
 def _update_schedule(record: BotRecord) -> None:
@@ -274,17 +307,53 @@ def change_status(caller: Principal, bot_id: str, action: BotAction) -> BotOut:
     record = get_bot(caller.tenant_id, bot_id)
     if record is None:
         raise _not_found(bot_id)
+    return to_out(_transition(record, action))
+
+
+def _transition(record: BotRecord, action: BotAction, *, reason: str | None = None) -> BotRecord:
+    """Move a bot through the lifecycle: a user's start/pause/stop, or a stop the plan imposes.
+    A start needs the kill switch released, and fits the plan (live account, running count)."""
     previous = BotStatus(record.status)
     starting = action is BotAction.START
-    if starting and (tenant := get_tenant(caller.tenant_id)) is not None and tenant.kill_switch:
-        raise _kill_switch_engaged()
-    record.status = lifecycle.next_status(previous, action).value
+    plan = None
+    if starting:
+        tenant = get_tenant(record.tenant_id)
+        if tenant is not None and tenant.kill_switch:
+            raise _kill_switch_engaged()
+        plan = entitlements.plan_of(tenant)
+        entitlements.require_live_trading(plan, record.exchange_account_id)
+    status = lifecycle.next_status(previous, action)
+    running = int(status is BotStatus.RUNNING) - int(previous is BotStatus.RUNNING)
+    record.status = status.value
     record.updated_at = utc_now()
     _update_schedule(record)
     _commit(
-        record, _event(lifecycle.EVENT_FOR_ACTION[action], record, previous=previous.value), unless_kill_switch=starting
+        record,
+        _event(lifecycle.EVENT_FOR_ACTION[action], record, previous=previous.value, reason=reason),
+        unless_kill_switch=starting,
+        counts=BotCountChange(plan, running=running),
     )
-    return to_out(record)
+    return record
+
+
+def running_bots(tenant_id: str) -> list[BotRecord]:
+    return [bot for bot in list_active_bots(tenant_id) if bot.status == BotStatus.RUNNING.value]
+
+
+def stop_for_plan(tenant_id: str, bot_id: str, reason: str) -> bool:
+    """Stop a running bot because the plan no longer allows it (the same transition, event and
+    counters as a user's stop, with `reason` in the event). False when it is no longer running:
+    someone stopped or paused it first."""
+    for _attempt in range(COMMIT_ATTEMPTS):
+        record = get_bot(tenant_id, bot_id)
+        if record is None or record.status != BotStatus.RUNNING.value:
+            return False
+        try:
+            _transition(record, BotAction.STOP, reason=reason)
+        except Conflict:
+            continue  # changed meanwhile: read it again
+        return True
+    return False
 
 
 def bot_activity(caller: Principal, bot_id: str, *, limit: int, cursor: str | None) -> ActivityList:

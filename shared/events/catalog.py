@@ -37,6 +37,17 @@ class BotData(_Data):
     status: Literal["stopped", "running", "paused"]
     previous_status: Literal["stopped", "running", "paused"] | None = None
     changed_fields: list[str] | None = None
+    # entitlements (issue 13): why the platform, not the user, stopped the bot
+    # (`plan_downgraded`, `payment_failed`); absent for a user's own change.
+    reason: str | None = None
+
+
+class InvitationData(_Data):
+    """entitlements (issue 13): seats. The invitee's email stays out of events."""
+
+    invitation_id: str
+    role: Literal["admin", "member"]
+    user_id: str | None = None
 
 
 class ExchangeAccountData(_Data):
@@ -139,6 +150,8 @@ EVENT_TYPES: dict[str, tuple[type[_Data], str]] = {
     "tenant.created": (TenantCreatedData, "A tenant signed up."),
     "api_key.created": (ApiKeyData, "An API key was issued (the key itself is never in events)."),
     "api_key.revoked": (ApiKeyData, "An API key was revoked; it stops working at once."),
+    "invitation.created": (InvitationData, "An admin invited someone to join the tenant with a role (takes a seat)."),
+    "invitation.accepted": (InvitationData, "An invitation was accepted: `user_id` is the new user of the tenant."),
     "bot.created": (BotData, "A bot was created (always in status `stopped`)."),
     "bot.updated": (BotData, "A bot's configuration changed; `changed_fields` lists what."),
     "bot.started": (BotData, "A bot started or resumed (`previous_status` says which)."),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pynamodb.transactions import TransactWrite
 
 from shared.auth.principal import Principal
+from shared.billing import entitlements
 from shared.clock import isoformat, utc_now
 from shared.errors import AppError, Conflict, ExchangeRejected, ExchangeTemporary, NotFound, ValidationFailed
 from shared.events import catalog
@@ -73,6 +74,8 @@ def register_account(caller: Principal, request: ExchangeAccountCreate) -> Excha
         )
     if "password" in required and request.password is None:
         raise ValidationFailed(f"{request.exchange} needs the API passphrase in `password`", code="password_required")
+    # Before the exchange is called: every registered account trades for real (402 on free).
+    entitlements.require(entitlements.tenant_plan(caller.tenant_id), "live_exchange_accounts", 1)
     credentials = Credentials(
         api_key=request.api_key.get_secret_value(),
         secret=request.secret.get_secret_value(),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared.auth.principal import Principal
+from shared.billing import entitlements
 from shared.clock import isoformat, utc_now
 from shared.config import get_settings
 from shared.errors import Conflict, NotFound, ValidationFailed
@@ -85,8 +86,11 @@ def _owned(caller: Principal, subscription_id: str) -> WebhookSubscriptionRecord
 def create(caller: Principal, request: WebhookCreate) -> WebhookCreated:
     patterns = normalize_patterns(request.event_types)
     _check_url(request.url)
+    held = subscriptions.count_subscriptions(caller.tenant_id, WEBHOOK_PREFIX)
+    # The plan's count first (402, names the plan that lifts it), then the platform's cap (409).
+    entitlements.require(entitlements.tenant_plan(caller.tenant_id), "webhook_subscriptions", held + 1)
     limit = get_settings().webhooks_max_subscriptions
-    if subscriptions.count_subscriptions(caller.tenant_id, WEBHOOK_PREFIX) >= limit:
+    if held >= limit:
         raise Conflict(f"a tenant may hold at most {limit} webhook subscriptions", code="too_many_subscriptions")
     now = utc_now()
     record = WebhookSubscriptionRecord(

@@ -205,7 +205,7 @@ def test_a_huge_grid_is_refused_with_the_cap(api_a: LambdaApi, rig: BacktestRig)
     grid = {"fast": {"from": 2, "to": 400, "step": 1}, "slow": {"from": 10, "to": 1000, "step": 1}}
     reply = api_a.post("/backtests/sweeps", body=_sweep_body(grid), headers=key())
     assert reply.status == 422, reply.text
-    assert "399 * 991" not in reply.text and "395409 combinations; at most 500 per sweep" in reply.text
+    assert "399 * 991" not in reply.text and "395409 combinations; at most 1000 per sweep" in reply.text
     unknown = api_a.post("/backtests/sweeps", body=_sweep_body({"window": [1, 2]}), headers=key())
     assert unknown.status == 422 and "not a tunable parameter" in unknown.text
     every_one_invalid = api_a.post(

@@ -16,6 +16,7 @@ from shared.events.catalog import (
     DriftData,
     EventQuarantinedData,
     ExchangeAccountData,
+    InvitationData,
     KillSwitchData,
     LateOrderAdoptedData,
     OrderData,
@@ -73,6 +74,8 @@ def order_data(**overrides: object) -> OrderData:
 SAMPLES: dict[str, BaseModel] = {
     "tenant.created": TenantCreatedData(tenant_id="ten_1", name="acme", plan="free"),
     "api_key.created": ApiKeyData(key_id="key_1", name="ci", scopes=["read"]),
+    "invitation.created": InvitationData(invitation_id="inv_1", role="member"),
+    "invitation.accepted": InvitationData(invitation_id="inv_1", role="member", user_id="usr_1"),
     "api_key.revoked": ApiKeyData(key_id="key_1", name="ci", scopes=["read"]),
     "bot.created": bot_data(),
     "bot.updated": bot_data(changed_fields=["name"]),
