@@ -278,6 +278,22 @@ AGGREGATE_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
 TENANT_AGGREGATE = "tenant"
 
 
+class WebhookMessageDeadLetteredData(_Data):
+    message_kind: Literal["event", "unparseable"]
+    event_id: str | None
+    event_type: str | None
+    receive_count: int
+    resolution: str
+
+
+EVENT_TYPES["alert.webhook_message_dead_lettered"] = (
+    WebhookMessageDeadLetteredData,
+    "Operators: a domain event could not be fanned out to webhook subscriptions (its message "
+    "failed repeatedly and reached the dead-letter queue); replay it once the cause is fixed. "
+    "A delivery that dead-letters is reported as `webhook.delivery_failed` instead.",
+)
+
+
 def aggregate_keys(event_type: str) -> tuple[tuple[str, str], ...]:
     """The (aggregate type, data field) candidates for a type: its own entry, else the longest
     matching prefix."""

@@ -26,6 +26,7 @@ from shared.events.catalog import (
     TenantCreatedData,
     WebhookDeliveryFailedData,
     WebhookDisabledData,
+    WebhookMessageDeadLetteredData,
     WebhookPingData,
     consumer_docs,
     data_schema,
@@ -170,6 +171,10 @@ SAMPLES |= {
         reason="bot_not_running",
     ),
 }
+# ---- events-order
+SAMPLES["alert.webhook_message_dead_lettered"] = WebhookMessageDeadLetteredData(
+    message_kind="event", event_id="evt_1", event_type="bot.started", receive_count=5, resolution="r"
+)
 
 
 def test_samples_cover_catalog() -> None:
