@@ -35,12 +35,21 @@ def commit_with_events(stage: Callable[[TransactWrite], None], events: Sequence[
                 for event in numbered.events:
                     tx.save(outbox.record_for(event), condition=outbox.EventRecord.event_id.does_not_exist())
         except TransactWriteError as exc:
-            if attempt < SEQUENCE_ATTEMPTS and condition_failed(exc) and numbered.read and numbered.overtaken():
+            if attempt < SEQUENCE_ATTEMPTS and _worth_retrying(exc, numbered):
                 continue
             raise
         publish_recorded(numbered.events)
         return numbered.events
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _worth_retrying(exc: TransactWriteError, numbered: sequences.SequenceClaim) -> bool:
+    """A counter moved underneath (renumber), or DynamoDB cancelled the transaction only for a
+    conflict with another one in flight on the same item (a shared counter makes that likelier;
+    nothing was written, so trying again is safe)."""
+    if condition_failed(exc):
+        return bool(numbered.read) and numbered.overtaken()
+    return any(reason is not None and reason.code == "TransactionConflict" for reason in exc.cancellation_reasons)
 
 
 def record_events(events: Sequence[DomainEvent]) -> list[DomainEvent]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from pynamodb.exceptions import TransactWriteError
@@ -125,3 +126,33 @@ def test_counter_rows_stay_out_of_event_history(test_cloud: TestCloud) -> None:
     events, more = recent_events(tenant, EventQuery(), limit=10)
     assert len(events) == 1 and not more
     assert get_event(tenant, f"seq#order#{events[0].data['order_id']}") is None
+
+
+def test_a_transaction_conflict_is_tried_again(test_cloud: TestCloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB cancels a transaction that meets another in flight on the same item (the shared
+    counter) with `TransactionConflict`: nothing was written, so the commit tries again."""
+    from pynamodb.exceptions import CancellationReason, VerboseClientError
+
+    from shared.persistence import connection
+
+    tenant, order = new_id("ten"), new_id("ord")
+    calls: list[int] = []
+    shared_connection = connection()
+    real = shared_connection.transact_write_items
+
+    def conflict_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            cause = VerboseClientError(
+                {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}},
+                "TransactWriteItems",
+                {},
+                cancellation_reasons=[CancellationReason(code="TransactionConflict"), None],
+            )
+            raise TransactWriteError("Failed to write transaction items", cause)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(shared_connection, "transact_write_items", conflict_once)
+    [event] = record_events([_order_event(tenant, order)])
+    assert len(calls) == 2 and event.sequence == 1
+    assert get_event(tenant, event.id) == event
