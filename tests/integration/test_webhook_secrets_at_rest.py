@@ -168,3 +168,17 @@ def test_seal_legacy_secrets_seals_every_plaintext_row_once(tenant_a: Caller, te
     record = subscriptions.get_subscription(tenant_a.tenant_id, legacy.subscription_id)
     assert record is not None and record.signing_secrets(utc_now()) == [legacy.secret, old_previous]
     assert subscriptions.seal_legacy_secrets() == 0  # nothing plaintext left anywhere
+
+
+def test_a_row_without_a_secret_or_a_blob_holding_no_string_is_refused(tenant_a: Caller) -> None:
+    now = utc_now()
+    empty = WebhookSubscriptionRecord(
+        tenant_id=tenant_a.tenant_id, subscription_id=new_id("wh"), url="u", event_types={"*"},
+        created_at=now, updated_at=now,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="no signing secret"):
+        empty.signing_secrets(now)
+    context = {"tenant_id": tenant_a.tenant_id, "subscription_id": empty.subscription_id}
+    not_a_string = kms_encryption.encrypt({"secret": "x"}, key_setting=signing_secrets.KEY_SETTING, context=context)
+    with pytest.raises(ValueError, match="must hold a string"):
+        signing_secrets.open_sealed(tenant_a.tenant_id, empty.subscription_id, not_a_string)
