@@ -53,14 +53,21 @@ def _subscribe(tenant_id: str, urls: list[str]) -> list[str]:
     from shared.clock import utc_now
     from shared.ids import new_id
     from shared.webhooks import subscriptions
+    from shared.webhooks.signing_secrets import seal
 
     ids = []
     for url in urls:
         now = utc_now()
+        subscription_id = new_id("wh")
         record = subscriptions.WebhookSubscriptionRecord(
-            tenant_id=tenant_id, subscription_id=new_id("wh"), url=url, event_types={"*"},
-            secret=generate_secret(), created_at=now, updated_at=now,
-        )  # fmt: skip
+            tenant_id=tenant_id,
+            subscription_id=subscription_id,
+            url=url,
+            event_types={"*"},
+            secret_sealed=seal(tenant_id, subscription_id, generate_secret()),
+            created_at=now,
+            updated_at=now,
+        )  # sealed at rest, as the API stores it: deliveries open it through the cache
         subscriptions.insert(record)
         ids.append(record.subscription_id)
     return ids

@@ -121,6 +121,8 @@ class Settings(BaseModel):
     webhooks_delivery_timeout_seconds: float = Field(default=10.0, gt=0, le=10.0)
     # functions/example_consumer (off by default): the topic ARNs it accepts, comma-separated.
     example_consumer_topic_arns: str = ""
+    # ---- events-order (issue 10): the KMS key sealing webhook signing secrets at rest.
+    webhook_secrets_key_arn: str = ""
     # Bots trade by themselves (issue 8): market data, the tick scheduler, the strategy worker,
     # the bot activity log.
     candles_table: str = "Candles"

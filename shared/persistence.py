@@ -59,8 +59,10 @@ def condition_failed(exc: TransactWriteError) -> bool:
     """Whether a transaction was cancelled because one of its conditions failed.
 
     PynamoDB orders items by kind (condition checks, deletes, puts, updates), not as staged, so
-    callers cannot rely on positions; outbox rows' conditions (a fresh event id) never fail, so
-    a failed condition is always the caller's own.
+    callers cannot rely on positions; outbox rows' conditions (a fresh event id) never fail, and
+    commit_with_events retries when only an event sequence counter moved (a concurrent commit
+    for the same aggregate), so a failed condition that reaches a caller is its own (or, after
+    repeated contention on one aggregate, a conflict worth the caller's usual reload and retry).
     """
     return any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in exc.cancellation_reasons)
 

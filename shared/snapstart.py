@@ -23,7 +23,8 @@ def refresh_after_restore() -> None:
         "shared.persistence": ("connection",),
         "shared.auth.tokens": ("signing_secret",),
         "shared.idempotency": ("_persistence",),
-        "shared.exchange_accounts.credentials": ("_masking",),
+        "shared.kms_encryption": ("_masking",),  # events-order: the one KMS mechanism (was in credentials)
+        "shared.webhooks.signing_secrets": ("open_sealed",),  # events-order: opened signing secrets
     }
     for module_name, names in caches.items():
         module = sys.modules.get(module_name)

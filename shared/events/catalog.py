@@ -270,6 +270,102 @@ def event_version(event_type: str) -> int:
 # ---- end webhooks-out
 
 
+# ---- events-order (issue 10): the aggregate each event type belongs to. Its events carry
+# `aggregate` {type, id} and a `sequence` numbered per aggregate (see shared/events/sequences.py).
+# The first key whose field is present (non-null) in `data` wins; none means the tenant itself.
+AGGREGATE_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
+    "tenant.": (("tenant", "tenant_id"),),
+    "api_key.": (("api_key", "key_id"),),
+    "bot.": (("bot", "bot_id"),),
+    "exchange_account.": (("exchange_account", "account_id"),),
+    "order.": (("order", "order_id"),),
+    "risk.limit_breached": (("order", "order_id"),),
+    "risk.": (),
+    "reconciliation.": (("exchange_account", "exchange_account_id"),),
+    "alert.late_order_adopted": (("order", "order_id"),),
+    "alert.trade_task_dead_lettered": (("order", "order_id"),),
+    "alert.": (),
+    "signal.": (("signal", "signal_id"),),
+    "webhook.": (("webhook_subscription", "subscription_id"),),
+}
+TENANT_AGGREGATE = "tenant"
+
+
+class WebhookMessageDeadLetteredData(_Data):
+    message_kind: Literal["event", "unparseable"]
+    event_id: str | None
+    event_type: str | None
+    receive_count: int
+    resolution: str
+
+
+EVENT_TYPES["alert.webhook_message_dead_lettered"] = (
+    WebhookMessageDeadLetteredData,
+    "Operators: a domain event could not be fanned out to webhook subscriptions (its message "
+    "failed repeatedly and reached the dead-letter queue); replay it once the cause is fixed. "
+    "A delivery that dead-letters is reported as `webhook.delivery_failed` instead.",
+)
+
+
+def aggregate_keys(event_type: str) -> tuple[tuple[str, str], ...]:
+    """The (aggregate type, data field) candidates for a type: its own entry, else the longest
+    matching prefix."""
+    if event_type in AGGREGATE_KEYS:
+        return AGGREGATE_KEYS[event_type]
+    prefixes = [p for p in AGGREGATE_KEYS if p.endswith(".") and event_type.startswith(p)]
+    return AGGREGATE_KEYS[max(prefixes, key=len)] if prefixes else ()
+
+
+def aggregate_of(event_type: str, data: dict[str, object], tenant_id: str) -> tuple[str, str]:
+    """(aggregate type, aggregate id) of an event: the first candidate field set in `data`, or
+    the tenant (operator alerts and tenant-wide settings have no narrower subject)."""
+    for aggregate_type, field in aggregate_keys(event_type):
+        value = data.get(field)
+        if isinstance(value, str) and value:
+            return aggregate_type, value
+    return TENANT_AGGREGATE, tenant_id
+
+
+ORDERING_DOCS = """\
+## Ordering
+
+Every event names the thing it is about in `aggregate` (`{"type": "order", "id": "ord_..."}`) and
+carries `sequence`: its position among that aggregate's events (1, 2, 3, ...), assigned in the
+same transaction that recorded the change, so it follows the order in which the changes were
+committed, with no gaps and no repeats.
+
+- **Ordered:** the events of one aggregate, by `sequence`. Events committed together (an order's
+  `order.partially_filled` and `order.filled` in one step) get consecutive numbers in the order
+  they happened.
+- **Not ordered:** events of different aggregates (compare `occurred_at` only as a hint), and
+  *delivery*: webhooks, SNS pushes, retries and replays may arrive in any order and more than
+  once. `sequence` is the contract, not arrival order.
+- **Using it:** keep the highest `sequence` applied per `(aggregate.type, aggregate.id)`; an
+  event at or below it is a duplicate or stale and can be dropped (the consumer kit's
+  `AggregateSequenceTracker` does this); an event more than one above it means earlier ones are
+  still on their way: apply it anyway if it carries the full state (order events do), or hold it
+  until the gap fills (replay the missing range with `POST /v1/webhooks/{id}/replay`).
+- `webhook.ping` is never committed and has `sequence: null`; events recorded before sequences
+  existed have `aggregate` and `sequence` null.
+
+Aggregate of each type: the `data` field named below (when it is null, the tenant itself,
+`{"type": "tenant", "id": tenant_id}`).
+"""
+
+
+def ordering_docs() -> str:
+    """The ordering contract and each type's aggregate, for the generated consumer docs."""
+    lines = [ORDERING_DOCS]
+    for name in EVENT_TYPES:
+        keys = aggregate_keys(name)
+        named = " or ".join(f"`{kind}` (`data.{field}`)" for kind, field in keys) or "`tenant`"
+        lines.append(f"- `{name}`: {named}")
+    return "\n".join(lines) + "\n"
+
+
+# ---- end events-order
+
+
 def data_schema(event_type: str) -> type[_Data]:
     return EVENT_TYPES[event_type][0]
 
@@ -279,9 +375,10 @@ def consumer_docs() -> str:
     lines = [
         "# Domain events",
         "",
-        "Envelope: `{id, type, version, tenant_id, occurred_at, source, data}`.",
+        "Envelope: `{id, type, version, tenant_id, occurred_at, source, data, aggregate, sequence}`.",
         "Delivery is at least once: deduplicate on `id`.",
         "",
+        ordering_docs(),
     ]
     for name, (model, summary) in EVENT_TYPES.items():
         lines += [

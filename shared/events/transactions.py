@@ -4,29 +4,56 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from shared.events import outbox
+from shared.events import outbox, sequences
 from shared.events.envelope import DomainEvent
 from shared.events.publisher import publish_recorded
-from shared.persistence import connection
+from shared.persistence import condition_failed, connection
+
+# A commit renumbers and retries when a concurrent commit for one of its aggregates won the
+# counter; this bounds the retries under heavy contention on one aggregate.
+SEQUENCE_ATTEMPTS = 8
 
 
-def commit_with_events(stage: Callable[[TransactWrite], None], events: Sequence[DomainEvent]) -> None:
-    """One TransactWrite holding the caller's writes and one outbox row per event.
+def commit_with_events(stage: Callable[[TransactWrite], None], events: Sequence[DomainEvent]) -> list[DomainEvent]:
+    """One TransactWrite holding the caller's writes, each event's aggregate sequence counter,
+    and one outbox row per event. Returns the events as committed (numbered: `sequence` set).
 
-    Raises pynamodb's TransactWriteError when a condition fails (see
+    `stage` may be called more than once: when only a sequence counter moved underneath (another
+    commit for the same aggregate), the events are renumbered and the transaction is retried.
+    Raises pynamodb's TransactWriteError when one of the caller's own conditions fails (see
     shared.persistence.condition_failed).
     """
-    with TransactWrite(connection=connection()) as tx:
-        stage(tx)
-        for event in events:
-            tx.save(outbox.record_for(event), condition=outbox.EventRecord.event_id.does_not_exist())
-    publish_recorded(events)
+    for attempt in range(1, SEQUENCE_ATTEMPTS + 1):
+        numbered = sequences.claim(events)
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                stage(tx)
+                numbered.stage(tx)
+                for event in numbered.events:
+                    tx.save(outbox.record_for(event), condition=outbox.EventRecord.event_id.does_not_exist())
+        except TransactWriteError as exc:
+            if attempt < SEQUENCE_ATTEMPTS and _worth_retrying(exc, numbered):
+                continue
+            raise
+        publish_recorded(numbered.events)
+        return numbered.events
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
-def record_events(events: Sequence[DomainEvent]) -> None:
+def _worth_retrying(exc: TransactWriteError, numbered: sequences.SequenceClaim) -> bool:
+    """A counter moved underneath (renumber), or DynamoDB cancelled the transaction only for a
+    conflict with another one in flight on the same item (a shared counter makes that likelier;
+    nothing was written, so trying again is safe)."""
+    if condition_failed(exc):
+        return bool(numbered.read) and numbered.overtaken()
+    return any(reason is not None and reason.code == "TransactionConflict" for reason in exc.cancellation_reasons)
+
+
+def record_events(events: Sequence[DomainEvent]) -> list[DomainEvent]:
     """Events that accompany no write of ours (operator alerts about something observed): their
     outbox rows alone, in one transaction, then published. A change of state never uses this: it
     commits its writes and its events together through `commit_with_events`."""
-    commit_with_events(lambda _tx: None, events)
+    return commit_with_events(lambda _tx: None, events)

@@ -14,7 +14,7 @@ from pynamodb.attributes import BooleanAttribute, NumberAttribute, TTLAttribute,
 from pynamodb.models import Model
 
 from shared.config import get_settings
-from shared.persistence import BaseMeta
+from shared.persistence import BaseMeta, get_or_none
 from shared.webhooks.delivery_tasks import AttemptLog, DeliveryTask
 
 
@@ -98,3 +98,7 @@ def list_deliveries(
         if r.delivery_key != before
     ]
     return rows[:limit], len(rows) > limit
+
+
+def get_delivery(tenant_id: str, subscription_id: str, delivery_id: str) -> WebhookDeliveryRecord | None:
+    return get_or_none(WebhookDeliveryRecord, tenant_id, delivery_key(subscription_id, delivery_id))

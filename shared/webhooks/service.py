@@ -33,6 +33,7 @@ from shared.webhooks.schemas import (
     WebhookSecret,
     WebhookUpdate,
 )
+from shared.webhooks.signing_secrets import seal
 from shared.webhooks.ssrf import Resolver, check_destination, resolve_system
 from shared.webhooks.subscriptions import WEBHOOK_PREFIX, WebhookSubscriptionRecord
 
@@ -93,18 +94,20 @@ def create(caller: Principal, request: WebhookCreate) -> WebhookCreated:
     if held >= limit:
         raise Conflict(f"a tenant may hold at most {limit} webhook subscriptions", code="too_many_subscriptions")
     now = utc_now()
+    subscription_id = new_id("wh")
+    secret = _new_secret()
     record = WebhookSubscriptionRecord(
         tenant_id=caller.tenant_id,
-        subscription_id=new_id("wh"),
+        subscription_id=subscription_id,
         url=request.url,
         description=request.description,
         event_types=set(patterns),
-        secret=_new_secret(),
+        secret_sealed=seal(caller.tenant_id, subscription_id, secret),
         created_at=now,
         updated_at=now,
     )
     subscriptions.insert(record)
-    return WebhookCreated(**to_out(record, now).model_dump(), secret=record.secret)
+    return WebhookCreated(**to_out(record, now).model_dump(), secret=secret)
 
 
 def read(caller: Principal, subscription_id: str) -> WebhookOut:
@@ -140,9 +143,10 @@ def delete(caller: Principal, subscription_id: str) -> None:
 def rotate_secret(caller: Principal, subscription_id: str) -> WebhookSecret:
     record = _owned(caller, subscription_id)
     now = utc_now()
-    subscriptions.rotate_secret(record, _new_secret(), now)
+    secret = _new_secret()
+    subscriptions.rotate_secret(record, secret, now)
     expires = record.previous_secret_expires_at or now
-    return WebhookSecret(id=record.subscription_id, secret=record.secret, previous_secret_expires_at=isoformat(expires))
+    return WebhookSecret(id=record.subscription_id, secret=secret, previous_secret_expires_at=isoformat(expires))
 
 
 def enable(caller: Principal, subscription_id: str) -> WebhookOut:

@@ -2,8 +2,11 @@
 event streams), and the only module that reads or writes it.
 
 A subscription holds its signing secret (and, for the overlap window after a rotation, the
-previous one). The table is encrypted at rest; secrets are returned by the API only when created
-or rotated and never logged.
+previous one), sealed with KMS envelope encryption (see signing_secrets.py). Rows written before
+secrets were sealed hold them in plaintext (`secret`, `previous_secret`): they are read as they
+are (read-both), sealed at their next rotation, and `seal_legacy_secrets` (run by
+`python -m tools.seal_webhook_secrets`) seals them all at once. Secrets are returned by the API
+only when created or rotated and never logged.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from shared.events import catalog
 from shared.events.envelope import new_event
 from shared.events.transactions import commit_with_events
 from shared.persistence import BaseMeta, condition_failed, get_or_none
+from shared.webhooks.signing_secrets import open_sealed, seal
 
 WEBHOOK_PREFIX = "wh_"
 STREAM_PREFIX = "es_"
@@ -44,8 +48,10 @@ class WebhookSubscriptionRecord(Model):
     url = UnicodeAttribute()
     description = UnicodeAttribute(default="")
     event_types = UnicodeSetAttribute()
-    secret = UnicodeAttribute()
-    previous_secret = UnicodeAttribute(null=True)
+    secret_sealed = UnicodeAttribute(null=True)  # KMS-encrypted (context tenant_id, subscription_id)
+    previous_secret_sealed = UnicodeAttribute(null=True)
+    secret = UnicodeAttribute(null=True)  # legacy plaintext: rows written before secrets were sealed
+    previous_secret = UnicodeAttribute(null=True)  # legacy plaintext
     previous_secret_expires_at = UTCDateTimeAttribute(null=True)
     status = UnicodeAttribute(default=SubscriptionStatus.ENABLED.value)
     disabled_reason = UnicodeAttribute(null=True)
@@ -67,12 +73,23 @@ class WebhookSubscriptionRecord(Model):
     def enabled(self) -> bool:
         return self.status == SubscriptionStatus.ENABLED.value
 
+    def _opened(self, sealed: str | None, legacy: str | None) -> str | None:
+        if sealed:
+            return open_sealed(self.tenant_id, self.subscription_id, sealed)
+        return legacy or None
+
     def signing_secrets(self, now: datetime) -> list[str]:
         """The secrets that sign a delivery now: the current one, and the previous one while its
-        overlap window lasts (the signature header then carries both)."""
-        secrets = [self.secret]
-        if self.previous_secret and self.previous_secret_expires_at and now < self.previous_secret_expires_at:
-            secrets.append(self.previous_secret)
+        overlap window lasts (the signature header then carries both). Sealed ones are opened
+        (cached); a legacy row's plaintext is used as it is."""
+        current = self._opened(self.secret_sealed, self.secret)
+        if current is None:
+            raise ValueError("the subscription holds no signing secret")
+        secrets = [current]
+        if self.previous_secret_expires_at and now < self.previous_secret_expires_at:
+            previous = self._opened(self.previous_secret_sealed, self.previous_secret)
+            if previous is not None:
+                secrets.append(previous)
         return secrets
 
 
@@ -143,12 +160,57 @@ def save_existing(record: WebhookSubscriptionRecord) -> None:
 
 
 def rotate_secret(record: WebhookSubscriptionRecord, new_secret: str, now: datetime) -> None:
+    """The new secret signs from now on; the current one becomes the previous one for the overlap
+    window. Both are stored sealed (a legacy plaintext current secret is sealed on the way, and no
+    plaintext is left on the row)."""
     overlap = timedelta(hours=get_settings().webhooks_secret_overlap_hours)
-    record.previous_secret = record.secret
+    if record.secret_sealed:
+        record.previous_secret_sealed = record.secret_sealed
+    elif record.secret:
+        record.previous_secret_sealed = seal(record.tenant_id, record.subscription_id, record.secret)
     record.previous_secret_expires_at = now + overlap
-    record.secret = new_secret
+    record.secret_sealed = seal(record.tenant_id, record.subscription_id, new_secret)
+    record.secret = None
+    record.previous_secret = None
     record.updated_at = now
     save_existing(record)
+
+
+def seal_legacy_secrets() -> int:
+    """Seal every plaintext secret left on rows written before sealing (the one-off migration;
+    running it twice does nothing more). Each row is rewritten only if its plaintext is still what
+    was read, so a rotation meanwhile wins. Returns how many rows were sealed."""
+    sealed = 0
+    legacy = WebhookSubscriptionRecord.scan(
+        WebhookSubscriptionRecord.subscription_id.startswith(WEBHOOK_PREFIX)
+        & (WebhookSubscriptionRecord.secret.exists() | WebhookSubscriptionRecord.previous_secret.exists())
+    )
+    for record in legacy:
+        actions: list[Action] = []
+        condition = WebhookSubscriptionRecord.subscription_id.exists()
+        if record.secret:
+            actions += [
+                WebhookSubscriptionRecord.secret_sealed.set(
+                    seal(record.tenant_id, record.subscription_id, record.secret)
+                ),
+                WebhookSubscriptionRecord.secret.remove(),
+            ]
+            condition &= WebhookSubscriptionRecord.secret == record.secret
+        if record.previous_secret:
+            previous = seal(record.tenant_id, record.subscription_id, record.previous_secret)
+            actions += [
+                WebhookSubscriptionRecord.previous_secret_sealed.set(previous),
+                WebhookSubscriptionRecord.previous_secret.remove(),
+            ]
+            condition &= WebhookSubscriptionRecord.previous_secret == record.previous_secret
+        try:
+            record.update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                continue  # rotated or deleted meanwhile: nothing plaintext left to seal
+            raise
+        sealed += 1
+    return sealed
 
 
 PAUSE_FIRST_SECONDS = 30

@@ -89,9 +89,21 @@ def test_full_lifecycle_publishes_an_event_per_change(bots_a: LambdaApi, tenant_
     assert [e["data"]["previous_status"] for e in events[1:5]] == ["stopped", "running", "paused", "running"]
     assert events[5]["data"]["changed_fields"] == ["name"]
     for envelope in events:
-        assert set(envelope) == {"id", "type", "version", "tenant_id", "occurred_at", "source", "data"}
+        assert set(envelope) == {
+            "id",
+            "type",
+            "version",
+            "tenant_id",
+            "occurred_at",
+            "source",
+            "data",
+            "aggregate",
+            "sequence",
+        }
         assert envelope["data"]["bot_id"] == bot_id
+        assert envelope["aggregate"] == {"type": "bot", "id": bot_id}
     assert len({e["id"] for e in events}) == 7
+    assert [e["sequence"] for e in events] == [1, 2, 3, 4, 5, 6, 7]  # the bot's own sequence, in commit order
 
 
 def test_illegal_transitions_are_409_and_change_nothing(bots_a: LambdaApi) -> None:

@@ -101,10 +101,12 @@ def _event(tenant_id: str, event_type: str) -> DomainEvent:
     return new_event(event_type, tenant_id=tenant_id, source="tests", data=data)
 
 
-def _publish(bridge: SnsBridgePoller, *events: DomainEvent) -> None:
-    commit_with_events(lambda tx: None, list(events))  # outbox + PutEvents; the rule routes to the topic
+def _publish(bridge: SnsBridgePoller, *events: DomainEvent) -> list[DomainEvent]:
+    """Commit and publish; returns the events as committed (numbered)."""
+    committed = commit_with_events(lambda tx: None, list(events))  # outbox + PutEvents; the rule routes to the topic
     while bridge.poll_once(wait_seconds=0):
         pass
+    return committed
 
 
 def test_the_filter_policy_pins_the_tenant_and_the_types(
@@ -145,7 +147,7 @@ def test_streams_receive_only_their_tenants_events_of_their_types(
     )
     a_filled, a_started = _event(tenant_a.tenant_id, "order.filled"), _event(tenant_a.tenant_id, "bot.started")
     b_filled = _event(tenant_b.tenant_id, "order.filled")
-    _publish(bridge, a_filled, a_started, b_filled)
+    a_filled, a_started, b_filled = _publish(bridge, a_filled, a_started, b_filled)
     assert [m["id"] for m in queue_a.bodies()] == [a_filled.id]
     received_b = queue_b.bodies()
     assert [m["id"] for m in received_b] == [b_filled.id]

@@ -488,8 +488,9 @@ def test_dns_rebinding_is_refused_at_delivery_without_connecting(
     assert delivery["attempts"][0]["error"] == "private" and delivery["attempts"][0]["status_code"] is None
 
 
-def _persist(*events: DomainEvent) -> None:
-    commit_with_events(lambda tx: None, list(events))
+def _persist(*events: DomainEvent) -> list[DomainEvent]:
+    """Commit the events; returns them as committed (with their sequence numbers)."""
+    return commit_with_events(lambda tx: None, list(events))
 
 
 def test_replay_resends_exactly_the_chosen_events_with_their_original_ids(
@@ -509,7 +510,7 @@ def test_replay_resends_exactly_the_chosen_events_with_their_original_ids(
     skipped = at(bot_event(tenant_a.tenant_id), timedelta(milliseconds=1))
     second = at(order_event(tenant_a.tenant_id, "order.canceled"), timedelta(milliseconds=2))
     too_late = at(order_event(tenant_a.tenant_id), timedelta(seconds=10))
-    _persist(too_early, first, skipped, second, too_late)
+    too_early, first, skipped, second, too_late = _persist(too_early, first, skipped, second, too_late)
     window = {"since": t0.isoformat(), "until": (t0 + timedelta(seconds=5)).isoformat()}
 
     reply = api_a.post(f"/webhooks/{sub['id']}/replay", body=window)

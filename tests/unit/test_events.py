@@ -27,13 +27,14 @@ from shared.events.catalog import (
     TenantCreatedData,
     WebhookDeliveryFailedData,
     WebhookDisabledData,
+    WebhookMessageDeadLetteredData,
     WebhookPingData,
     consumer_docs,
     data_schema,
 )
 from shared.events.envelope import DomainEvent, new_event
 
-ENVELOPE_KEYS = {"id", "type", "version", "tenant_id", "occurred_at", "source", "data"}
+ENVELOPE_KEYS = {"id", "type", "version", "tenant_id", "occurred_at", "source", "data", "aggregate", "sequence"}
 
 
 def bot_data(**overrides: object) -> BotData:
@@ -173,6 +174,10 @@ SAMPLES |= {
         reason="bot_not_running",
     ),
 }
+# ---- events-order
+SAMPLES["alert.webhook_message_dead_lettered"] = WebhookMessageDeadLetteredData(
+    message_kind="event", event_id="evt_1", event_type="bot.started", receive_count=5, resolution="r"
+)
 
 
 def test_samples_cover_catalog() -> None:
@@ -285,3 +290,48 @@ def test_consumer_docs_mentions_every_type() -> None:
     for key in ENVELOPE_KEYS:
         assert key in docs
     assert docs.count("## `") == len(CATALOG)
+
+
+# ---- events-order: aggregates and sequences
+def test_every_type_names_aggregate_fields_its_data_has() -> None:
+    from shared.events.catalog import aggregate_keys
+
+    for event_type, (model, _summary) in CATALOG.items():
+        for _kind, field in aggregate_keys(event_type):
+            assert field in model.model_fields, (event_type, field)
+
+
+def test_aggregate_is_the_subject_named_in_data_else_the_tenant() -> None:
+    order = new_event("order.filled", tenant_id="ten_1", source="s", data=order_data(order_id="ord_9"))
+    assert order.aggregate is not None and order.aggregate.model_dump() == {"type": "order", "id": "ord_9"}
+    assert order.sequence is None  # numbered when committed, not when built
+    bot = new_event("bot.signal_secret_rotated", tenant_id="ten_1", source="s", data=bot_data(bot_id="bot_7"))
+    assert bot.aggregate is not None and (bot.aggregate.type, bot.aggregate.id) == ("bot", "bot_7")
+    breach = RiskBreachData(order_id=None, bot_id="bot_7", rule="max_order", message="m")
+    tenant_wide = new_event("risk.limit_breached", tenant_id="ten_1", source="s", data=breach)
+    assert tenant_wide.aggregate is not None and tenant_wide.aggregate.model_dump() == {"type": "tenant", "id": "ten_1"}
+    on_order = new_event(
+        "risk.limit_breached", tenant_id="ten_1", source="s", data=breach.model_copy(update={"order_id": "ord_2"})
+    )
+    assert on_order.aggregate is not None and on_order.aggregate.id == "ord_2"
+
+
+def test_envelopes_without_aggregate_or_sequence_still_parse() -> None:
+    old = {
+        "id": "evt_1",
+        "type": "bot.created",
+        "version": 1,
+        "tenant_id": "ten_1",
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "source": "s",
+        "data": {},
+    }
+    event = DomainEvent.model_validate(old)
+    assert event.aggregate is None and event.sequence is None
+
+
+def test_consumer_docs_state_the_ordering_contract_and_each_aggregate() -> None:
+    docs = consumer_docs()
+    assert "## Ordering" in docs
+    assert "- `order.filled`: `order` (`data.order_id`)" in docs
+    assert "- `alert.event_quarantined`: `tenant`" in docs

@@ -1,0 +1,27 @@
+"""Consumes the webhook-deliveries dead-letter queue: a delivery that kept failing is marked
+failed and `webhook.delivery_failed` published; an event that could not be fanned out raises an
+alert (see shared.webhooks.dead_letters)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.observability import instrumented
+from shared.webhooks.dead_letters import settle_dead_lettered_message
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def handle_record(record: SQSRecord) -> str:
+    receive_count = int(record.attributes.approximate_receive_count or 0)
+    return settle_dead_lettered_message(record.body, receive_count)
+
+
+@instrumented
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response = process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+    return dict(response)

@@ -1,0 +1,158 @@
+"""Per-aggregate sequences, assigned in the transaction that records the events: consecutive
+within one commit, continuing across commits, never repeated under concurrent commits, and not
+consumed by a commit that fails on the caller's own condition."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from shared.events import sequences
+from shared.events.catalog import OrderData
+from shared.events.envelope import DomainEvent, new_event
+from shared.events.history import get_event
+from shared.events.transactions import commit_with_events, record_events
+from shared.ids import new_id
+from tests.support.aws import TestCloud
+
+
+def _order_event(tenant_id: str, order_id: str, event_type: str = "order.partially_filled") -> DomainEvent:
+    data = OrderData(
+        order_id=order_id,
+        client_order_id="co1",
+        bot_id=None,
+        exchange_account_id="paper",
+        exchange="paper",
+        symbol="BTC/USDT",
+        side="buy",
+        type="market",
+        amount="1",
+        price=None,
+        status="partially_filled",
+        filled="0.5",
+        average_price=None,
+        fee_cost="0",
+        fee_currency=None,
+    )
+    return new_event(event_type, tenant_id=tenant_id, source="cryptoorchestrator.test", data=data)
+
+
+def test_events_of_one_order_in_one_transaction_are_numbered_in_order(test_cloud: TestCloud) -> None:
+    tenant, order, other = new_id("ten"), new_id("ord"), new_id("ord")
+    first = record_events(
+        [_order_event(tenant, order), _order_event(tenant, other), _order_event(tenant, order, "order.filled")]
+    )
+    assert [(e.aggregate.id if e.aggregate else None, e.sequence) for e in first] == [
+        (order, 1),
+        (other, 1),
+        (order, 2),
+    ]
+    later = record_events([_order_event(tenant, order, "order.canceled")])
+    assert later[0].sequence == 3
+    stored = get_event(tenant, first[2].id)
+    assert stored is not None and stored.sequence == 2  # the outbox row (history, replays) carries it too
+    assert get_event(tenant, later[0].id) == later[0]
+
+
+def test_concurrent_commits_for_one_aggregate_never_share_a_number(
+    test_cloud: TestCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both writers read the counter before either commits (a barrier holds them there): without
+    the conditional counter write both would claim 1; with it the loser renumbers to 2."""
+    tenant, order = new_id("ten"), new_id("ord")
+    barrier = threading.Barrier(2, timeout=10)
+    local = threading.local()
+    real_read = sequences.read_counters
+
+    def read_then_meet(keys: Sequence[sequences.CounterKey]) -> dict[sequences.CounterKey, int]:
+        found = real_read(keys)
+        if not getattr(local, "met", False):
+            local.met = True
+            barrier.wait()
+        return found
+
+    monkeypatch.setattr(sequences, "read_counters", read_then_meet)
+    results: list[DomainEvent] = []
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            results.extend(record_events([_order_event(tenant, order)]))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(e.sequence or 0 for e in results) == [1, 2]
+    for event in results:
+        stored = get_event(tenant, event.id)
+        assert stored is not None and stored.sequence == event.sequence
+
+
+def test_a_callers_failed_condition_is_raised_once_and_consumes_no_number(test_cloud: TestCloud) -> None:
+    tenant, order = new_id("ten"), new_id("ord")
+    calls: list[int] = []
+
+    def stage(tx: TransactWrite) -> None:
+        calls.append(1)
+        missing = sequences.SequenceCounterRecord(tenant_id=tenant, event_id="seq#nothing#here", last_sequence=1)
+        tx.update(
+            missing,
+            actions=[sequences.SequenceCounterRecord.last_sequence.set(2)],
+            condition=sequences.SequenceCounterRecord.event_id.exists(),
+        )
+
+    record_events([_order_event(tenant, order)])  # the counter exists: the retry check reads it
+    with pytest.raises(TransactWriteError):
+        commit_with_events(stage, [_order_event(tenant, order)])
+    assert calls == [1]
+    assert record_events([_order_event(tenant, order)])[0].sequence == 2
+
+
+def test_counter_rows_stay_out_of_event_history(test_cloud: TestCloud) -> None:
+    from shared.events.history import EventQuery, recent_events
+
+    tenant = new_id("ten")
+    record_events([_order_event(tenant, new_id("ord"))])
+    events, more = recent_events(tenant, EventQuery(), limit=10)
+    assert len(events) == 1 and not more
+    assert get_event(tenant, f"seq#order#{events[0].data['order_id']}") is None
+
+
+def test_a_transaction_conflict_is_tried_again(test_cloud: TestCloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB cancels a transaction that meets another in flight on the same item (the shared
+    counter) with `TransactionConflict`: nothing was written, so the commit tries again."""
+    from pynamodb.exceptions import CancellationReason, VerboseClientError
+
+    from shared.persistence import connection
+
+    tenant, order = new_id("ten"), new_id("ord")
+    calls: list[int] = []
+    shared_connection = connection()
+    real = shared_connection.transact_write_items
+
+    def conflict_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            cause = VerboseClientError(
+                {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}},
+                "TransactWriteItems",
+                {},
+                cancellation_reasons=[CancellationReason(code="TransactionConflict"), None],
+            )
+            raise TransactWriteError("Failed to write transaction items", cause)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(shared_connection, "transact_write_items", conflict_once)
+    [event] = record_events([_order_event(tenant, order)])
+    assert len(calls) == 2 and event.sequence == 1
+    assert get_event(tenant, event.id) == event
