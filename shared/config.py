@@ -149,6 +149,9 @@ class Settings(BaseModel):
     billing_allowed_origins: str = "http://localhost:3000,http://127.0.0.1:3000"
     # After a failed payment the plan holds this long before the tenant drops to free.
     billing_grace_period_days: int = Field(default=7, ge=0, le=60)
+    # billing-stripe: processed Stripe event ids (at most once each; TTL), and how long they are kept.
+    stripe_events_table: str = "StripeEvents"
+    stripe_events_retention_days: int = Field(default=35, ge=1)
 
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     events_retention_days: int = Field(default=30, ge=1)
