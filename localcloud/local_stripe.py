@@ -267,7 +267,11 @@ class LocalStripe:
             self._runner = web.AppRunner(_Routes(self._extras).app(), access_log=None)
             self._loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, self.host, self.port)
-            self._loop.run_until_complete(site.start())
+            try:
+                self._loop.run_until_complete(site.start())
+            except OSError:  # the usual port is taken (another local cloud): any free one
+                site = web.TCPSite(self._runner, self.host, 0)
+                self._loop.run_until_complete(site.start())
             self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             self.url = self._extras.base_url = f"http://{self.host}:{self.port}"
             started.set()
