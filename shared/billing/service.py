@@ -72,8 +72,9 @@ def ensure_customer(tenant_id: str, now: datetime) -> str:
     row = get_billing(tenant_id)
     if row is not None and row.stripe_customer_id:
         return row.stripe_customer_id
+    client = stripe_client()  # a missing key is a configuration error, not Stripe's
     try:
-        customer = stripe_client().v1.customers.create(
+        customer = client.v1.customers.create(
             {"metadata": {"tenant_id": tenant_id}, "description": f"CryptoOrchestrator tenant {tenant_id}"},
             {"idempotency_key": _stripe_key("customer", tenant_id)},
         )
@@ -94,8 +95,9 @@ def start_checkout(caller: Principal, body: CheckoutRequest, attempt: str) -> Se
         raise Conflict("the tenant already has a subscription; change plans in the portal", code="already_subscribed")
     customer_id = ensure_customer(caller.tenant_id, utc_now())
     metadata = {"tenant_id": caller.tenant_id, "plan": body.plan}
+    client = stripe_client()  # a missing key is a configuration error, not Stripe's
     try:
-        session = stripe_client().v1.checkout.sessions.create(
+        session = client.v1.checkout.sessions.create(
             {
                 "mode": "subscription",
                 "customer": customer_id,
@@ -119,8 +121,9 @@ def open_portal(caller: Principal, body: PortalRequest) -> SessionOut:
     row = get_billing(caller.tenant_id)
     if row is None or not row.stripe_customer_id:
         raise Conflict("no subscription has been started yet; use checkout first", code="no_billing_customer")
+    client = stripe_client()  # a missing key is a configuration error, not Stripe's
     try:
-        session = stripe_client().v1.billing_portal.sessions.create(
+        session = client.v1.billing_portal.sessions.create(
             {"customer": row.stripe_customer_id, "return_url": body.return_url}
         )
     except Exception as exc:

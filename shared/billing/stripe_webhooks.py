@@ -100,8 +100,9 @@ def _changes(event_type: str, obj: Mapping[str, Any], row: BillingRecord, create
 
 
 def _subscription_changes(subscription_id: str, row: BillingRecord) -> dict[str, Any]:
+    client = stripe_client()  # a missing key is a configuration error, not Stripe's
     try:
-        fetched = stripe_client().v1.subscriptions.retrieve(subscription_id)
+        fetched = client.v1.subscriptions.retrieve(subscription_id)
     except Exception as exc:
         raise translated_stripe_error(exc) from exc
     state = state_of(fetched.to_dict())

@@ -431,3 +431,82 @@ def test_unknown_customers_and_unhandled_types_are_acknowledged(billing_handler:
     other = send(billing_handler, "charge.refunded", {"id": "ch_x", "customer": "cus_nobody"})
     assert other.status == 200 and other.json["outcome"] == "ignored"
     assert BillingRecord.by_customer.count("cus_nobody") == 0
+
+
+@pytest.fixture
+def keys_from_secrets_manager(monkeypatch: pytest.MonkeyPatch, local_stripe: LocalStripe) -> Iterator[None]:
+    """As deployed: no key in the environment, only the template's secrets (holding the local keys)."""
+    import boto3
+
+    from localcloud.local_stripe import LOCAL_SECRET_KEY, LOCAL_WEBHOOK_SECRET
+
+    secrets_manager = boto3.client("secretsmanager")
+    secrets_manager.put_secret_value(SecretId=os.environ["STRIPE_SECRET_KEY_ARN"], SecretString=LOCAL_SECRET_KEY)
+    secrets_manager.put_secret_value(
+        SecretId=os.environ["STRIPE_WEBHOOK_SECRET_ARN"], SecretString=LOCAL_WEBHOOK_SECRET
+    )
+    monkeypatch.delenv("STRIPE_SECRET_KEY")
+    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_keys_come_from_secrets_manager_when_deployed(
+    billing_a: LambdaApi, tenant_a: Caller, local_stripe: LocalStripe, keys_from_secrets_manager: None
+) -> None:
+    upgraded(billing_a, local_stripe)
+    assert plan_of(tenant_a.tenant_id) == "pro"
+
+
+def test_without_a_configured_key_nothing_is_attempted(
+    billing_a: LambdaApi, tenant_a: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STRIPE_SECRET_KEY")
+    monkeypatch.delenv("STRIPE_SECRET_KEY_ARN")
+    get_settings.cache_clear()
+    try:
+        reply = start_checkout(billing_a)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert reply.status == 500 and reply.error_code == "configuration_error"
+    assert "STRIPE" not in reply.text
+    assert get_billing(tenant_a.tenant_id) is None
+
+
+def test_stripe_unreachable_is_a_503_and_nothing_is_written(
+    billing_a: LambdaApi, tenant_a: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STRIPE_API_BASE", "http://127.0.0.1:9")  # nothing listens there
+    get_settings.cache_clear()
+    try:
+        reply = start_checkout(billing_a)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert reply.status == 503 and reply.error_code == "payment_provider_unavailable"
+    assert get_billing(tenant_a.tenant_id) is None
+
+
+def test_a_signed_body_that_is_not_json_is_refused(billing_handler: Any) -> None:
+    import stripe
+
+    body = "not json at all"
+    header = stripe.WebhookSignature.generate_signature_header(body, os.environ["STRIPE_WEBHOOK_SECRET"])
+    reply = post_webhook(billing_handler, body.encode(), header)
+    assert reply.status == 400 and reply.error_code == "stripe_signature_invalid"
+
+
+def test_an_older_subscription_ending_does_not_end_the_current_one(
+    billing_a: LambdaApi, tenant_a: Caller, local_stripe: LocalStripe
+) -> None:
+    session, _ = upgraded(billing_a, local_stripe)
+    client = stripe_client()
+    old = client.v1.subscriptions.create({"customer": session["customer"], "items": [{"plan": "price_team_local"}]})
+    ended = client.v1.subscriptions.cancel(old.id).to_dict()
+    assert send(billing_a.handler, "customer.subscription.deleted", ended).json["outcome"] == "processed"
+    assert plan_of(tenant_a.tenant_id) == "pro"
+    row = get_billing(tenant_a.tenant_id)
+    assert row is not None and row.subscription_id != old.id and row.status == "active"
