@@ -24,6 +24,7 @@ def refresh_after_restore() -> None:
         "shared.auth.tokens": ("signing_secret",),
         "shared.idempotency": ("_persistence",),
         "shared.exchange_accounts.credentials": ("_masking",),
+        "shared.billing.stripe_client": ("_client",),  # billing-stripe: the Stripe key and its HTTP pool
     }
     for module_name, names in caches.items():
         module = sys.modules.get(module_name)

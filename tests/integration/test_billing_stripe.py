@@ -24,22 +24,6 @@ from tests.support.api import Caller, LambdaApi, Reply, build_event, idempotency
 ORIGIN = "http://localhost:3000"
 
 
-@pytest.fixture(scope="module")
-def local_stripe() -> Iterator[LocalStripe]:
-    server = LocalStripe().start()
-    saved = {name: os.environ.get(name) for name in server.environment()}
-    os.environ.update(server.environment())
-    get_settings.cache_clear()
-    yield server
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    get_settings.cache_clear()
-    server.stop()
-
-
 @pytest.fixture
 def grace_over(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Settings as if every grace period had ended (a grace period of 0 days)."""
@@ -510,3 +494,13 @@ def test_an_older_subscription_ending_does_not_end_the_current_one(
     assert plan_of(tenant_a.tenant_id) == "pro"
     row = get_billing(tenant_a.tenant_id)
     assert row is not None and row.subscription_id != old.id and row.status == "active"
+
+
+def test_a_snapstart_restore_drops_the_cached_stripe_client(local_stripe: LocalStripe) -> None:
+    from shared.billing import stripe_client as module
+    from shared.snapstart import refresh_after_restore
+
+    module.stripe_client()
+    assert module._client.cache_info().currsize >= 1
+    refresh_after_restore()
+    assert module._client.cache_info().currsize == 0
