@@ -43,13 +43,13 @@ def handle_stripe_webhook(payload: bytes, signature: str | None) -> str:
     obj: dict[str, Any] = event.data.object.to_dict()  # plain data: StripeObject is no Mapping
     customer_id = obj.get("id") if event.type == "customer.deleted" else obj.get("customer")
     row = tenant_of_customer(str(customer_id)) if isinstance(customer_id, str) else None
-    mark = StripeEventMark(event.id, event.type)
     if row is None:
         logger.info("stripe event for no customer of ours", extra={"stripe_event_type": event.type})
         return "ignored"
     now = utc_now()
     changes = _changes(event.type, obj, row, datetime.fromtimestamp(int(event.created), UTC))
     invoice_id = str(obj["id"]) if event.type.startswith("invoice.") else None
+    mark = StripeEventMark(event.id, event.type)
     applied = commit_billing_change(
         row, changes, reason=f"stripe:{event.type}", now=now, mark=mark, invoice_id=invoice_id
     )
