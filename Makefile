@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt layers/*/requiremen
 
 .PHONY: venv dev test lint typecheck unit integration e2e openapi bench sam-check clean
 
-$(STAMP): requirements-dev.txt layers/common/requirements.txt layers/exchange/requirements.txt layers/constraints.txt
+$(STAMP): requirements-dev.txt layers/common/requirements.txt layers/exchange/requirements.txt layers/billing/requirements.txt layers/constraints.txt
 	@test -n "$(PYTHON)" || { echo "python3.12 not found: install it (pyenv install 3.12, or apt-get install python3.12) or run make PYTHON=/path/to/python3.12"; exit 1; }
 	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import FrameType
 
 from localcloud.cloud import LocalCloud
+from localcloud.local_stripe import DEFAULT_PORT
 from localcloud.seed import seed_demo
 
 
@@ -21,6 +22,8 @@ def _banner(cloud: LocalCloud, demo_key: str | None, bot_id: str | None) -> str:
         f"  AWS endpoint   {cloud.aws_endpoint}   (AWS_ENDPOINT_URL for boto3 / the aws CLI)",
         f"  Functions      {', '.join(sorted(cloud.functions))}",
         f"  SQS pollers    {len(cloud.pollers)}; schedules x{cloud.speed:g} speed",
+        f"  Local Stripe   {cloud.stripe.url if cloud.stripe else '-'}   (complete a checkout: "
+        "python -m tools.stripe_complete_checkout <session id>)",
     ]
     if demo_key:
         lines += [
@@ -50,11 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aws-port", type=int, default=0, help="embedded AWS endpoint port (0: free)")
     parser.add_argument("--speed", type=float, default=1.0, help="schedule clock speed-up factor")
     parser.add_argument("--no-seed", action="store_true", help="do not create the demo tenant")
+    parser.add_argument("--stripe-port", type=int, default=DEFAULT_PORT, help="local Stripe port (busy: any free one)")
     parser.add_argument("--quiet", action="store_true", help="no per-request access log")
     parser.add_argument("--state-file", type=Path, help="write endpoints and demo credentials as JSON")
     args = parser.parse_args(argv)
 
-    cloud = LocalCloud(port=args.port, aws_port=args.aws_port, speed=args.speed, quiet=args.quiet)
+    cloud = LocalCloud(
+        port=args.port, aws_port=args.aws_port, speed=args.speed, quiet=args.quiet, stripe_port=args.stripe_port
+    )
     cloud.start()
     demo = None if args.no_seed else seed_demo()
 
@@ -66,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                     "api_url": cloud.api_url,
                     "aws_endpoint": cloud.aws_endpoint,
                     "stack_name": cloud.stack_name,
+                    "stripe_url": cloud.stripe.url if cloud.stripe else None,
                     "demo": None if demo is None else demo.__dict__,
                 }
             )

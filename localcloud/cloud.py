@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from localcloud.functions import FunctionSpec, apply_environment, discover_functions
 from localcloud.gateway import Gateway, make_http_server
+from localcloud.local_stripe import LocalStripe
 from localcloud.pollers import SqsPoller, sqs_pollers
 from localcloud.provision import ACCOUNT_ID, provision
 from localcloud.schedules import ScheduleClock, template_schedules
 from localcloud.sns_bridge import SnsBridgePoller, sns_bridges
 from localcloud.template import Resolver, load_template
+from shared.config import get_settings
 
 if TYPE_CHECKING:
     from moto.server import ThreadedMotoServer
@@ -75,6 +77,7 @@ class LocalCloud:
     stack_name: str = "co-local"
     quiet: bool = False
     parameters: dict[str, str] = field(default_factory=dict)
+    stripe_port: int = 0  # billing-stripe: the local Stripe server (0: any free port)
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -86,6 +89,7 @@ class LocalCloud:
         self.clock: ScheduleClock | None = None
         self.aws_endpoint = ""
         self.api_url = ""
+        self.stripe: LocalStripe | None = None
 
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -97,6 +101,10 @@ class LocalCloud:
         provision(resolver, self.aws_endpoint)
         self.functions = discover_functions(resolver)
         apply_environment(self.functions)
+        # billing-stripe: the billing function talks to a local Stripe (STRIPE_API_BASE and local keys).
+        self.stripe = LocalStripe(self.host, self.stripe_port).start()
+        os.environ.update(self.stripe.environment())
+        get_settings.cache_clear()
 
         gateway = Gateway(resolver, self.functions)
         self._http = make_http_server(gateway, self.host, self.port, quiet=self.quiet)
@@ -125,6 +133,8 @@ class LocalCloud:
         deadline = time.monotonic() + 8
         for thread in [*self.pollers, *self.sns_bridges, *([self.clock] if self.clock is not None else [])]:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if self.stripe is not None:
+            self.stripe.stop()
         if self._moto is not None:
             self._moto.stop()
 

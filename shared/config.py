@@ -155,6 +155,9 @@ class Settings(BaseModel):
     plan_counters_table: str = "PlanCounters"
     invitations_table: str = "Invitations"  # seats: invitations to join a tenant
     invitation_ttl_hours: int = Field(default=72, ge=1, le=720)
+    # billing-stripe: processed Stripe event ids (at most once each; TTL), and how long they are kept.
+    stripe_events_table: str = "StripeEvents"
+    stripe_events_retention_days: int = Field(default=35, ge=1)
 
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
     events_retention_days: int = Field(default=30, ge=1)

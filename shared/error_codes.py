@@ -107,6 +107,14 @@ ERROR_CODES: dict[str, ErrorCode] = {
     ),
     "too_many_streams": ErrorCode(409, "The tenant has as many event streams as allowed."),
     "endpoint_already_subscribed": ErrorCode(409, "That endpoint already backs an event stream."),
+    # ---- billing-stripe (issue 13)
+    "stripe_signature_invalid": ErrorCode(
+        400, "Stripe webhook: the `Stripe-Signature` header is missing, wrong, too old or in the future."
+    ),
+    "origin_not_allowed": ErrorCode(422, "Checkout: a success or cancel URL is not on an allowed origin."),
+    "already_subscribed": ErrorCode(409, "Checkout: the tenant already pays for a plan; change plans in the portal."),
+    "no_billing_customer": ErrorCode(409, "Portal: the tenant never started a checkout, so Stripe knows no customer."),
+    "payment_provider_unavailable": ErrorCode(503, "Stripe could not be reached or failed; nothing changed, retry."),
     # ---- our side
     "internal_error": ErrorCode(500, "An unexpected error; nothing about it is shown."),
     "configuration_error": ErrorCode(500, "The deployment is misconfigured; nothing about it is shown."),

@@ -25,6 +25,7 @@ def refresh_after_restore() -> None:
         "shared.idempotency": ("_persistence",),
         "shared.kms_encryption": ("_masking",),  # events-order: the one KMS mechanism (was in credentials)
         "shared.webhooks.signing_secrets": ("open_sealed",),  # events-order: opened signing secrets
+        "shared.billing.stripe_client": ("_client",),  # billing-stripe: the Stripe key and its HTTP pool
     }
     for module_name, names in caches.items():
         module = sys.modules.get(module_name)

@@ -12,6 +12,8 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.billing.metering import record_usage
+from shared.clock import utc_now
 from shared.observability import instrumented, logger
 from shared.signals.execution import execute_signal
 from shared.signals.tasks import SignalTask
@@ -22,6 +24,8 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 def handle_record(record: SQSRecord) -> str:
     task = SignalTask.model_validate_json(record.body)
     logger.append_keys(signal_id=task.signal_id, bot_id=task.bot_id, tenant_id=task.tenant_id)
+    # billing-stripe: usage metering, once per signal however often the task is delivered
+    record_usage(task.tenant_id, "signals_received", task.signal_id, 1, utc_now())
     return execute_signal(task)
 
 

@@ -104,3 +104,8 @@ def advance_next_run(tenant_id: str, bot_id: str, *, seen_ms: int, next_ms: int)
             return False
         raise
     return True
+
+
+def count_bots(tenant_id: str) -> int:
+    """How many bots the tenant has, any status (one Query, counted server-side)."""
+    return int(BotRecord.count(tenant_id))

@@ -364,6 +364,37 @@ def ordering_docs() -> str:
 
 
 # ---- end events-order
+# ---- billing-stripe (issue 13): plan changes and failed payments, from Stripe's webhooks.
+class PlanChangedData(_Data):
+    old_plan: Literal["free", "pro", "team"]
+    new_plan: Literal["free", "pro", "team"]
+    reason: str  # the Stripe event type that caused it, or `grace_period_expired`
+    subscription_id: str | None
+    subscription_status: str | None
+
+
+class PaymentFailedData(_Data):
+    plan: Literal["free", "pro", "team"]
+    subscription_id: str | None
+    invoice_id: str | None
+    grace_until: str
+
+
+EVENT_TYPES.update(
+    {
+        "billing.plan_changed": (
+            PlanChangedData,
+            "The tenant's plan changed: a checkout completed, the subscription changed or ended, or "
+            "a failed payment outlasted its grace period. Limits of the new plan apply from now on.",
+        ),
+        "billing.payment_failed": (
+            PaymentFailedData,
+            "A subscription payment failed. The plan holds until `grace_until`; unless a payment "
+            "succeeds before then, the tenant drops to `free`.",
+        ),
+    }
+)
+# ---- end billing-stripe
 
 
 def data_schema(event_type: str) -> type[_Data]:

@@ -29,6 +29,7 @@ class LocalCloudProcess:
     stack_name: str
     demo: dict[str, Any]
     process: subprocess.Popen[str]
+    stripe_url: str = ""  # billing-stripe: the local Stripe server
 
     def request(
         self,
@@ -79,7 +80,9 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProces
             raise RuntimeError("local cloud did not start: " + (state.parent / "localcloud.log").read_text())
         time.sleep(0.2)
     info = json.loads(state.read_text())
-    yield LocalCloudProcess(info["api_url"], info["aws_endpoint"], info["stack_name"], info["demo"], process)
+    yield LocalCloudProcess(
+        info["api_url"], info["aws_endpoint"], info["stack_name"], info["demo"], process, info.get("stripe_url") or ""
+    )
     process.send_signal(signal.SIGINT)
     try:
         assert process.wait(timeout=20) == 0, "the local cloud did not stop cleanly on Ctrl-C"

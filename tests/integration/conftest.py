@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from tests.support.api import Caller, LambdaApi
+from tests.support.billing import local_stripe  # noqa: F401 - fixture (billing-stripe)
 from tests.support.tenants import new_tenant
 from tests.support.trading import point_binance_at, point_kraken_at  # noqa: F401 - fixtures for every test
 

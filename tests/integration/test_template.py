@@ -77,6 +77,8 @@ def _models() -> list[type[Model]]:
     from shared.auth.api_keys import ApiKeyRecord
     from shared.auth.users import UserRecord
     from shared.backtest.records import BacktestRecord, DatasetRecord, SweepRecord
+    from shared.billing.metering import UsageRecord  # billing-stripe
+    from shared.billing.models import BillingRecord, StripeEventRecord  # billing-stripe
     from shared.bots.models import BotRecord
     from shared.events.outbox import EventRecord
     from shared.tenants.models import TenantRecord
@@ -95,6 +97,9 @@ def _models() -> list[type[Model]]:
         WebhookSubscriptionRecord,
         EventStreamRecord,
         WebhookDeliveryRecord,
+        BillingRecord,  # billing-stripe
+        StripeEventRecord,
+        UsageRecord,
     ]
 
 
