@@ -115,16 +115,25 @@ def engine_config(request: BacktestCreate) -> BacktestConfig:
 
 def simulate_and_store(request: BacktestCreate, candles: Candles, prefix: str) -> dict[str, Any]:
     """Evaluate the strategy on every bar, simulate, write trades and equity; returns the metrics."""
+    from shared.backtest.requests import validate_params
     from shared.strategies.candles import Candles as StrategyCandles
-    from shared.strategies.registry import STRATEGIES, IndicatorStrategy
+    from shared.strategies.registry import STRATEGIES, IndicatorStrategy, SteppedStrategy
 
     strategy = STRATEGIES[request.strategy.type]
-    if not isinstance(strategy, IndicatorStrategy):  # the request model admits only these
+    params: Any = validate_params(request.strategy.type, request.strategy.params, request.timeframe)
+    bar_ms = TIMEFRAME_MS[request.timeframe]
+    if isinstance(strategy, SteppedStrategy):
+        from shared.backtest.stepped import run_stepped_backtest
+
+        result, _ = run_stepped_backtest(candles, strategy, params, engine_config(request), bar_ms=bar_ms)
+    elif isinstance(strategy, IndicatorStrategy):
+        view = StrategyCandles(
+            candles.timestamps, candles.open, candles.high, candles.low, candles.close, candles.volume
+        )
+        target = strategy.target_positions(view, params)
+        result = run_backtest(candles, target, engine_config(request), bar_ms=bar_ms)
+    else:  # the request model admits only these
         raise ValidationFailed(f"strategy {strategy.name!r} cannot be backtested")
-    params = strategy.params_model.model_validate({**request.strategy.params, "timeframe": request.timeframe})
-    view = StrategyCandles(candles.timestamps, candles.open, candles.high, candles.low, candles.close, candles.volume)
-    target = strategy.target_positions(view, params)
-    result = run_backtest(candles, target, engine_config(request), bar_ms=TIMEFRAME_MS[request.timeframe])
     storage.write_results(prefix, trade_columns(result.trades, candles.timestamps), candles.timestamps, result.equity)
     return result.metrics.as_dict()
 
