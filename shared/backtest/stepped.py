@@ -60,6 +60,17 @@ _NONE = Decimal(0)
 _DUST = 1e-12  # relative: a lot this much of its first size is used up (float rounding)
 
 
+@dataclass(frozen=True, slots=True)
+class FillRecord:
+    """One fill of one leg, for comparing a run with a live bot's orders."""
+
+    bar: int
+    leg: str
+    side: str
+    price: float
+    amount: float
+
+
 @dataclass(slots=True)
 class _Order:
     leg: str
@@ -93,6 +104,7 @@ class _Book:
     resting: dict[str, _Order] = field(default_factory=dict)
     lots: deque[_Lot] = field(default_factory=deque)
     trade_rows: list[_TradeRow] = field(default_factory=list)
+    fill_log: list[FillRecord] = field(default_factory=list)
     fees_paid: float = 0.0
     held_this_bar: bool = False
 
@@ -168,6 +180,7 @@ class _Book:
         notional = amount * price
         fee = notional * self.fee
         self.fees_paid += fee
+        self.fill_log.append(FillRecord(bar, leg, side, price, amount))
         if side == "buy":
             self.cash -= notional + fee
             self.coins += decimal_amount
@@ -287,6 +300,7 @@ class SteppedRun:
     exposure_bars: int
     rejected_legs: tuple[str, ...]
     final_state: Any
+    fills: tuple[FillRecord, ...]  # every leg's fill in execution order (the end-of-data sale is not a leg)
 
 
 def simulate_stepped(
@@ -332,7 +346,7 @@ def simulate_stepped(
         if book.held_this_bar:
             exposure += 1
         equity[i] = book.equity(closes[i])
-    return SteppedRun(_trades(book.trade_rows), equity, exposure, tuple(plan.rejected), state)
+    return SteppedRun(_trades(book.trade_rows), equity, exposure, tuple(plan.rejected), state, tuple(book.fill_log))
 
 
 def _trades(rows: list[_TradeRow]) -> Trades:
