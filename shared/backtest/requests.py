@@ -122,10 +122,10 @@ class DatasetSource(_Strict):
 
 
 class ExchangeSource(_Strict):
-    """Candles fetched from an exchange through ccxt: refused for now (see the README)."""
+    """The exchange's public candle history, fetched by the worker through ccxt (needs the network)."""
 
     type: Literal["exchange"]
-    exchange: str = Field(max_length=32)
+    exchange: str = Field(max_length=32, description="A ccxt exchange id we support, e.g. `binance`.")
 
 
 DataSource = Annotated[SyntheticSource | DatasetSource | ExchangeSource, Field(discriminator="type")]

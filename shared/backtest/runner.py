@@ -19,7 +19,14 @@ from shared.backtest.candles import Candles
 from shared.backtest.config import BacktestConfig
 from shared.backtest.engine import run_backtest
 from shared.backtest.jobs import BacktestJob
-from shared.backtest.requests import TIMEFRAME_MS, BacktestCreate, DatasetSource, SyntheticSource, epoch_ms
+from shared.backtest.requests import (
+    TIMEFRAME_MS,
+    BacktestCreate,
+    DatasetSource,
+    ExchangeSource,
+    SyntheticSource,
+    epoch_ms,
+)
 from shared.backtest.results import Trades
 from shared.clock import utc_now
 from shared.errors import ValidationFailed
@@ -83,7 +90,25 @@ def load_candles(tenant_id: str, request: BacktestCreate) -> Candles:
         if dataset is None:
             raise ValidationFailed("the dataset was deleted before the backtest ran")
         return dataset_candles(storage.read_bytes(dataset.object_key), start_ms, end_ms)
-    raise ValidationFailed("exchange data is not available to backtests yet")
+    if not isinstance(source, ExchangeSource):  # the request model's union has no other member
+        raise ValidationFailed(f"unknown data source {source!r}")
+    return exchange_candles(source.exchange, request.symbol, request.timeframe, start_ms, end_ms)
+
+
+def exchange_candles(exchange_id: str, symbol: str, timeframe: str, start_ms: int, end_ms: int) -> Candles:
+    """The range's closed bars from the exchange's public history (paged through ccxt)."""
+    import time
+
+    from shared.market_data.history import exchange_history
+
+    rows = exchange_history(exchange_id, symbol, timeframe, start_ms, end_ms, now_ms=int(time.time() * 1000))
+    if not rows:
+        raise ValidationFailed(f"{exchange_id} returned no closed {symbol} {timeframe} bars in the requested range")
+    table = np.array(
+        [[float(c.open), float(c.high), float(c.low), float(c.close), float(c.volume)] for c in rows], dtype=np.float64
+    )
+    times = np.array([c.timestamp_ms for c in rows], dtype=np.int64)
+    return Candles.from_arrays(times, table[:, 0], table[:, 1], table[:, 2], table[:, 3], table[:, 4])
 
 
 def dataset_candles(csv_bytes: bytes, start_ms: int, end_ms: int) -> Candles:

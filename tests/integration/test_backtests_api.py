@@ -188,7 +188,7 @@ TEN_YEARS_OF_MINUTES = {"timeframe": "1m", "start": "2014-01-01T00:00:00Z", "end
         ({"fee_rate": 0.9}, 422, "fee_rate"),
         ({"sizing": {"mode": "percent_of_equity", "percent": 150}}, 422, "percent"),
         ({"start": "2024-01-01T00:00:00"}, 422, "start"),
-        ({"data_source": {"type": "exchange", "exchange": "binance"}}, 422, "exchange data is not available"),
+        ({"data_source": {"type": "exchange", "exchange": "mtgox"}}, 422, "no exchange 'mtgox'"),
         ({"data_source": {"type": "dataset", "dataset_id": "ds_" + "0" * 26}}, 404, "no such dataset"),
         ({"start": "2009-12-01T00:00:00Z"}, 422, "synthetic candles start on 2010-01-01"),
     ],
