@@ -199,11 +199,19 @@ def _stepped_settings(request: BacktestSettings) -> None:
     strategy = getattr(request, "strategy", None)
     if strategy is None or strategy.type not in STEPPED_STRATEGY_PARAMS:
         return
+    from shared.config import get_settings
+
     exits = (request.stop_loss_pct, request.take_profit_pct)
     if not isinstance(request.sizing, AllIn) or exits != (None, None):
         raise ValueError(
             f"{strategy.type} sizes its own orders and sets its own exits (in its params): "
             "leave sizing, stop_loss_pct and take_profit_pct out"
+        )
+    bars, cap = request.bar_count(), get_settings().backtest_max_stepped_bars
+    if bars > cap:
+        raise ValueError(
+            f"the range holds {bars} {request.timeframe} bars; {strategy.type} replays its live step on every "
+            f"bar, so at most {cap} bars: shorten the range or use a longer timeframe"
         )
 
 

@@ -150,3 +150,15 @@ def test_a_grid_sweep_tunes_the_grid_but_not_its_timeframe() -> None:
     body = _body(strategy={"type": "dca", "params": {"order_notional": "10"}}, grid={"interval": ["1h"]})
     with pytest.raises(ValidationError, match="not a tunable parameter"):
         SweepCreate.model_validate(body)
+
+
+def test_stepped_strategies_have_their_own_bar_cap() -> None:
+    cap = get_settings().backtest_max_stepped_bars
+    start = 1_704_067_200  # 2024-01-01, seconds
+    grid = {"type": "grid", "params": GRID_PARAMS}
+    at_cap = _body(strategy=grid, timeframe="1m", start=f"{start}", end=f"{start + cap * 60}")
+    assert BacktestCreate.model_validate(at_cap).bar_count() == cap
+    over = _body(strategy=grid, timeframe="1m", start=f"{start}", end=f"{start + cap * 60 + 60}")
+    with pytest.raises(ValidationError, match=f"holds {cap + 1} 1m bars; grid replays its live step .* at most {cap}"):
+        BacktestCreate.model_validate(over)
+    assert BacktestCreate.model_validate({**over, "strategy": {"type": "sma_cross", "params": {"fast": 5, "slow": 20}}})
