@@ -96,18 +96,28 @@ def load_candles(tenant_id: str, request: BacktestCreate) -> Candles:
 
 
 def exchange_candles(exchange_id: str, symbol: str, timeframe: str, start_ms: int, end_ms: int) -> Candles:
-    """The range's closed bars from the exchange's public history (paged through ccxt)."""
+    """The range's closed bars from the exchange's public history (paged through ccxt), kept in the
+    data bucket once the whole range has closed, so the other jobs of a sweep read them from there."""
     import time
 
     from shared.market_data.history import exchange_history
 
-    rows = exchange_history(exchange_id, symbol, timeframe, start_ms, end_ms, now_ms=int(time.time() * 1000))
-    if not rows:
-        raise ValidationFailed(f"{exchange_id} returned no closed {symbol} {timeframe} bars in the requested range")
-    table = np.array(
-        [[float(c.open), float(c.high), float(c.low), float(c.close), float(c.volume)] for c in rows], dtype=np.float64
-    )
-    times = np.array([c.timestamp_ms for c in rows], dtype=np.int64)
+    key = storage.history_key(exchange_id, symbol, timeframe, start_ms, end_ms)
+    stored = storage.read_history(key)
+    if stored is not None:
+        times, table = stored
+    else:
+        now_ms = int(time.time() * 1000)
+        rows = exchange_history(exchange_id, symbol, timeframe, start_ms, end_ms, now_ms=now_ms)
+        if not rows:
+            raise ValidationFailed(f"{exchange_id} returned no closed {symbol} {timeframe} bars in the requested range")
+        table = np.array(
+            [[float(c.open), float(c.high), float(c.low), float(c.close), float(c.volume)] for c in rows],
+            dtype=np.float64,
+        )
+        times = np.array([c.timestamp_ms for c in rows], dtype=np.int64)
+        if end_ms + TIMEFRAME_MS[timeframe] <= now_ms:  # every bar of the range had closed: it cannot change
+            storage.write_history(key, times, table)
     return Candles.from_arrays(times, table[:, 0], table[:, 1], table[:, 2], table[:, 3], table[:, 4])
 
 

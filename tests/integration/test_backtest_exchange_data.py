@@ -72,6 +72,27 @@ def test_a_backtest_on_exchange_history_pages_through_the_range(
     curve = api_a.get(f"/backtests/{reply.json['id']}/equity?points=2").json
     assert curve["timestamps"] == [start, end - MINUTE]
 
+    # Another job on the same closed range (a sweep's next combination) reads the stored history.
+    again = api_a.post("/backtests", body=_exchange_body(start, end) | {"fee_rate": 0.002}, headers=key())
+    assert again.status == 202, again.text
+    rig.drain()
+    second = api_a.get(f"/backtests/{again.json['id']}").json
+    assert second["status"] == "succeeded" and second["bars"] == 2_500
+    assert len(binance.requests_to(Endpoint.KLINES)) == 3  # no new page asked
+
+
+def test_history_of_a_range_not_closed_yet_is_fetched_again(
+    api_a: LambdaApi, rig: BacktestRig, binance: FakeBinance
+) -> None:
+    start = (int(time.time() * 1000) // MINUTE - 30) * MINUTE
+    end = start + 60 * MINUTE  # reaches past now: the newest bars are still to come
+    for _ in range(2):
+        reply = api_a.post("/backtests", body=_exchange_body(start, end), headers=key())
+        assert reply.status == 202, reply.text
+        rig.drain()
+        assert api_a.get(f"/backtests/{reply.json['id']}").json["status"] == "succeeded"
+    assert len(binance.requests_to(Endpoint.KLINES)) == 2
+
 
 def test_a_market_the_exchange_does_not_have_fails_the_job_with_the_reason(
     api_a: LambdaApi, rig: BacktestRig, binance: FakeBinance
