@@ -252,6 +252,22 @@ def test_a_huge_grid_is_refused_with_the_cap(api_a: LambdaApi, rig: BacktestRig)
     assert rig.queued() == 0
 
 
+def test_a_grid_sweep_runs_each_level_count(api_a: LambdaApi, rig: BacktestRig) -> None:
+    body = backtest_body(
+        strategy={"type": "grid", "params": {"lower_price": "1400", "upper_price": "1900", "order_amount": "0.2"}}
+    )
+    body["grid"] = {"levels": [5, 11, 21]}
+    reply = api_a.post("/backtests/sweeps", body=body, headers=key())
+    assert reply.status == 202, reply.text
+    assert (reply.json["total"], reply.json["skipped"]) == (3, 0)
+    assert rig.drain() == 3
+    done = api_a.get(f"/backtests/sweeps/{reply.json['id']}?rank_by=trades").json
+    assert (done["status"], done["done"], done["failed"]) == ("completed", 3, 0)
+    ranked = [(entry["params"]["levels"], entry["value"]) for entry in done["ranking"]]
+    assert [levels for levels, _ in ranked] == [21, 11, 5]  # more levels, more round trips on one path
+    assert all(trades > 0 for _, trades in ranked)
+
+
 def test_a_sweep_runs_every_valid_combination_and_ranks_them(api_a: LambdaApi, rig: BacktestRig) -> None:
     grid = {"fast": {"from": 5, "to": 20, "step": 5}, "slow": [10, 20, 40]}
     reply = api_a.post("/backtests/sweeps", body=_sweep_body(grid), headers=key())
