@@ -10,6 +10,8 @@ lazy imports), the median and minimum of the rest, bars per second, the same at 
 ratios to two floors measured in the same run: a plain `np.cumsum` over the closes (the least a
 pass over the data costs) and computing the SMA-cross target itself (what any strategy pays
 before the engine starts). The issue's goal: <= 100 ms without stops, <= 150 ms with them.
+Then dca and grid (`--stepped-days` of 1-minute bars): their live step function on every bar, timed
+against the bare step calls, with the time the stepped bar cap (BACKTEST_MAX_STEPPED_BARS) would take.
 Also printed: the cost of importing numpy and the engine in a fresh interpreter (a Lambda cold
 start pays it once). Pure numpy, nothing compiled.
 """
@@ -24,6 +26,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -119,11 +122,96 @@ def bench_size(label: str, candles: Candles, runs: int) -> None:
         )
 
 
+def bench_stepped(days: int, runs: int) -> None:
+    """dca and grid: their live step on every bar (a Python loop, Decimal arithmetic), over `days`
+    of 1-minute bars. Floor: the bare step calls on the same bars (a fixed state, no fills), what
+    any replay of the live code must pay; the ratio is the simulated book's overhead on top."""
+    from decimal import Decimal
+
+    from shared.backtest.stepped import run_stepped_backtest
+    from shared.config import get_settings
+    from shared.strategies.candles import Candles as StrategyCandles
+    from shared.strategies.params import DcaParams, GridParams
+    from shared.strategies.registry import STRATEGIES, SteppedStrategy
+
+    candles = synthetic_candles("BTC/USDT", "1m", JAN_2025, JAN_2025 + days * DAY_MS)
+    n = len(candles)
+    lower, upper = Decimal(f"{np.min(candles.close):.2f}"), Decimal(f"{np.max(candles.close):.2f}")
+    cases = {
+        "dca 5 SO, 1 % / TP 1 %": (
+            "dca",
+            DcaParams(interval="1m", order_notional=Decimal(100), max_safety_orders=5, max_active_safety_orders=2),
+        ),
+        "grid 20 levels": (
+            "grid",
+            GridParams(
+                lower_price=lower,
+                upper_price=upper,
+                levels=20,
+                order_amount=Decimal("0.01"),
+            ),
+        ),
+        "grid 200 levels": (
+            "grid",
+            GridParams(lower_price=lower, upper_price=upper, levels=200, order_amount=Decimal("0.001")),
+        ),
+        "grid 100 levels": (
+            "grid",
+            GridParams(
+                lower_price=lower,
+                upper_price=upper,
+                levels=100,
+                order_amount=Decimal("0.002"),
+            ),
+        ),
+    }
+    print(
+        f"\nstepped strategies, {days} days of 1-minute bars ({n:,} bars), 0.1 % fees, first run then median of {runs}"
+    )
+    header = ("strategy", "first", "median", "bars/s", "us/bar", "x steps", "trades", "cap bars")
+    print("  {:<24} {:>9} {:>9} {:>9} {:>7} {:>8} {:>7} {:>9}".format(*header))
+    cap = get_settings().backtest_max_stepped_bars
+    config = BacktestConfig(starting_cash=100_000, fee_rate=0.001)
+    for label, (name, params) in cases.items():
+        strategy = STRATEGIES[name]
+        assert isinstance(strategy, SteppedStrategy)
+
+        def bare_steps(strategy: SteppedStrategy[Any, Any] = strategy, params: Any = params) -> None:
+            state = None
+            for i in range(n):
+                window = StrategyCandles(
+                    candles.timestamps[i : i + 1],
+                    candles.open[i : i + 1],
+                    candles.high[i : i + 1],
+                    candles.low[i : i + 1],
+                    candles.close[i : i + 1],
+                    candles.volume[i : i + 1],
+                )
+                state = strategy.step(params, state, window, ()).state
+
+        floor = timed(bare_steps, 1)
+        run = functools.partial(run_stepped_backtest, candles, strategy, params, config, bar_ms=MINUTE_MS)
+        timing = timed(run, runs)
+        trades = run()[0].metrics.trades
+        per_bar_us = timing.median_ms * 1000 / n
+        seconds, median_s = timing.first_ms / 1000, timing.median_ms / 1000
+        print(
+            f"  {label:<24} {seconds:7.2f} s {median_s:7.2f} s {n / median_s:9,.0f} {per_bar_us:7.1f}"
+            f" {timing.median_ms / floor.median_ms:8.2f} {trades:7,} {per_bar_us * cap / 1e6:7.0f} s"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--runs", type=int, default=21, help="timed runs after the first, one year of bars")
     parser.add_argument("--scale-runs", type=int, default=5, help="timed runs after the first, 10x the bars")
+    parser.add_argument("--stepped-days", type=int, default=14, help="days of 1m bars for dca and grid (0: skip)")
+    parser.add_argument("--stepped-runs", type=int, default=2, help="timed runs after the first, dca and grid")
+    parser.add_argument("--only-stepped", action="store_true", help="skip the sma_cross timings")
     args = parser.parse_args(argv)
+    if args.only_stepped:
+        bench_stepped(args.stepped_days, args.stepped_runs)
+        return
 
     numpy_ms, engine_ms = import_cost_ms()
     print(f"fresh-interpreter import: numpy {numpy_ms:.1f} ms, shared.backtest engine+metrics {engine_ms:.1f} ms")
@@ -138,6 +226,8 @@ def main(argv: list[str] | None = None) -> None:
 
     decade = synthetic_candles("BTC/USDT", "1m", JAN_2015, JAN_2015 + 3650 * DAY_MS)
     bench_size("10x: 10 years of 1-minute bars", decade, args.scale_runs)
+    if args.stepped_days:
+        bench_stepped(args.stepped_days, args.stepped_runs)
 
 
 if __name__ == "__main__":

@@ -90,6 +90,9 @@ class Settings(BaseModel):
     backtest_max_bars: int = Field(default=1_051_200, ge=1)  # two years of 1-minute bars
     backtest_max_sweep_combinations: int = Field(default=1000, ge=1)  # the team plan's sweep size (entitlements)
     market_data_max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)  # presigned uploads
+    # ---- backtests-more: dca and grid replay their live step bar by bar (up to ~5 ms a bar for a
+    # 200-level grid, benchmarks/backtest_engine.py), so fewer bars fit in the worker's 300 s
+    backtest_max_stepped_bars: int = Field(default=50_000, ge=1)
     # ---- signals (TradingView / 3Commas alerts to POST /v1/signals/{bot_id})
     signals_table: str = "Signals"
     signal_secrets_table: str = "SignalSecrets"

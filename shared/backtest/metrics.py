@@ -64,8 +64,11 @@ def compute_metrics(
     timestamps: npt.NDArray[np.int64],
     starting_cash: float,
     bar_ms: int,
+    *,
+    exposure_bars: int | None = None,
 ) -> Metrics:
-    """All figures of the module docstring for one run."""
+    """All figures of the module docstring for one run. `exposure_bars` replaces the sum of the
+    trades' bars held when trades overlap (a grid holds several lots at once)."""
     n = equity.shape[0]
     final = float(equity[-1])
     total_return = final / starting_cash - 1.0
@@ -113,7 +116,7 @@ def compute_metrics(
         expectancy=float(np.mean(pnl)) if count else None,
         avg_trade_bars=held / count if count else None,
         avg_trade_duration_s=held / count * bar_ms / 1000 if count else None,
-        exposure=held / n,
+        exposure=(held if exposure_bars is None else exposure_bars) / n,
         fees_paid=float(np.sum(trades.fees)),
     )
 

@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from shared.inputs import RequestModel, Timestamp
 from shared.strategies.params import (
     BollingerReversionParams,
+    DcaParams,
     EmaCrossParams,
+    GridParams,
     MacdCrossParams,
     RsiReversionParams,
     SmaCrossParams,
@@ -43,10 +45,13 @@ SIGNAL_STRATEGY_PARAMS: dict[str, type[BaseModel]] = {
     "macd_cross": MacdCrossParams,
     "bollinger_reversion": BollingerReversionParams,
 }
+# Stateful strategies (state and fills in, wanted orders out), replayed by shared.backtest.stepped.
+# Each field named here is the strategy's own timeframe, set to the backtest's (grid has none).
+STEPPED_STRATEGY_PARAMS: dict[str, type[BaseModel]] = {"dca": DcaParams, "grid": GridParams}
+_TIMEFRAME_FIELD: dict[str, str | None] = {"dca": "interval", "grid": None}
+BACKTEST_STRATEGY_PARAMS: dict[str, type[BaseModel]] = {**SIGNAL_STRATEGY_PARAMS, **STEPPED_STRATEGY_PARAMS}
 # Known strategies a backtest refuses, and why (the 422 says this).
 UNSUPPORTED_STRATEGIES: dict[str, str] = {
-    "dca": "stateful strategies (dca, grid) are not yet supported in backtests",
-    "grid": "stateful strategies (dca, grid) are not yet supported in backtests",
     "signal": "the signal strategy trades on external alerts: there is nothing to replay",
 }
 MetricName = Literal[
@@ -80,15 +85,16 @@ def validate_params(strategy_type: str, params: dict[str, Any], timeframe: str) 
     Raises ValueError (a 422 through pydantic) for unknown or unsupported types and bad params."""
     if strategy_type in UNSUPPORTED_STRATEGIES:
         raise ValueError(f"strategy {strategy_type!r}: {UNSUPPORTED_STRATEGIES[strategy_type]}")
-    model = SIGNAL_STRATEGY_PARAMS.get(strategy_type)
+    model = BACKTEST_STRATEGY_PARAMS.get(strategy_type)
     if model is None:
         raise ValueError(
-            f"unknown strategy {strategy_type!r}; backtests run: {', '.join(sorted(SIGNAL_STRATEGY_PARAMS))}"
+            f"unknown strategy {strategy_type!r}; backtests run: {', '.join(sorted(BACKTEST_STRATEGY_PARAMS))}"
         )
-    if params.get("timeframe", timeframe) != timeframe:
-        raise ValueError("params.timeframe must equal the backtest's timeframe (or be left out)")
+    field = _TIMEFRAME_FIELD.get(strategy_type, "timeframe")
+    if field is not None and params.get(field, timeframe) != timeframe:
+        raise ValueError(f"params.{field} must equal the backtest's timeframe (or be left out)")
     try:
-        return model.model_validate({**params, "timeframe": timeframe})
+        return model.model_validate(params if field is None else {**params, field: timeframe})
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'params'}: {err['msg']}" for err in exc.errors()
@@ -97,7 +103,7 @@ def validate_params(strategy_type: str, params: dict[str, Any], timeframe: str) 
 
 
 class StrategySpec(_Strict):
-    type: str = Field(max_length=64, description="A built-in signal strategy, e.g. `sma_cross`.")
+    type: str = Field(max_length=64, description="A built-in strategy, e.g. `sma_cross` or `grid` (not `signal`).")
     params: dict[str, Any] = Field(default_factory=dict, description="Validated by the strategy's params model.")
 
 
@@ -116,10 +122,10 @@ class DatasetSource(_Strict):
 
 
 class ExchangeSource(_Strict):
-    """Candles fetched from an exchange through ccxt: refused for now (see the README)."""
+    """The exchange's public candle history, fetched by the worker through ccxt (needs the network)."""
 
     type: Literal["exchange"]
-    exchange: str = Field(max_length=32)
+    exchange: str = Field(max_length=32, description="A ccxt exchange id we support, e.g. `binance`.")
 
 
 DataSource = Annotated[SyntheticSource | DatasetSource | ExchangeSource, Field(discriminator="type")]
@@ -183,7 +189,30 @@ class BacktestCreate(BacktestSettings):
     @model_validator(mode="after")
     def _strategy(self) -> Self:
         validate_params(self.strategy.type, self.strategy.params, self.timeframe)
+        _stepped_settings(self)
         return self
+
+
+def _stepped_settings(request: BacktestSettings) -> None:
+    """dca and grid size their own orders and set their own exits: the settings that would
+    override them are refused rather than ignored."""
+    strategy = getattr(request, "strategy", None)
+    if strategy is None or strategy.type not in STEPPED_STRATEGY_PARAMS:
+        return
+    from shared.config import get_settings
+
+    exits = (request.stop_loss_pct, request.take_profit_pct)
+    if not isinstance(request.sizing, AllIn) or exits != (None, None):
+        raise ValueError(
+            f"{strategy.type} sizes its own orders and sets its own exits (in its params): "
+            "leave sizing, stop_loss_pct and take_profit_pct out"
+        )
+    bars, cap = request.bar_count(), get_settings().backtest_max_stepped_bars
+    if bars > cap:
+        raise ValueError(
+            f"the range holds {bars} {request.timeframe} bars; {strategy.type} replays its live step on every "
+            f"bar, so at most {cap} bars: shorten the range or use a longer timeframe"
+        )
 
 
 Number = int | float
@@ -226,11 +255,15 @@ class SweepCreate(BacktestSettings):
     def _grid(self) -> Self:
         from shared.config import get_settings
 
-        if self.strategy.type in UNSUPPORTED_STRATEGIES or self.strategy.type not in SIGNAL_STRATEGY_PARAMS:
+        if self.strategy.type in UNSUPPORTED_STRATEGIES or self.strategy.type not in BACKTEST_STRATEGY_PARAMS:
             validate_params(self.strategy.type, self.strategy.params, self.timeframe)  # raises the clear message
-        fields = SIGNAL_STRATEGY_PARAMS[self.strategy.type].model_fields
+        _stepped_settings(self)
+        fields = BACKTEST_STRATEGY_PARAMS[self.strategy.type].model_fields
+        untunable = {"timeframe", "interval", "sizing"} | (
+            set() if self.strategy.type in STEPPED_STRATEGY_PARAMS else {"order_notional"}
+        )
         for name in self.grid:
-            if name not in fields or name in {"timeframe", "sizing", "order_notional"}:
+            if name not in fields or name in untunable:
                 raise ValueError(f"grid parameter {name!r} is not a tunable parameter of {self.strategy.type}")
         total = 1
         for axis in self.grid.values():

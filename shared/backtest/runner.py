@@ -19,7 +19,14 @@ from shared.backtest.candles import Candles
 from shared.backtest.config import BacktestConfig
 from shared.backtest.engine import run_backtest
 from shared.backtest.jobs import BacktestJob
-from shared.backtest.requests import TIMEFRAME_MS, BacktestCreate, DatasetSource, SyntheticSource, epoch_ms
+from shared.backtest.requests import (
+    TIMEFRAME_MS,
+    BacktestCreate,
+    DatasetSource,
+    ExchangeSource,
+    SyntheticSource,
+    epoch_ms,
+)
 from shared.backtest.results import Trades
 from shared.clock import utc_now
 from shared.errors import ValidationFailed
@@ -83,7 +90,35 @@ def load_candles(tenant_id: str, request: BacktestCreate) -> Candles:
         if dataset is None:
             raise ValidationFailed("the dataset was deleted before the backtest ran")
         return dataset_candles(storage.read_bytes(dataset.object_key), start_ms, end_ms)
-    raise ValidationFailed("exchange data is not available to backtests yet")
+    if not isinstance(source, ExchangeSource):  # the request model's union has no other member
+        raise ValidationFailed(f"unknown data source {source!r}")
+    return exchange_candles(source.exchange, request.symbol, request.timeframe, start_ms, end_ms)
+
+
+def exchange_candles(exchange_id: str, symbol: str, timeframe: str, start_ms: int, end_ms: int) -> Candles:
+    """The range's closed bars from the exchange's public history (paged through ccxt), kept in the
+    data bucket once the whole range has closed, so the other jobs of a sweep read them from there."""
+    import time
+
+    from shared.market_data.history import exchange_history
+
+    key = storage.history_key(exchange_id, symbol, timeframe, start_ms, end_ms)
+    stored = storage.read_history(key)
+    if stored is not None:
+        times, table = stored
+    else:
+        now_ms = int(time.time() * 1000)
+        rows = exchange_history(exchange_id, symbol, timeframe, start_ms, end_ms, now_ms=now_ms)
+        if not rows:
+            raise ValidationFailed(f"{exchange_id} returned no closed {symbol} {timeframe} bars in the requested range")
+        table = np.array(
+            [[float(c.open), float(c.high), float(c.low), float(c.close), float(c.volume)] for c in rows],
+            dtype=np.float64,
+        )
+        times = np.array([c.timestamp_ms for c in rows], dtype=np.int64)
+        if end_ms + TIMEFRAME_MS[timeframe] <= now_ms:  # every bar of the range had closed: it cannot change
+            storage.write_history(key, times, table)
+    return Candles.from_arrays(times, table[:, 0], table[:, 1], table[:, 2], table[:, 3], table[:, 4])
 
 
 def dataset_candles(csv_bytes: bytes, start_ms: int, end_ms: int) -> Candles:
@@ -115,16 +150,25 @@ def engine_config(request: BacktestCreate) -> BacktestConfig:
 
 def simulate_and_store(request: BacktestCreate, candles: Candles, prefix: str) -> dict[str, Any]:
     """Evaluate the strategy on every bar, simulate, write trades and equity; returns the metrics."""
+    from shared.backtest.requests import validate_params
     from shared.strategies.candles import Candles as StrategyCandles
-    from shared.strategies.registry import STRATEGIES, IndicatorStrategy
+    from shared.strategies.registry import STRATEGIES, IndicatorStrategy, SteppedStrategy
 
     strategy = STRATEGIES[request.strategy.type]
-    if not isinstance(strategy, IndicatorStrategy):  # the request model admits only these
+    params: Any = validate_params(request.strategy.type, request.strategy.params, request.timeframe)
+    bar_ms = TIMEFRAME_MS[request.timeframe]
+    if isinstance(strategy, SteppedStrategy):
+        from shared.backtest.stepped import run_stepped_backtest
+
+        result, _ = run_stepped_backtest(candles, strategy, params, engine_config(request), bar_ms=bar_ms)
+    elif isinstance(strategy, IndicatorStrategy):
+        view = StrategyCandles(
+            candles.timestamps, candles.open, candles.high, candles.low, candles.close, candles.volume
+        )
+        target = strategy.target_positions(view, params)
+        result = run_backtest(candles, target, engine_config(request), bar_ms=bar_ms)
+    else:  # the request model admits only these
         raise ValidationFailed(f"strategy {strategy.name!r} cannot be backtested")
-    params = strategy.params_model.model_validate({**request.strategy.params, "timeframe": request.timeframe})
-    view = StrategyCandles(candles.timestamps, candles.open, candles.high, candles.low, candles.close, candles.volume)
-    target = strategy.target_positions(view, params)
-    result = run_backtest(candles, target, engine_config(request), bar_ms=TIMEFRAME_MS[request.timeframe])
     storage.write_results(prefix, trade_columns(result.trades, candles.timestamps), candles.timestamps, result.equity)
     return result.metrics.as_dict()
 

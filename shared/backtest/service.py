@@ -54,12 +54,18 @@ def _check_source(tenant_id: str, request: BacktestSettings) -> None:
     if isinstance(source, SyntheticSource) and epoch_ms(request.start) < SYNTHETIC_EPOCH_MS:
         raise ValidationFailed("synthetic candles start on 2010-01-01", details={"field": "start"})
     if isinstance(source, ExchangeSource):
-        raise ValidationFailed(
-            "exchange data is not available to backtests yet (the backtest worker has no exchange access); "
-            "upload the candles (POST /v1/market-data) or use the synthetic source",
-            code="data_source_unavailable",
-            details={"field": "data_source"},
-        )
+        from shared.exchange.ccxt_adapter import SUPPORTED_EXCHANGES  # the list only: ccxt loads in the worker
+
+        if source.exchange not in SUPPORTED_EXCHANGES:
+            raise ValidationFailed(
+                f"no exchange {source.exchange!r} for history; supported: {', '.join(sorted(SUPPORTED_EXCHANGES))}",
+                code="data_source_unavailable",
+                details={"field": "data_source"},
+            )
+        if epoch_ms(request.start) >= int(utc_now().timestamp() * 1000):
+            raise ValidationFailed(
+                "exchange history starts in the past: the range lies in the future", details={"field": "start"}
+            )
     if isinstance(source, DatasetSource):
         dataset = records.get_dataset(tenant_id, source.dataset_id)
         if dataset is None:

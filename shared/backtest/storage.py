@@ -9,6 +9,10 @@ another's object:
   zlib takes ~1 s of CPU for a year of minute bars to save ~5 MB, and CPU is what a job pays for).
 Results always go to S3 (the row keeps the metrics and the prefix): a year of minute bars is far
 above DynamoDB's 400 KB item limit, and one path is simpler than two.
+- `history/<exchange>/<BASE_QUOTE>/<timeframe>/<start ms>-<end ms>.npz`: an exchange's public
+  candles for a closed range (the `exchange` data source), shared by every job that asks for the
+  same range, so a sweep pages through the exchange once, not once per combination. Public data:
+  the one prefix not under a tenant.
 """
 
 from __future__ import annotations
@@ -81,6 +85,28 @@ def write_bytes(key: str, data: bytes, content_type: str) -> None:
 
 def delete(key: str) -> None:
     _s3().delete_object(Bucket=_bucket(), Key=key)
+
+
+def history_key(exchange_id: str, symbol: str, timeframe: str, start_ms: int, end_ms: int) -> str:
+    return f"history/{exchange_id}/{symbol.replace('/', '_')}/{timeframe}/{start_ms}-{end_ms}.npz"
+
+
+def write_history(key: str, timestamps: npt.NDArray[np.int64], ohlcv: npt.NDArray[np.float64]) -> None:
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, timestamps=timestamps, ohlcv=ohlcv)
+    write_bytes(key, buffer.getvalue(), "application/octet-stream")
+
+
+def read_history(key: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
+    """The stored bars, or None when nothing is stored under `key`."""
+    import numpy as np
+
+    if object_size(key) is None:
+        return None
+    with np.load(io.BytesIO(read_bytes(key))) as data:
+        return data["timestamps"], data["ohlcv"]
 
 
 def write_results(

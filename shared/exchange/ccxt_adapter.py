@@ -343,6 +343,13 @@ class CcxtExchange:
         rows = self._call(lambda: self._client.fetch_ohlcv(symbol, timeframe, limit=limit))
         return [Candle(int(r[0]), _d(r[1]), _d(r[2]), _d(r[3]), _d(r[4]), _d(r[5])) for r in rows]
 
+    def fetch_ohlcv_since(self, symbol: str, timeframe: str, since_ms: int, limit: int) -> list[Candle]:
+        """Up to `limit` candles opening at or after `since_ms`, oldest first: one page of history
+        (shared.market_data.history pages through a range with it)."""
+        self._ensure_markets()
+        rows = self._call(lambda: self._client.fetch_ohlcv(symbol, timeframe, since=since_ms, limit=limit))
+        return [Candle(int(r[0]), _d(r[1]), _d(r[2]), _d(r[3]), _d(r[4]), _d(r[5])) for r in rows]
+
     @tracer.capture_method(capture_response=False)
     def fetch_balance(self) -> dict[str, AssetBalance]:
         self._ensure_markets()

@@ -121,6 +121,43 @@ def test_a_backtest_runs_and_reports_metrics_trades_and_equity(api_a: LambdaApi,
     assert [item["id"] for item in listed] == [backtest_id]
 
 
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        {"type": "grid", "params": {"lower_price": "1400", "upper_price": "1900", "levels": 11, "order_amount": "0.2"}},
+        {"type": "dca", "params": {"order_notional": "500", "price_deviation_pct": "2", "take_profit_pct": "2"}},
+    ],
+    ids=["grid", "dca"],
+)
+def test_a_stepped_strategy_runs_through_the_worker_with_its_live_step(
+    api_a: LambdaApi, rig: BacktestRig, strategy: dict[str, Any]
+) -> None:
+    from shared.backtest.config import BacktestConfig
+    from shared.backtest.requests import validate_params
+    from shared.backtest.stepped import run_stepped_backtest
+    from shared.backtest.synthetic import synthetic_candles
+    from shared.strategies.registry import STRATEGIES, SteppedStrategy
+
+    body = backtest_body(strategy=strategy)
+    done = _run(api_a, rig, body)
+    assert done["status"] == "succeeded", done
+    candles = synthetic_candles("BTC/USDT", "1h", _ms(body["start"]), _ms(body["end"]))
+    stepped = STRATEGIES[strategy["type"]]
+    assert isinstance(stepped, SteppedStrategy)
+    params = validate_params(strategy["type"], strategy["params"], "1h")
+    config = BacktestConfig(starting_cash=10_000, fee_rate=0.001, slippage_rate=0.0005)
+    expected, _ = run_stepped_backtest(candles, stepped, params, config, bar_ms=3_600_000)
+    assert done["metrics"]["final_equity"] == pytest.approx(expected.final_equity, rel=1e-12)
+    assert done["metrics"]["trades"] == len(expected.trades) > 0
+    pnl, cursor = [], ""
+    while cursor is not None:
+        page = api_a.get(f"/backtests/{done['id']}/trades?limit=100" + (f"&cursor={cursor}" if cursor else "")).json
+        pnl += [t["pnl"] for t in page["items"]]
+        cursor = page["next_cursor"]
+    assert page["total"] == len(pnl) == len(expected.trades)
+    assert sum(pnl) == pytest.approx(done["metrics"]["final_equity"] - 10_000)
+
+
 def test_the_idempotency_key_is_required_and_replays(api_a: LambdaApi, rig: BacktestRig) -> None:
     missing = api_a.post("/backtests", body=backtest_body())
     assert (missing.status, missing.error_code) == (400, "idempotency_key_required")
@@ -145,13 +182,13 @@ TEN_YEARS_OF_MINUTES = {"timeframe": "1m", "start": "2014-01-01T00:00:00Z", "end
         ({"strategy": {"type": "moon_shot", "params": {}}}, 422, "unknown strategy 'moon_shot'"),
         ({"strategy": {"type": "sma_cross", "params": {"fast": 50, "slow": 20}}}, 422, "fast must be smaller"),
         ({"strategy": {"type": "sma_cross", "params": {"fast": 5, "slow": 20, "lag": 1}}}, 422, "lag"),
-        ({"strategy": {"type": "dca", "params": {"order_notional": "10"}}}, 422, "not yet supported"),
+        ({"strategy": {"type": "dca", "params": {"order_notional": "10"}}, "stop_loss_pct": 2}, 422, "sizes its own"),
         ({"strategy": {"type": "signal", "params": {}}}, 422, "nothing to replay"),
         (TEN_YEARS_OF_MINUTES, 422, "at most 1051200 bars per backtest"),
         ({"fee_rate": 0.9}, 422, "fee_rate"),
         ({"sizing": {"mode": "percent_of_equity", "percent": 150}}, 422, "percent"),
         ({"start": "2024-01-01T00:00:00"}, 422, "start"),
-        ({"data_source": {"type": "exchange", "exchange": "binance"}}, 422, "exchange data is not available"),
+        ({"data_source": {"type": "exchange", "exchange": "mtgox"}}, 422, "no exchange 'mtgox'"),
         ({"data_source": {"type": "dataset", "dataset_id": "ds_" + "0" * 26}}, 404, "no such dataset"),
         ({"start": "2009-12-01T00:00:00Z"}, 422, "synthetic candles start on 2010-01-01"),
     ],
@@ -160,7 +197,7 @@ TEN_YEARS_OF_MINUTES = {"timeframe": "1m", "start": "2014-01-01T00:00:00Z", "end
         "unknown-strategy",
         "params-rule",
         "params-extra-field",
-        "dca",
+        "dca-with-stop",
         "signal",
         "too-many-bars",
         "fee",
@@ -213,6 +250,22 @@ def test_a_huge_grid_is_refused_with_the_cap(api_a: LambdaApi, rig: BacktestRig)
     )
     assert (every_one_invalid.status, every_one_invalid.error_code) == (422, "empty_sweep")
     assert rig.queued() == 0
+
+
+def test_a_grid_sweep_runs_each_level_count(api_a: LambdaApi, rig: BacktestRig) -> None:
+    body = backtest_body(
+        strategy={"type": "grid", "params": {"lower_price": "1400", "upper_price": "1900", "order_amount": "0.2"}}
+    )
+    body["grid"] = {"levels": [5, 11, 21]}
+    reply = api_a.post("/backtests/sweeps", body=body, headers=key())
+    assert reply.status == 202, reply.text
+    assert (reply.json["total"], reply.json["skipped"]) == (3, 0)
+    assert rig.drain() == 3
+    done = api_a.get(f"/backtests/sweeps/{reply.json['id']}?rank_by=trades").json
+    assert (done["status"], done["done"], done["failed"]) == ("completed", 3, 0)
+    ranked = [(entry["params"]["levels"], entry["value"]) for entry in done["ranking"]]
+    assert [levels for levels, _ in ranked] == [21, 11, 5]  # more levels, more round trips on one path
+    assert all(trades > 0 for _, trades in ranked)
 
 
 def test_a_sweep_runs_every_valid_combination_and_ranks_them(api_a: LambdaApi, rig: BacktestRig) -> None:

@@ -32,6 +32,7 @@ TRADING = {
     "StrategyWorkerFunction",
 }
 TRADING |= {"SignalWorkerFunction"}  # signals: executes accepted signals on the bot's exchange
+TRADING |= {"BacktestWorkerFunction"}  # backtests-more: the `exchange` data source pages public candles
 
 
 def _imports(module: str, extra: str = "") -> dict[str, object]:

@@ -109,7 +109,56 @@ def test_bad_grids_are_refused(grid: dict[str, Any], says: str) -> None:
 
 
 def test_an_unsupported_strategy_is_refused_in_a_sweep_too() -> None:
-    body = _body(grid={"levels": [5, 10]})
-    body["strategy"] = {"type": "grid", "params": {}}
-    with pytest.raises(ValidationError, match="not yet supported in backtests"):
+    body = _body(grid={"max_signal_age_seconds": [60, 120]})
+    body["strategy"] = {"type": "signal", "params": {}}
+    with pytest.raises(ValidationError, match="nothing to replay"):
         SweepCreate.model_validate(body)
+
+
+GRID_PARAMS = {"lower_price": "90", "upper_price": "110", "levels": 5, "order_amount": "0.1"}
+
+
+def test_stepped_strategies_are_backtested_with_their_own_timeframe_field() -> None:
+    dca = BacktestCreate.model_validate(_body(strategy={"type": "dca", "params": {"order_notional": "10"}}))
+    assert dca.strategy.type == "dca"
+    with pytest.raises(ValidationError, match=r"params\.interval must equal"):
+        BacktestCreate.model_validate(
+            _body(strategy={"type": "dca", "params": {"order_notional": "10", "interval": "1d"}})
+        )
+    assert BacktestCreate.model_validate(_body(strategy={"type": "grid", "params": GRID_PARAMS}))
+    with pytest.raises(ValidationError, match="lower_price must be below upper_price"):
+        BacktestCreate.model_validate(_body(strategy={"type": "grid", "params": {**GRID_PARAMS, "lower_price": "120"}}))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"sizing": {"mode": "fixed_notional", "notional": 10}}, {"stop_loss_pct": 2}, {"take_profit_pct": 4}],
+)
+def test_stepped_strategies_refuse_sizing_and_exits_of_their_own(overrides: dict[str, Any]) -> None:
+    body = _body(strategy={"type": "grid", "params": GRID_PARAMS}, **overrides)
+    with pytest.raises(ValidationError, match="sizes its own orders"):
+        BacktestCreate.model_validate(body)
+    body["grid"] = {"levels": [3, 4]}
+    with pytest.raises(ValidationError, match="sizes its own orders"):
+        SweepCreate.model_validate(body)
+
+
+def test_a_grid_sweep_tunes_the_grid_but_not_its_timeframe() -> None:
+    body = _body(strategy={"type": "grid", "params": GRID_PARAMS}, grid={"levels": [3, 4, 5]})
+    valid, skipped = SweepCreate.model_validate(body).combinations()
+    assert [p["levels"] for p in valid] == [3, 4, 5] and skipped == 0
+    body = _body(strategy={"type": "dca", "params": {"order_notional": "10"}}, grid={"interval": ["1h"]})
+    with pytest.raises(ValidationError, match="not a tunable parameter"):
+        SweepCreate.model_validate(body)
+
+
+def test_stepped_strategies_have_their_own_bar_cap() -> None:
+    cap = get_settings().backtest_max_stepped_bars
+    start = 1_704_067_200  # 2024-01-01, seconds
+    grid = {"type": "grid", "params": GRID_PARAMS}
+    at_cap = _body(strategy=grid, timeframe="1m", start=f"{start}", end=f"{start + cap * 60}")
+    assert BacktestCreate.model_validate(at_cap).bar_count() == cap
+    over = _body(strategy=grid, timeframe="1m", start=f"{start}", end=f"{start + cap * 60 + 60}")
+    with pytest.raises(ValidationError, match=f"holds {cap + 1} 1m bars; grid replays its live step .* at most {cap}"):
+        BacktestCreate.model_validate(over)
+    assert BacktestCreate.model_validate({**over, "strategy": {"type": "sma_cross", "params": {"fast": 5, "slow": 20}}})
