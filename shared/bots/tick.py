@@ -184,6 +184,17 @@ def _stepped_tick(
     outcome = Outcome("", {"indicators": step.indicators, "fills_applied": len(fills)})
     notes: list[str] = []
     wanted: dict[str, WantedOrder] = {order.leg: order for order in step.orders}
+    # Cancels first: their trade tasks run before the new orders' in the account's FIFO group, so
+    # what an old order reserved (a take profit's coins) is free when its replacement arrives.
+    for leg, info in list(legs.items()):
+        if leg in wanted:
+            continue
+        if info.get("done"):
+            del legs[leg]  # ended and no longer wanted: forget it
+        elif not info.get("cancel_requested"):
+            request_cancel(bot.tenant_id, info["order_id"])
+            info["cancel_requested"] = True
+            notes.append(f"{leg} no longer wanted: cancel requested")
     for leg, order in wanted.items():
         if leg in legs:
             if legs[leg].get("done"):
@@ -207,15 +218,6 @@ def _stepped_tick(
         placed.update(leg=leg, reason=order.reason)
         outcome.orders.append(placed)
         legs[leg] = {"order_id": placed["order_id"], "seen": "0", "seen_cost": "0"}
-    for leg, info in list(legs.items()):
-        if leg in wanted:
-            continue
-        if info.get("done"):
-            del legs[leg]  # ended and no longer wanted: forget it
-        elif not info.get("cancel_requested"):
-            request_cancel(bot.tenant_id, info["order_id"])
-            info["cancel_requested"] = True
-            notes.append(f"{leg} no longer wanted: cancel requested")
     state.strategy_state_json = json.dumps(strategy.dump_state(step.state))
     state.legs_json = json.dumps(legs, sort_keys=True)
     outcome.data["notes"] = notes

@@ -303,11 +303,6 @@ DCA_BARS: list[Bar] = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="live, the strategy worker queues the re-keyed take profit before the cancel of the old one, so "
-    "the paper exchange refuses it (its coins are still reserved): the cycle keeps no take profit",
-)
 def test_a_dca_cycle_fills_live_the_legs_the_backtest_fills_on_the_same_bars(
     bots_a: LambdaApi, tenant_a: Caller, test_cloud: TestCloud, paper_without_costs: SteeredPrice
 ) -> None:
