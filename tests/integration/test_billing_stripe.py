@@ -522,12 +522,14 @@ def test_a_snapstart_restore_drops_the_cached_stripe_client(local_stripe: LocalS
 
 
 def _running_bots(bots: LambdaApi, count: int) -> list[str]:
-    """`count` paper bots, created and started one after the other (oldest first)."""
+    """`count` paper bots, created and started one after the other (oldest first). Signal bots:
+    running, but never ticked, so they read no market data other suites steer."""
     from tests.support import payloads
 
     ids = []
     for n in range(count):
-        created = bots.post("/bots", body=payloads.bot(name=f"bot {n}"), headers=idempotency_header())
+        body = payloads.bot(name=f"bot {n}", strategy={"type": "signal", "params": {}})
+        created = bots.post("/bots", body=body, headers=idempotency_header())
         assert created.status == 201, created.text
         assert bots.post(f"/bots/{created.json['id']}/start").status == 200
         ids.append(created.json["id"])

@@ -20,6 +20,8 @@ from shared.events.catalog import (
     KillSwitchData,
     LateOrderAdoptedData,
     OrderData,
+    PaymentFailedData,
+    PlanChangedData,
     RiskBreachData,
     RiskSettingsData,
     SignalData,
@@ -172,6 +174,19 @@ SAMPLES |= {
         symbol="BTC/USDT",
         status="failed",
         reason="bot_not_running",
+    ),
+}
+# ---- billing
+SAMPLES |= {
+    "billing.plan_changed": PlanChangedData(
+        old_plan="pro",
+        new_plan="free",
+        reason="stripe:customer.subscription.deleted",
+        subscription_id="sub_1",
+        subscription_status="canceled",
+    ),
+    "billing.payment_failed": PaymentFailedData(
+        plan="pro", subscription_id="sub_1", invoice_id="in_1", grace_until="2026-12-07T00:00:00+00:00"
     ),
 }
 # ---- events-order
