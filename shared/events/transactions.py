@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 
 from pynamodb.transactions import TransactWrite
 
-from shared.events import outbox
 from shared.events.envelope import DomainEvent
+from shared.events.models import EventRecord, record_for
 from shared.events.publisher import publish_recorded
 from shared.persistence import connection
 
@@ -21,7 +21,7 @@ def commit_with_events(stage: Callable[[TransactWrite], None], events: Sequence[
     with TransactWrite(connection=connection()) as tx:
         stage(tx)
         for event in events:
-            tx.save(outbox.record_for(event), condition=outbox.EventRecord.event_id.does_not_exist())
+            tx.save(record_for(event), condition=EventRecord.event_id.does_not_exist())
     publish_recorded(events)
 
 
