@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from pynamodb.attributes import UnicodeAttribute, VersionAttribute
@@ -46,6 +47,22 @@ def create_balances(tenant_id: str, balances: dict[str, str]) -> None:
         row = PaperRecord(tenant_id=tenant_id, item=f"bal#{asset}", data=data)
         with contextlib.suppress(PutError):
             row.save(condition=PaperRecord.item.does_not_exist())
+
+
+def order_and_balances(
+    tenant_id: str, client_order_id: str, assets: Iterable[str]
+) -> tuple[PaperRecord | None, dict[str, PaperRecord]]:
+    """The order row of a client id and the named assets' balance rows that exist, in one
+    consistent BatchGetItem (what placing an order reads: one round trip instead of two)."""
+    keys = [(tenant_id, f"ord#{client_order_id}"), *((tenant_id, f"bal#{asset}") for asset in sorted(set(assets)))]
+    order: PaperRecord | None = None
+    balances: dict[str, PaperRecord] = {}
+    for row in PaperRecord.batch_get(keys, consistent_read=True):
+        if row.item.startswith("ord#"):
+            order = row
+        else:
+            balances[row.item[4:]] = row
+    return order, balances
 
 
 def order_row(tenant_id: str, client_order_id: str) -> PaperRecord | None:

@@ -26,6 +26,7 @@ from shared.exchange.models import (
     balance_rows,
     create_balances,
     open_order_ids,
+    order_and_balances,
     order_row,
     save_together,
 )
@@ -211,17 +212,19 @@ class PaperExchange:
     def create_order(self, request: OrderRequest) -> ExchangeOrder:
         market = self.market(request.symbol)
         self._validate(request, market)
-        if self._order_row(request.client_order_id) is not None:
+        existing, balances = order_and_balances(self.tenant_id, request.client_order_id, (market.base, market.quote))
+        if existing is not None:
             raise _reject("duplicate_client_order_id", "client order id already used")
+        if len(balances) < len({market.base, market.quote}):
+            balances = self._balance_rows()  # an asset never held (or an account never used): the full read
         for _ in range(_WRITE_ATTEMPTS):
             try:
-                return self._place(request, market)
+                return self._place(request, market, balances)
             except ExchangeTemporary:
-                continue
+                balances = self._balance_rows()  # a concurrent writer won: read the new versions
         raise ExchangeTemporary("paper exchange busy; retry")
 
-    def _place(self, request: OrderRequest, market: Market) -> ExchangeOrder:
-        balances = self._balance_rows()
+    def _place(self, request: OrderRequest, market: Market, balances: dict[str, PaperRecord]) -> ExchangeOrder:
         ticker = self.fetch_ticker(request.symbol)
         now = self.clock_ms()
         data: dict[str, Any] = {
