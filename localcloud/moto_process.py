@@ -26,10 +26,12 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
 
 READY = "READY "
+ROOT = Path(__file__).resolve().parents[1]  # where `python -m localcloud.moto_process` resolves
 HEALTH_PATH = "/moto-api/config"  # moto's own cheap JSON route
 
 
@@ -50,6 +52,7 @@ class MotoProcess:
             command += ["--wrap", spec]
         self._process = subprocess.Popen(
             command,
+            cwd=ROOT,
             stdin=subprocess.PIPE,  # its lifeline: closed when this process goes away
             stdout=subprocess.PIPE,
             text=True,
