@@ -9,6 +9,7 @@ local cloud's FunctionSpec handlers, sys.stdout) from the outside.
 from __future__ import annotations
 
 import io
+import json
 import sys
 import threading
 import time
@@ -21,10 +22,16 @@ from typing import Any
 from localcloud.functions import FunctionSpec
 
 
+def _no_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    raise RuntimeError("a fetched meter only reports")
+
+
 @dataclass
 class MotoMeter:
     """WSGI middleware around moto's app: requests by X-Amz-Target, time spent answering them
-    (wall, so it includes waiting for the GIL), and 5xx answers."""
+    (wall, so it includes waiting for the GIL), and 5xx answers. In moto's own process
+    (`LocalCloud(aws_wrap=("benchmarks._trading:MotoMeter",))`) it answers `GET /localcloud/meter`
+    with its figures, which `MotoMeter.fetch` reads."""
 
     app: Callable[..., Iterable[bytes]]
     counts: Counter[str] = field(default_factory=Counter)
@@ -33,6 +40,11 @@ class MotoMeter:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/localcloud/meter":
+            start_response("200 OK", [("Content-Type", "application/json")])
+            with self._lock:
+                figures = {"counts": self.counts, "seconds": self.seconds, "errors": self.errors}
+                return [json.dumps(figures).encode()]
         target = environ.get("HTTP_X_AMZ_TARGET", "") or f"{environ.get('REQUEST_METHOD')} (no target)"
         status: list[str] = []
 
@@ -66,6 +78,19 @@ class MotoMeter:
         meter = cls(wsgi.app)
         wsgi.app = meter
         return meter
+
+    @classmethod
+    def fetch(cls, endpoint: str) -> MotoMeter:
+        """The figures of a meter running in moto's own process (see the class docstring)."""
+        from localcloud.moto_process import meter_snapshot
+
+        figures: Any = meter_snapshot(endpoint)
+        return cls(
+            app=_no_app,
+            counts=Counter(figures["counts"]),
+            seconds=dict(figures["seconds"]),
+            errors=Counter(figures["errors"]),
+        )
 
     def snapshot(self) -> Counter[str]:
         with self._lock:

@@ -39,7 +39,7 @@ def _order_event(tenant_id: str, order_id: str) -> Any:
 def commits(runs: int) -> None:
     from pynamodb.transactions import TransactWrite
 
-    from shared.events import outbox
+    from shared.events import models as outbox
     from shared.events.publisher import publish_recorded
     from shared.events.transactions import commit_with_events
     from shared.ids import new_id

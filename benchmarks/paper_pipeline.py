@@ -13,16 +13,18 @@ a time (like one warm Lambda instance each), and trade tasks are FIFO per tenant
 one account's orders are serialized; `--tenants` spreads the orders over several tenants (one
 paper account each) so a batch can hold several message groups.
 
-Everything (moto, gateway, functions, clients) shares one interpreter (one GIL), so the figures
-are local-cloud figures, slower than AWS: the run prints where moto's time went. moto runs with
-the local cloud's fixes (localcloud.moto_transactions: transactions no longer copy whole tables;
-localcloud.moto_speedups). To keep within about 3 minutes on 2 cores, clients stop starting
-orders after --submit-seconds (default 80) and the output says how many of --orders were sent.
-moto's instance tracker (which keeps every model object it ever made alive) is emptied every
-second unless --keep-moto-leak.
+The gateway, functions and clients share one interpreter (one GIL); moto runs in its own process
+as in `make dev` (localcloud.moto_process), or with `--moto in-process` in this one (as before:
+then everything competes for one GIL). The figures are local-cloud figures, slower than AWS: the
+run prints where moto's time went (a request meter wraps moto's WSGI app in either mode). moto
+runs with the local cloud's fixes (localcloud.moto_transactions: transactions no longer copy whole
+tables; localcloud.moto_speedups). To keep within about 3 minutes on 2 cores, clients stop
+starting orders after --submit-seconds (default 80) and the output says how many of --orders were
+sent. moto's instance tracker (which keeps every model object it ever made alive) is emptied
+every second in-process unless --keep-moto-leak (every 5 s by the moto process itself).
 
     .venv/bin/python -m benchmarks.paper_pipeline [--orders 1000] [--threads 4] [--tenants 4]
-        [--submit-seconds 80] [--wait 75] [--probe 20] [--keep-moto-leak]
+        [--submit-seconds 80] [--wait 75] [--probe 20] [--moto process|in-process] [--keep-moto-leak]
 """
 
 from __future__ import annotations
@@ -276,6 +278,7 @@ class Observed:
     tracked: int = 0
     trims: int = 0
     metric_lines_dropped: int = 0
+    moto_where: str = "its own process"
 
 
 def _describe_run(args: argparse.Namespace, run: Run) -> None:
@@ -362,7 +365,7 @@ def _report_end_to_end(accepted: list[Accepted], tap: FillTap, seen: Observed) -
 
 
 def _report_endpoint(accepted: list[Accepted], seen: Observed) -> None:
-    print("\nThe embedded AWS endpoint (moto, same process) during the whole run:")
+    print(f"\nThe embedded AWS endpoint (moto, {seen.moto_where}) during the whole run:")
     for line in seen.moto.summary():
         print(f"  {line}")
     orders = len(accepted) + len(seen.unloaded)
@@ -370,7 +373,9 @@ def _report_endpoint(accepted: list[Accepted], seen: Observed) -> None:
         f"  = {sum(seen.moto.counts.values()) / orders:.1f} AWS requests per order ({orders} orders), everything "
         "included (signups, auth, pollers' receives, the fill tap, schedules)"
     )
-    if seen.trims:
+    if seen.moto_where != "same process":
+        print("  moto's instance tracker is emptied every 5 s inside the moto process")
+    elif seen.trims:
         print(
             f"  moto's instance tracker was emptied {seen.trims} times during the run (moto keeps every model "
             "object it makes; --keep-moto-leak to keep them)"
@@ -439,6 +444,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="orders sent one at a time first, each after the previous filled (default 20)",
     )
     parser.add_argument(
+        "--moto",
+        choices=("process", "in-process"),
+        default="process",
+        help="where moto's server runs: its own process (default, as `make dev`) or this one",
+    )
+    parser.add_argument(
         "--keep-moto-leak",
         action="store_true",
         help="do not empty moto's instance tracker during the run (see benchmarks._trading)",
@@ -448,7 +459,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def pipeline(args: argparse.Namespace, cloud: LocalCloud, started: float) -> tuple[Run, FillTap, Observed]:
     """Sign up, submit, wait for the fills, read the final states."""
-    moto = MotoMeter.attach(cloud._moto)
+    moto = MotoMeter.attach(cloud._moto) if cloud._moto is not None else None
     timer = FunctionTimer()
     timer.wrap(cloud.functions)
     api = Api(cloud.api_url)
@@ -481,10 +492,10 @@ def pipeline(args: argparse.Namespace, cloud: LocalCloud, started: float) -> tup
         waited,
         fired,
         load_runs,
-        moto,
+        moto or MotoMeter.fetch(cloud.aws_endpoint),
         unloaded=unloaded,
         unloaded_accepts=unloaded_accepts,
-        tracked=tracked_moto_instances(),
+        tracked=tracked_moto_instances() if cloud._moto is not None else 0,
     )
     return run, tap, seen
 
@@ -494,15 +505,18 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     os.environ["PAPER_STARTING_BALANCES"] = STARTING_BALANCES  # read by the settings after start
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # the handlers' INFO lines would swamp the output
-    cloud = LocalCloud(port=0, quiet=True, speed=1)
+    in_process = args.moto == "in-process"
+    meter = () if in_process else ("benchmarks._trading:MotoMeter",)
+    cloud = LocalCloud(port=0, quiet=True, speed=1, aws_process=not in_process, aws_wrap=meter)
     cloud.start()
     trim = MotoInstanceTrim()
-    if not args.keep_moto_leak:
+    if in_process and not args.keep_moto_leak:
         trim.start()
     try:
         with metric_blobs_dropped() as stdout_filter:
             run, tap, seen = pipeline(args, cloud, started)
         seen.metric_lines_dropped, seen.trims = stdout_filter.dropped, trim.trims
+        seen.moto_where = "same process" if in_process else "its own process"
         report(args, run, tap, seen)
         print(f"\n(total wall time {time.perf_counter() - started:.1f} s)")
     finally:

@@ -55,11 +55,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-seed", action="store_true", help="do not create the demo tenant")
     parser.add_argument("--stripe-port", type=int, default=DEFAULT_PORT, help="local Stripe port (busy: any free one)")
     parser.add_argument("--quiet", action="store_true", help="no per-request access log")
+    parser.add_argument(
+        "--aws-in-process", action="store_true", help="run moto in this process (default: its own process)"
+    )
     parser.add_argument("--state-file", type=Path, help="write endpoints and demo credentials as JSON")
     args = parser.parse_args(argv)
 
     cloud = LocalCloud(
-        port=args.port, aws_port=args.aws_port, speed=args.speed, quiet=args.quiet, stripe_port=args.stripe_port
+        port=args.port,
+        aws_port=args.aws_port,
+        speed=args.speed,
+        quiet=args.quiet,
+        aws_process=not args.aws_in_process,
+        stripe_port=args.stripe_port,
     )
     cloud.start()
     demo = None if args.no_seed else seed_demo()
@@ -71,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "api_url": cloud.api_url,
                     "aws_endpoint": cloud.aws_endpoint,
+                    "aws_pid": cloud.aws_pid,
                     "stack_name": cloud.stack_name,
                     "stripe_url": cloud.stripe.url if cloud.stripe else None,
                     "demo": None if demo is None else demo.__dict__,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from localcloud.functions import FunctionSpec, apply_environment, discover_functions
 from localcloud.gateway import Gateway, make_http_server
 from localcloud.local_stripe import LocalStripe
+from localcloud.moto_process import MotoProcess
 from localcloud.pollers import SqsPoller, sqs_pollers
 from localcloud.provision import ACCOUNT_ID, provision
 from localcloud.schedules import ScheduleClock, template_schedules
@@ -41,15 +42,15 @@ LOCAL_ENVIRONMENT = {
 
 
 def start_aws_endpoint(host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadedMotoServer, str]:
-    """moto's server in this process, with the local cloud's fixes to it installed: the one way
-    the local cloud, the tests and the benchmarks start their AWS endpoint."""
-    from moto.server import ThreadedMotoServer
-
+    """moto's server in this process, with the local cloud's fixes to it installed (and HTTP
+    keep-alive, localcloud.moto_server): the one way the local cloud (in the moto process, or in
+    its own with aws_process=False), the tests and the benchmarks start their AWS endpoint."""
     from localcloud import moto_speedups, moto_transactions
+    from localcloud.moto_server import KeepAliveMotoServer
 
     moto_transactions.install()
     moto_speedups.install()
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server = KeepAliveMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()
     return server, f"http://{bound_host}:{bound_port}"
@@ -78,10 +79,15 @@ class LocalCloud:
     quiet: bool = False
     parameters: dict[str, str] = field(default_factory=dict)
     stripe_port: int = 0  # billing-stripe: the local Stripe server (0: any free port)
+    # moto in its own process (localcloud.moto_process): its request handling stops competing with
+    # the handlers for this process's GIL. False: in this process, where a benchmark can wrap it.
+    aws_process: bool = True
+    aws_wrap: tuple[str, ...] = ()  # with aws_process: module:callable wrappers of moto's WSGI app
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
         self._moto: ThreadedMotoServer | None = None
+        self._moto_process: MotoProcess | None = None
         self._http: Any = None
         self.functions: dict[str, FunctionSpec] = {}
         self.pollers: list[SqsPoller] = []
@@ -93,7 +99,12 @@ class LocalCloud:
 
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._moto, self.aws_endpoint = start_aws_endpoint(self.host, self.aws_port)
+        if self.aws_process:
+            self._moto_process = MotoProcess(self.host, self.aws_port, self.aws_wrap)
+            self.aws_endpoint = self._moto_process.start()
+        else:
+            self._moto, self.aws_endpoint = start_aws_endpoint(self.host, self.aws_port)
+            start_moto_trimming(self._stop)
         os.environ.update(LOCAL_ENVIRONMENT)
         os.environ["AWS_ENDPOINT_URL"] = self.aws_endpoint
 
@@ -121,8 +132,6 @@ class LocalCloud:
         self.clock = ScheduleClock(template_schedules(self.functions), self._stop, self.speed)
         self.clock.start()
 
-        start_moto_trimming(self._stop)
-
     def stop(self) -> None:
         self._stop.set()
         if self._http is not None:
@@ -137,6 +146,14 @@ class LocalCloud:
             self.stripe.stop()
         if self._moto is not None:
             self._moto.stop()
+        if self._moto_process is not None:
+            self._moto_process.stop()
+
+    @property
+    def aws_pid(self) -> int:
+        """The process serving the AWS endpoint (this one with aws_process=False)."""
+        pid = self._moto_process.pid if self._moto_process is not None else None
+        return pid if pid is not None else os.getpid()
 
     def request_stop(self) -> None:
         self._stop.set()

@@ -8,8 +8,8 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from shared.auth import api_keys, invitations, login_throttle, passwords, tokens
-from shared.auth.api_keys import ApiKeyRecord
 from shared.auth.invitations import InvitationRecord
+from shared.auth.models import ApiKeyRecord, UserRecord, find_user, get_key, list_keys
 from shared.auth.principal import ALL_SCOPES, Principal
 from shared.auth.schemas import (
     ApiKeyCreate,
@@ -27,7 +27,6 @@ from shared.auth.schemas import (
     TokenResponse,
     UserOut,
 )
-from shared.auth.users import UserRecord, find_user
 from shared.billing import entitlements
 from shared.clock import isoformat, utc_now
 from shared.config import get_settings
@@ -174,12 +173,12 @@ def create_api_key(caller: Principal, request: ApiKeyCreate) -> ApiKeyCreated:
 
 
 def list_api_keys(caller: Principal) -> ApiKeyList:
-    return ApiKeyList(items=[_key_out(r) for r in api_keys.list_keys(caller.tenant_id)])
+    return ApiKeyList(items=[_key_out(r) for r in list_keys(caller.tenant_id)])
 
 
 def revoke_api_key(caller: Principal, key_id: str) -> None:
     """Revoked keys keep their row (audit) and fail authorization from the next request on."""
-    record = api_keys.get_key(caller.tenant_id, key_id)
+    record = get_key(caller.tenant_id, key_id)
     if record is None or record.revoked_at is not None:
         raise NotFound("no such API key", details={"id": key_id})
     event = new_event(

@@ -14,7 +14,7 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from shared.events.envelope import DomainEvent
-from shared.events.outbox import EventRecord
+from shared.events.models import EventRecord
 from shared.ids import new_ulid
 from shared.persistence import get_or_none
 

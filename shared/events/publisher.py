@@ -15,8 +15,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from shared.aws_clients import aws_client
 from shared.config import get_settings
 from shared.errors import EventPublishError
-from shared.events import outbox
 from shared.events.envelope import DomainEvent
+from shared.events.models import mark_published
 from shared.observability import MetricUnit, logger, metrics
 
 MAX_BATCH = 10
@@ -78,7 +78,7 @@ def publish_recorded(events: Sequence[DomainEvent]) -> bool:
         return False
     for event in events:
         try:
-            outbox.mark_published(event)
+            mark_published(event)
         except Exception:  # a stale outbox row only means a duplicate delivery later
             logger.warning("could not mark event published", extra={"event_id": event.id})
     metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=len(events))

@@ -14,7 +14,7 @@ from datetime import timedelta
 from pydantic import ValidationError
 from pynamodb.transactions import TransactWrite
 
-from shared.events import catalog, outbox
+from shared.events import catalog, models
 from shared.events.envelope import new_event
 from shared.events.publisher import put_events
 from shared.events.transactions import commit_with_events
@@ -30,7 +30,7 @@ class RelayReport:
     quarantined: int = 0
 
 
-def _quarantine(record: outbox.EventRecord, problem: str) -> None:
+def _quarantine(record: models.EventRecord, problem: str) -> None:
     alert = new_event(
         "alert.event_quarantined",
         tenant_id=record.tenant_id,
@@ -39,13 +39,13 @@ def _quarantine(record: outbox.EventRecord, problem: str) -> None:
     )
 
     def stage(tx: TransactWrite) -> None:
-        outbox.stage_quarantine(tx, record, problem)
+        models.stage_quarantine(tx, record, problem)
 
     commit_with_events(stage, [alert])
     logger.error("outbox row quarantined", extra={"event_id": record.event_id, "problem": problem})
 
 
-def _relay_one(record: outbox.EventRecord, report: RelayReport) -> None:
+def _relay_one(record: models.EventRecord, report: RelayReport) -> None:
     try:
         event = record.to_event()
     except (ValidationError, ValueError) as exc:
@@ -54,7 +54,7 @@ def _relay_one(record: outbox.EventRecord, report: RelayReport) -> None:
         return
     try:
         put_events([event])
-        outbox.mark_published(event)
+        models.mark_published(event)
     except Exception as exc:  # isolate the row: count it and move on; it stays in the index
         logger.warning(
             "outbox row not relayed; next run", extra={"event_id": record.event_id, "error": type(exc).__name__}
@@ -65,9 +65,9 @@ def _relay_one(record: outbox.EventRecord, report: RelayReport) -> None:
     report.published += 1
 
 
-def _count_attempt(record: outbox.EventRecord) -> None:
+def _count_attempt(record: models.EventRecord) -> None:
     try:
-        outbox.increment_attempts(record)
+        models.increment_attempts(record)
     except Exception as exc:  # only a counter: never let it stop the relay
         logger.warning(
             "could not count a relay attempt", extra={"event_id": record.event_id, "error": type(exc).__name__}
@@ -77,7 +77,7 @@ def _count_attempt(record: outbox.EventRecord) -> None:
 def relay_unpublished(older_than: timedelta = timedelta(seconds=30), limit: int = 500) -> RelayReport:
     """Publish outbox rows that their writer did not, oldest first, each row isolated."""
     report = RelayReport()
-    for record in outbox.unpublished_events(older_than, limit):
+    for record in models.unpublished_events(older_than, limit):
         try:
             _relay_one(record, report)
         except Exception:  # e.g. the quarantine write itself failed: next run tries again

@@ -7,8 +7,9 @@ from collections.abc import Callable, Sequence
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from shared.events import outbox, sequences
+from shared.events import sequences
 from shared.events.envelope import DomainEvent
+from shared.events.models import EventRecord, record_for
 from shared.events.publisher import publish_recorded
 from shared.persistence import condition_failed, connection
 
@@ -33,7 +34,7 @@ def commit_with_events(stage: Callable[[TransactWrite], None], events: Sequence[
                 stage(tx)
                 numbered.stage(tx)
                 for event in numbered.events:
-                    tx.save(outbox.record_for(event), condition=outbox.EventRecord.event_id.does_not_exist())
+                    tx.save(record_for(event), condition=EventRecord.event_id.does_not_exist())
         except TransactWriteError as exc:
             if attempt < SEQUENCE_ATTEMPTS and _worth_retrying(exc, numbered):
                 continue

@@ -1,5 +1,5 @@
-"""The paper exchange: the Exchange interface, with balances and orders in DynamoDB so it
-behaves the same across Lambda invocations.
+"""The paper exchange: the Exchange interface, with balances and orders in DynamoDB (the
+PaperAccounts table, shared.exchange.models) so it behaves the same across Lambda invocations.
 
 Market orders fill at once at the current price plus slippage (taker fee); limit orders reserve
 funds and fill, at their limit price (maker fee), once the market crosses them, which is checked
@@ -9,7 +9,6 @@ the quote currency. Balances and orders change together in one version-checked t
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -18,13 +17,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pynamodb.attributes import UnicodeAttribute, VersionAttribute
-from pynamodb.exceptions import PutError, TransactWriteError
-from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import TransactWriteError
 
 from shared.config import get_settings
 from shared.errors import ExchangeOrderNotFound, ExchangeRejected, ExchangeTemporary
+from shared.exchange.models import (
+    PaperRecord,
+    balance_rows,
+    create_balances,
+    open_order_ids,
+    order_and_balances,
+    order_row,
+    save_together,
+)
 from shared.exchange.prices import PriceSource, price_source_from_setting
 from shared.exchange.protocol import (
     AssetBalance,
@@ -36,28 +41,10 @@ from shared.exchange.protocol import (
     Ticker,
 )
 from shared.market_data.markets import TIMEFRAME_MS
-from shared.persistence import BaseMeta, connection
 
 MARKETS_PATH = Path(__file__).with_name("data") / "paper_markets.json"
 PAPER_EXCHANGE_ID = "paper"
 _WRITE_ATTEMPTS = 5
-
-
-class PaperRecord(Model):
-    """One row per balance (`bal#USDT`) or order (`ord#<client order id>`) of a tenant's paper
-    account; `data` is JSON with decimal strings."""
-
-    class Meta(BaseMeta):
-        table_setting = "paper_accounts_table"
-
-    tenant_id = UnicodeAttribute(hash_key=True)
-    item = UnicodeAttribute(range_key=True)
-    data = UnicodeAttribute()
-    version = VersionAttribute()
-
-    def payload(self) -> dict[str, Any]:
-        loaded: dict[str, Any] = json.loads(self.data)
-        return loaded
 
 
 @lru_cache(maxsize=1)
@@ -149,22 +136,14 @@ class PaperExchange:
         return result
 
     def _balance_rows(self) -> dict[str, PaperRecord]:
-        rows = {
-            r.item[4:]: r
-            for r in PaperRecord.query(self.tenant_id, PaperRecord.item.startswith("bal#"), consistent_read=True)
-        }
+        rows = balance_rows(self.tenant_id)
         if rows:
             return rows
-        for asset, amount in self._starting_balances().items():
-            row = PaperRecord(
-                tenant_id=self.tenant_id, item=f"bal#{asset}", data=json.dumps({"free": str(amount), "used": "0"})
-            )
-            with contextlib.suppress(PutError):  # another invocation initialized it first
-                row.save(condition=PaperRecord.item.does_not_exist())
-        return {
-            r.item[4:]: r
-            for r in PaperRecord.query(self.tenant_id, PaperRecord.item.startswith("bal#"), consistent_read=True)
-        }
+        starting = self._starting_balances().items()
+        create_balances(
+            self.tenant_id, {asset: json.dumps({"free": str(amount), "used": "0"}) for asset, amount in starting}
+        )
+        return balance_rows(self.tenant_id)
 
     def fetch_balance(self) -> dict[str, AssetBalance]:
         self.fetch_open_orders()  # let resting orders fill first, as a real exchange would have
@@ -178,10 +157,7 @@ class PaperExchange:
 
     # ------------------------------------------------------------------ orders
     def _order_row(self, client_order_id: str) -> PaperRecord | None:
-        try:
-            return PaperRecord.get(self.tenant_id, f"ord#{client_order_id}", consistent_read=True)
-        except PaperRecord.DoesNotExist:
-            return None
+        return order_row(self.tenant_id, client_order_id)
 
     @staticmethod
     def _to_order(data: dict[str, Any]) -> ExchangeOrder:
@@ -213,21 +189,9 @@ class PaperExchange:
             raise _reject("invalid_order", "limit price missing or off the price step")
 
     def _commit(self, rows: list[PaperRecord], new: PaperRecord | None = None) -> None:
-        """Save balance and order rows together; version checks catch concurrent writers. An open
-        order also has a pointer row (`open#<client id>`), so listing open orders never reads the
-        closed ones."""
+        """Save balance and order rows together; a concurrent writer makes this a retryable error."""
         try:
-            with TransactWrite(connection=connection()) as tx:
-                if new is not None:
-                    tx.save(new, condition=PaperRecord.item.does_not_exist())
-                for row in rows:
-                    tx.save(row)
-                for row in [r for r in (new, *rows) if r is not None and r.item.startswith("ord#")]:
-                    pointer = PaperRecord(tenant_id=self.tenant_id, item="open#" + row.item[4:], data="{}")
-                    if row.payload()["status"] == "open":
-                        tx.save(pointer, condition=PaperRecord.item.does_not_exist() if row is new else None)
-                    elif row is not new:
-                        tx.delete(pointer, add_version_condition=False)
+            save_together(self.tenant_id, rows, new)
         except TransactWriteError as exc:
             raise ExchangeTemporary("paper exchange busy; retry") from exc
 
@@ -248,17 +212,19 @@ class PaperExchange:
     def create_order(self, request: OrderRequest) -> ExchangeOrder:
         market = self.market(request.symbol)
         self._validate(request, market)
-        if self._order_row(request.client_order_id) is not None:
+        existing, balances = order_and_balances(self.tenant_id, request.client_order_id, (market.base, market.quote))
+        if existing is not None:
             raise _reject("duplicate_client_order_id", "client order id already used")
+        if len(balances) < len({market.base, market.quote}):
+            balances = self._balance_rows()  # an asset never held (or an account never used): the full read
         for _ in range(_WRITE_ATTEMPTS):
             try:
-                return self._place(request, market)
+                return self._place(request, market, balances)
             except ExchangeTemporary:
-                continue
+                balances = self._balance_rows()  # a concurrent writer won: read the new versions
         raise ExchangeTemporary("paper exchange busy; retry")
 
-    def _place(self, request: OrderRequest, market: Market) -> ExchangeOrder:
-        balances = self._balance_rows()
+    def _place(self, request: OrderRequest, market: Market, balances: dict[str, PaperRecord]) -> ExchangeOrder:
         ticker = self.fetch_ticker(request.symbol)
         now = self.clock_ms()
         data: dict[str, Any] = {
@@ -378,8 +344,8 @@ class PaperExchange:
 
     def fetch_open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]:
         result = []
-        for pointer in PaperRecord.query(self.tenant_id, PaperRecord.item.startswith("open#"), consistent_read=True):
-            row = self._order_row(pointer.item[5:])
+        for client_order_id in open_order_ids(self.tenant_id):
+            row = self._order_row(client_order_id)
             if row is None:
                 continue
             data = row.payload()

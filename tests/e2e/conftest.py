@@ -18,6 +18,7 @@ import boto3
 import pytest
 
 from tests.support.api import Reply
+from tests.support.processes import process_ends
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,6 +30,7 @@ class LocalCloudProcess:
     stack_name: str
     demo: dict[str, Any]
     process: subprocess.Popen[str]
+    aws_pid: int
     stripe_url: str = ""  # billing-stripe: the local Stripe server
 
     def request(
@@ -81,11 +83,18 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProces
         time.sleep(0.2)
     info = json.loads(state.read_text())
     yield LocalCloudProcess(
-        info["api_url"], info["aws_endpoint"], info["stack_name"], info["demo"], process, info.get("stripe_url") or ""
+        info["api_url"],
+        info["aws_endpoint"],
+        info["stack_name"],
+        info["demo"],
+        process,
+        info["aws_pid"],
+        info.get("stripe_url") or "",
     )
     process.send_signal(signal.SIGINT)
     try:
         assert process.wait(timeout=20) == 0, "the local cloud did not stop cleanly on Ctrl-C"
+        assert process_ends(info["aws_pid"], timeout=0), "Ctrl-C left the AWS endpoint's process running"
     finally:
         if process.poll() is None:
             process.kill()

@@ -16,7 +16,7 @@ from localcloud.local_stripe import LocalStripe, complete_checkout, signed_event
 from shared.billing.models import BillingRecord, StripeEventRecord, get_billing
 from shared.clock import utc_now
 from shared.config import get_settings
-from shared.events.outbox import EventRecord
+from shared.events.models import EventRecord
 from shared.persistence import get_or_none
 from shared.tenants.models import get_tenant
 from tests.support.api import Caller, LambdaApi, Reply, build_event, idempotency_header, invoke

@@ -95,7 +95,7 @@ def _break_eventbridge(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_events_survive_an_eventbridge_outage(
     bots_handler: Any, tenant_a: Caller, bus_tap: BusTap, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.events import outbox
+    from shared.events import models as outbox
 
     api = LambdaApi(bots_handler, tenant_a)
     with monkeypatch.context() as patched:
@@ -111,7 +111,7 @@ def test_events_survive_an_eventbridge_outage(
     from functions.event_relay.app import lambda_handler as relay
 
     later = utc_now() + timedelta(minutes=1)
-    monkeypatch.setattr("shared.events.outbox.utc_now", lambda: later)
+    monkeypatch.setattr("shared.events.models.utc_now", lambda: later)
     reply = relay(load_event("event_relay_schedule.json"), _context())
     assert reply["relayed"] >= 2
     events = bus_tap.of_tenant(tenant_a.tenant_id, expect=2)
@@ -122,7 +122,7 @@ def test_events_survive_an_eventbridge_outage(
 
 def test_recent_unpublished_events_are_left_to_their_writer(tenant_a: Caller) -> None:
     """The relay skips rows younger than its delay, which a live request is still publishing."""
-    from shared.events import outbox
+    from shared.events import models as outbox
     from shared.events.catalog import TenantCreatedData
     from shared.events.envelope import new_event
 
@@ -145,7 +145,7 @@ def _context() -> Any:
 
 
 def _unpublished_event(tenant_id: str, name: str) -> Any:
-    from shared.events import outbox
+    from shared.events import models as outbox
     from shared.events.catalog import TenantCreatedData
     from shared.events.envelope import new_event
 
@@ -162,7 +162,7 @@ def _unpublished_event(tenant_id: str, name: str) -> Any:
 def test_an_unreadable_outbox_row_is_quarantined_and_blocks_nothing(tenant_a: Caller, bus_tap: BusTap) -> None:
     """The review's fifth finding: a row that can never be parsed stopped the relay run, and would
     have blocked every event behind it on every run."""
-    from shared.events import outbox
+    from shared.events import models as outbox
     from shared.events.relay import relay_unpublished
     from shared.ids import new_ulid
 
@@ -191,7 +191,7 @@ def test_an_unreadable_outbox_row_is_quarantined_and_blocks_nothing(tenant_a: Ca
 def test_a_row_that_cannot_be_marked_published_is_counted_and_retried_without_stopping_the_rest(
     tenant_a: Caller, bus_tap: BusTap, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.events import outbox
+    from shared.events import models as outbox
     from shared.events.relay import relay_unpublished
 
     stuck = _unpublished_event(tenant_a.tenant_id, "cannot be marked")

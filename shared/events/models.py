@@ -1,7 +1,7 @@
 """The Events table: every domain event is written here in the same transaction as the change
 that caused it, then published. Rows not yet published carry `publish_shard`, which puts them in
 the sparse `unpublished` index the relay sweeps, so an event survives a crash or an EventBridge
-outage between the write and the publish."""
+outage between the write and the publish. The history API's reads are in shared.events.history."""
 
 from __future__ import annotations
 
