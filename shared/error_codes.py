@@ -104,6 +104,11 @@ ERROR_CODES: dict[str, ErrorCode] = {
     ),
     "too_many_streams": ErrorCode(409, "The tenant has as many event streams as allowed."),
     "endpoint_already_subscribed": ErrorCode(409, "That endpoint already backs an event stream."),
+    # ---- signal bodies (API contract: codes the signals route answers, found by the schemathesis test)
+    "malformed_signal": ErrorCode(400, "The signal body is neither JSON nor KEY=VALUE text, or a field is malformed."),
+    "unknown_action": ErrorCode(422, "The signal's action is not one this bot understands."),
+    "inconsistent_signal": ErrorCode(422, "The signal's fields contradict each other."),
+    "unresolved_placeholder": ErrorCode(422, "A field still holds a TradingView `{{placeholder}}`."),
     # ---- our side
     "internal_error": ErrorCode(500, "An unexpected error; nothing about it is shown."),
     "configuration_error": ErrorCode(500, "The deployment is misconfigured; nothing about it is shown."),
