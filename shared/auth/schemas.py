@@ -9,9 +9,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from shared.inputs import Name, RequestModel
 
-# The same pattern is the OpenAPI's; control characters are spelled out because Python's \s
-# counts some of them as spaces and JSON Schema's does not.
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
+# The same pattern is the OpenAPI's; control characters (C0 and C1) are spelled out because
+# Python's \s counts some of them as spaces and JSON Schema's does not.
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f-\x9f]{1,64}@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$")
 
 
 def _normalize_email(value: str) -> str:

@@ -16,10 +16,11 @@ Pattern = Annotated[
 ]
 Description = Annotated[str, StringConstraints(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
 # What the schema promises is accepted (when the host resolves to public addresses): https, a DNS
-# name, an optional port, a path and query without spaces; the server's parser (shared.webhooks.ssrf)
-# also takes IP literals and international names.
+# name, an optional port (443 or 1024-59999), a path and query without spaces; the server's parser
+# (shared.webhooks.ssrf) also takes IP literals and international names.
 _HTTPS_URL_PATTERN = (
-    r"^https://(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}(?::[1-9][0-9]{0,3})?"
+    r"^https://(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
+    r"(?::(?:443|10(?:2[4-9]|[3-9][0-9])|1[1-9][0-9]{2}|[2-9][0-9]{3}|[1-5][0-9]{4}))?"
     r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(?:\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
 )
 Url = Annotated[

@@ -39,7 +39,7 @@ from tests.support.payloads import bot
 from tests.support.tenants import PASSWORD
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, positive_data_acceptance]
-EXAMPLES_PER_OPERATION = 6
+EXAMPLES_PER_OPERATION = 5
 SEED = 20261130
 # Routes that need the outside world, left to their own tests.
 EXCLUDED = {
@@ -51,8 +51,6 @@ EXCLUDED = {
 # non-JSON bodies). For these operations every check but positive_data_acceptance still runs; each
 # entry says what is unstated, and the list may only shrink.
 UNSTATED_RULES = {
-    ("POST", "/auth/login"): "email: Python's case folding and JSON Schema's \\s differ on exotic characters",
-    ("POST", "/auth/signup"): "email: Python's case folding and JSON Schema's \\s differ on exotic characters",
     ("POST", "/backtests"): "end must be after start",
     ("POST", "/backtests/sweeps"): "end must be after start; grid keys must be strategy parameters",
     ("POST", "/bots"): "strategy parameters relate (fast < slow)",
@@ -224,7 +222,7 @@ def test_another_tenants_ids_are_not_found(method: str, path: str, schema: Any, 
     pinned = {segment[1:-1]: tenant_b.ids[segment[1:-1]] for segment in path.split("/") if segment.startswith("{")}
     strategy = schema[path][method].as_strategy(GenerationMode.POSITIVE, path_parameters=pinned)
 
-    @settings(PROBE_SETTINGS, max_examples=3)
+    @settings(PROBE_SETTINGS, max_examples=2)
     @given(case=strategy)
     def probe(case: schemathesis.Case[Any]) -> None:
         headers = {**tenant_a.headers, "Idempotency-Key": secrets.token_hex(8)}
