@@ -56,8 +56,16 @@ class WebhookCreate(_Request):
     description: Description = ""
 
 
+def _given_fields_are_not_null(schema: dict[str, Any]) -> None:
+    """A partial update: each field may be left out, but none may be null (what `_not_empty` checks)."""
+    schema["minProperties"] = 1
+    for field in schema["properties"].values():
+        if "anyOf" in field:
+            field["anyOf"] = [branch for branch in field["anyOf"] if branch.get("type") != "null"]
+
+
 class WebhookUpdate(_Request):
-    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(json_schema_extra=_given_fields_are_not_null)
 
     url: Url | None = None
     event_types: list[Pattern] | None = Field(default=None, min_length=1, max_length=MAX_PATTERNS)

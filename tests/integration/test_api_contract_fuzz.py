@@ -59,7 +59,6 @@ UNSTATED_RULES = {
     ("POST", "/event-streams"): "the endpoint's form depends on the protocol",
     ("POST", "/market-data"): "the CSV body's format",
     ("POST", "/signals/{bot_id}"): "the signal body's text format",
-    ("PATCH", "/webhooks/{webhook_id}"): "event_types may be omitted but not null",
     ("POST", "/webhooks/{webhook_id}/replay"): "since must be before until",
     **{
         ("GET", path): "cursor is an opaque token the server issued"
