@@ -14,6 +14,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from shared.inputs import IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN
+
 SPEC_PATH = Path(__file__).with_name("openapi.json")
 PUBLIC_OPERATIONS = {
     ("/auth/signup", "post"),
@@ -32,11 +34,15 @@ def build_spec(apps: Iterable[FastAPI], stage: str = "v1") -> dict[str, Any]:
         part = get_openapi(title=app.title, version=app.version, routes=app.routes)
         for path, operations in part.get("paths", {}).items():
             paths.setdefault(path, {}).update(operations)
-        schemas.update(part.get("components", {}).get("schemas", {}))
+        for name, schema in part.get("components", {}).get("schemas", {}).items():
+            if schemas.setdefault(name, schema) != schema:
+                # The last family's model would silently replace the other's in every $ref.
+                raise ValueError(f"two different models are named {name}: rename one")
     for path, operations in paths.items():
         for method, operation in operations.items():
             if (path, method) in PUBLIC_OPERATIONS:
                 operation["security"] = []
+            _state_idempotency_key(operation)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -61,6 +67,15 @@ def build_spec(apps: Iterable[FastAPI], stage: str = "v1") -> dict[str, Any]:
             },
         },
     }
+
+
+def _state_idempotency_key(operation: dict[str, Any]) -> None:
+    """The header is optional to FastAPI (so a missing one gets our own 400 code), but required to
+    clients, with the rule shared.web checks."""
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") == "header" and parameter.get("name") == IDEMPOTENCY_KEY_HEADER:
+            parameter["required"] = True
+            parameter["schema"] = {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN}
 
 
 def load_spec() -> dict[str, Any]:

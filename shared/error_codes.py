@@ -115,6 +115,11 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "already_subscribed": ErrorCode(409, "Checkout: the tenant already pays for a plan; change plans in the portal."),
     "no_billing_customer": ErrorCode(409, "Portal: the tenant never started a checkout, so Stripe knows no customer."),
     "payment_provider_unavailable": ErrorCode(503, "Stripe could not be reached or failed; nothing changed, retry."),
+    # ---- signal bodies (API contract: codes the signals route answers, found by the schemathesis test)
+    "malformed_signal": ErrorCode(400, "The signal body is neither JSON nor KEY=VALUE text, or a field is malformed."),
+    "unknown_action": ErrorCode(422, "The signal's action is not one this bot understands."),
+    "inconsistent_signal": ErrorCode(422, "The signal's fields contradict each other."),
+    "unresolved_placeholder": ErrorCode(422, "A field still holds a TradingView `{{placeholder}}`."),
     # ---- our side
     "internal_error": ErrorCode(500, "An unexpected error; nothing about it is shown."),
     "configuration_error": ErrorCode(500, "The deployment is misconfigured; nothing about it is shown."),

@@ -11,11 +11,24 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 
 class RequestModel(BaseModel):
@@ -26,17 +39,32 @@ class RequestModel(BaseModel):
 
 # ------------------------------------------------------------------ decimals
 
-_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# A decimal string is plain: ASCII digits with an optional fraction, no sign, no exponent ("8E+4"
+# is refused; send 80000). The OpenAPI states the same pattern (DecimalText), so no client is told
+# one thing and held to another.
+_PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
-def _decimal_input(value: object) -> object:
-    """A JSON number or a decimal string of ASCII digits, as a Decimal; anything else is refused
-    (booleans, padded or non-ASCII digit strings), before pydantic's strict checks run."""
+def decimal_string_pattern(max_digits: int, decimal_places: int, maximum: int | None = None) -> str:
+    """The pattern of a positive plain decimal with at most `max_digits - decimal_places` whole
+    digits and `decimal_places` fraction digits (and at most `maximum`, a power of ten, if given):
+    what the API accepts and what its OpenAPI states."""
+    fraction = rf"(?:\.[0-9]{{1,{decimal_places}}})?"
+    if maximum is None:
+        return rf"^(?=[0-9.]*[1-9])[0-9]{{1,{max_digits - decimal_places}}}{fraction}$"
+    whole = len(str(maximum)) - 1
+    return rf"^(?=[0-9.]*[1-9])(?:[0-9]{{1,{whole}}}{fraction}|{maximum}(?:\.0{{1,{decimal_places}}})?)$"
+
+
+def _decimal_input(value: object, text: re.Pattern[str] = _PLAIN_DECIMAL) -> object:
+    """A JSON number or a plain decimal string of ASCII digits, as a Decimal; anything else is
+    refused (booleans, exponents, signs, padded or non-ASCII digit strings), before pydantic's
+    strict checks run."""
     if isinstance(value, bool):
         raise ValueError("expected a number or a decimal string, not a boolean")
     if isinstance(value, str):
-        if not _DECIMAL_TEXT.fullmatch(value):
-            raise ValueError('expected a decimal number written with ASCII digits, e.g. "0.5" or "1e3"')
+        if not text.fullmatch(value):
+            raise ValueError('expected a plain decimal written with ASCII digits, e.g. "0.5" or "1000"')
         return Decimal(value)
     if isinstance(value, int):
         return Decimal(value)
@@ -46,8 +74,41 @@ def _decimal_input(value: object) -> object:
 
 
 DecimalInput = BeforeValidator(_decimal_input)
-"""Put into `Annotated[Decimal, Field(...), DecimalInput]` for every decimal a client sends (after the
-Field: placed before it, pydantic 2.13 drops the whole-digits check of max_digits/decimal_places)."""
+"""A decimal a client sends, unbounded digits (prefer DecimalText, which also states its bounds in
+the OpenAPI). Put after the Field in `Annotated[Decimal, Field(...), DecimalInput]`."""
+
+
+@dataclass(frozen=True)
+class DecimalText:
+    """A positive decimal a client sends as a JSON number or a plain decimal string, with its digit
+    bounds: `Annotated[Decimal, Field(gt=0, max_digits=20, decimal_places=8), DecimalText(20, 8)]`
+    (after the Field: placed before it, pydantic 2.13 drops the whole-digits check). The string
+    rule is one pattern, used by the validator and written into the OpenAPI."""
+
+    max_digits: int
+    decimal_places: int
+    maximum: int | None = None  # a power of ten, as the Field's `le`
+
+    @property
+    def pattern(self) -> str:
+        return decimal_string_pattern(self.max_digits, self.decimal_places, self.maximum)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        text = re.compile(self.pattern.removeprefix("^").removesuffix("$"))
+        return core_schema.no_info_before_validator_function(lambda v: _decimal_input(v, text), handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        if handler.mode == "validation":
+            for branch in json_schema.get("anyOf", ()):
+                if branch.get("type") == "string":
+                    branch["pattern"] = self.pattern
+                elif branch.get("type") == "number":
+                    branch["multipleOf"] = float(Decimal(1).scaleb(-self.decimal_places))
+                    if self.maximum is None:
+                        # One below the bound: a float just under 10**n may print as 10**n.
+                        branch["maximum"] = 10 ** (self.max_digits - self.decimal_places) - 1
+        return json_schema
 
 
 def _timestamp_input(value: object) -> object:
@@ -59,6 +120,13 @@ def _timestamp_input(value: object) -> object:
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_timestamp_input), Field(strict=False)]
 """An ISO-8601 string with a zone; parsed from text (strict mode alone would refuse any string),
 never from a bare number."""
+
+
+# ------------------------------------------------------------------ idempotency keys
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+"""1 to 255 printable ASCII characters without spaces: checked by shared.web, stated in the OpenAPI."""
 
 
 # ------------------------------------------------------------------ names

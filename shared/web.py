@@ -28,6 +28,7 @@ from shared.auth.principal import Principal, Scope
 from shared.config import get_settings
 from shared.error_codes import ERROR_CODES, codes_for_status
 from shared.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType, error_body
+from shared.inputs import IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN
 from shared.json_body import MalformedJson, parse_json_body
 from shared.observability import logger, metrics, traced
 from shared.route_fast_path import fast_handler
@@ -257,14 +258,14 @@ def require_scope(scope: Scope) -> Callable[[Request], Awaitable[Principal]]:
     return dependency
 
 
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 async def idempotency_key(
     value: Annotated[
         str | None,
         Header(
-            alias="Idempotency-Key",
+            alias=IDEMPOTENCY_KEY_HEADER,
             description="Required. Repeating a request with the same key returns the first result; "
             "the same key with a different body is a 422.",
         ),

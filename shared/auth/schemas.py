@@ -9,7 +9,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from shared.inputs import Name, RequestModel
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+# The same pattern is the OpenAPI's; control characters (C0 and C1) are spelled out because
+# Python's \s counts some of them as spaces and JSON Schema's does not.
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f-\x9f]{1,64}@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$")
 
 
 def _normalize_email(value: str) -> str:
@@ -19,7 +21,11 @@ def _normalize_email(value: str) -> str:
     return value
 
 
-Email = Annotated[str, AfterValidator(_normalize_email)]
+Email = Annotated[
+    str,
+    AfterValidator(_normalize_email),
+    Field(json_schema_extra={"pattern": _EMAIL.pattern, "maxLength": 254}, description="Case-insensitive."),
+]
 Password = Annotated[str, StringConstraints(min_length=12, max_length=128)]
 DisplayName = Name
 ScopeName = Literal["read", "trade", "admin"]

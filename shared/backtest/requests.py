@@ -135,7 +135,7 @@ class AllIn(_Strict):
     mode: Literal["all_in"] = "all_in"
 
 
-class FixedNotional(_Strict):
+class BacktestFixedNotional(_Strict):
     mode: Literal["fixed_notional"]
     notional: float = Field(gt=0, le=1e15)
 
@@ -145,7 +145,7 @@ class PercentOfEquity(_Strict):
     percent: float = Field(gt=0, le=100)
 
 
-SizingSpec = Annotated[AllIn | FixedNotional | PercentOfEquity, Field(discriminator="mode")]
+SizingSpec = Annotated[AllIn | BacktestFixedNotional | PercentOfEquity, Field(discriminator="mode")]
 
 
 class BacktestSettings(_Strict):

@@ -41,6 +41,8 @@ class BotUpdate(RequestModel):
     """Partial update. `status` and `tenant_id` are not fields: use start/stop, and the tenant is
     never the client's to choose."""
 
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
     name: BotName | None = None
     exchange_account_id: ExchangeAccountId | None = None
     symbol: Symbol | None = None

@@ -9,14 +9,14 @@ from pydantic import BaseModel, Field, PlainSerializer, model_validator
 
 from shared.bots.schemas import ExchangeAccountId, Symbol
 from shared.exchange_accounts.models import PAPER_ACCOUNT_ID
-from shared.inputs import DecimalInput, RequestModel
+from shared.inputs import DecimalText, RequestModel
 from shared.money import decimal_text
 
 # Up to 30 significant digits and 18 decimals: looser than any market, which is checked next.
 OrderNumber = Annotated[
     Decimal,
     Field(gt=0, max_digits=30, decimal_places=18, allow_inf_nan=False),
-    DecimalInput,
+    DecimalText(30, 18),
     PlainSerializer(decimal_text, return_type=str, when_used="json"),
 ]
 

@@ -8,16 +8,16 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from shared.bots.schemas import Symbol
-from shared.inputs import DecimalInput, RequestModel
+from shared.inputs import DecimalText, RequestModel
 
 
 class RiskSettings(RequestModel):
     symbol_allowlist: list[Symbol] | None = Field(
         default=None, max_length=500, description="Only these symbols may be traded; null allows any."
     )
-    max_price_deviation_pct: Annotated[Decimal, Field(gt=0, le=100, max_digits=6, decimal_places=3), DecimalInput] = (
-        Field(default=Decimal("5"), description="Reject limit prices further than this from the last price.")
-    )
+    max_price_deviation_pct: Annotated[
+        Decimal, Field(gt=0, le=100, max_digits=6, decimal_places=3), DecimalText(6, 3, maximum=100)
+    ] = Field(default=Decimal("5"), description="Reject limit prices further than this from the last price.")
 
 
 class RiskSettingsOut(RiskSettings):

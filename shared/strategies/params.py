@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import ConfigDict, Field, PlainSerializer, model_validator
 
-from shared.inputs import DecimalInput, RequestModel
+from shared.inputs import DecimalText, RequestModel
 from shared.money import decimal_text
 
 Timeframe = Literal["1m", "5m", "15m", "1h", "4h", "1d"]
@@ -27,7 +27,7 @@ Interval = Literal["1m", "5m", "15m", "1h", "4h", "1d", "1w"]
 _Money = Annotated[
     Decimal,
     Field(gt=0, max_digits=20, decimal_places=8, allow_inf_nan=False),
-    DecimalInput,
+    DecimalText(20, 8),
     PlainSerializer(decimal_text, return_type=str, when_used="json"),
 ]
 Amount = _Money
@@ -36,7 +36,7 @@ Price = _Money
 Ratio = Annotated[
     Decimal,
     Field(gt=0, max_digits=12, decimal_places=6, allow_inf_nan=False),
-    DecimalInput,
+    DecimalText(12, 6),
     PlainSerializer(decimal_text, return_type=str, when_used="json"),
 ]
 

@@ -23,6 +23,12 @@ def _families() -> set[str]:
     return {name.split(".", 1)[0] for name in EVENT_TYPES}
 
 
+def allowed_patterns() -> list[str]:
+    """Every pattern `normalize_patterns` accepts, for the OpenAPI enum (the same rule, listed)."""
+    types = sorted(name for name in EVENT_TYPES if name != PING)
+    return ["*", *sorted(f"{family}.*" for family in _families()), *types]
+
+
 def normalize_patterns(patterns: Sequence[str]) -> list[str]:
     """Validated, de-duplicated, sorted (raises ValidationFailed naming the bad pattern)."""
     if not patterns:

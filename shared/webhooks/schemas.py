@@ -4,14 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
 from shared.events.envelope import DomainEvent
-from shared.webhooks.event_filters import MAX_PATTERNS
+from shared.webhooks.event_filters import MAX_PATTERNS, allowed_patterns
 
-Pattern = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z_.*]+$")]
+Pattern = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z_.*]+$"),
+    Field(json_schema_extra={"enum": list[JsonValue](allowed_patterns())}),
+]
 Description = Annotated[str, StringConstraints(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$")]
-Url = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+# What the schema promises is accepted (when the host resolves to public addresses): https, a DNS
+# name, an optional port (443 or 1024-59999), a path and query without spaces; the server's parser
+# (shared.webhooks.ssrf) also takes IP literals and international names.
+_HTTPS_URL_PATTERN = (
+    r"^https://(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
+    r"(?::(?:443|10(?:2[4-9]|[3-9][0-9])|1[1-9][0-9]{2}|[2-9][0-9]{3}|[1-5][0-9]{4}))?"
+    r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(?:\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$"
+)
+Url = Annotated[
+    str, StringConstraints(min_length=1, max_length=2048), Field(json_schema_extra={"pattern": _HTTPS_URL_PATTERN})
+]
 
 
 class _Request(BaseModel):
@@ -42,7 +56,17 @@ class WebhookCreate(_Request):
     description: Description = ""
 
 
+def _given_fields_are_not_null(schema: dict[str, Any]) -> None:
+    """A partial update: each field may be left out, but none may be null (what `_not_empty` checks)."""
+    schema["minProperties"] = 1
+    for field in schema["properties"].values():
+        if "anyOf" in field:
+            field["anyOf"] = [branch for branch in field["anyOf"] if branch.get("type") != "null"]
+
+
 class WebhookUpdate(_Request):
+    model_config = ConfigDict(json_schema_extra=_given_fields_are_not_null)
+
     url: Url | None = None
     event_types: list[Pattern] | None = Field(default=None, min_length=1, max_length=MAX_PATTERNS)
     description: Description | None = None
@@ -120,7 +144,25 @@ class DeliveryList(BaseModel):
 
 
 class ReplayRequest(_Request):
-    """Either one `event_id`, or every event in [`since`, `until`) matching the subscription."""
+    """Either one `event_id`, or every event in [`since`, `until`) matching the subscription
+    (`since` before `until`)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["event_id"],
+                    "properties": {"event_id": {"type": "string"}},
+                    "not": {"anyOf": [{"required": ["since"]}, {"required": ["until"]}]},
+                },
+                {
+                    "required": ["since", "until"],
+                    "properties": {"since": {"type": "string"}, "until": {"type": "string"}},
+                    "not": {"required": ["event_id"]},
+                },
+            ]
+        }
+    )
 
     event_id: Annotated[str, StringConstraints(pattern=r"^evt_[0-9a-z]{26}$")] | None = None
     since: AwareDatetime | None = None

@@ -282,7 +282,7 @@ def test_a_reused_intent_for_a_different_order_is_refused_after_the_idempotency_
     assert reply.json["error"]["code"] == "idempotency_key_reused"
     assert reply.json["error"]["details"]["order_id"] == first["id"]
     _forget_idempotency_records(desk)
-    same = desk.place({**desk.default_order, "stop_loss": "40000.0", "take_profit": "8E+4"}, key=key)  # same numbers
+    same = desk.place({**desk.default_order, "stop_loss": "40000.0", "take_profit": 8e4}, key=key)  # same numbers
     assert same["id"] == first["id"]
 
 

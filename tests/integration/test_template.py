@@ -69,8 +69,15 @@ def test_sam_translator_transforms_the_template_offline() -> None:
     security = api["Properties"]["Body"]["securityDefinitions"]["TenantAuthorizer"]
     assert security["x-amazon-apigateway-authorizer"]["type"] == "request"
     operations = api["Properties"]["Body"]["paths"]
-    assert operations["/auth/signup"]["post"].get("security") in (None, [{"NONE": []}], [])
+    assert operations["/auth/signup"]["x-amazon-apigateway-any-method"].get("security") in (None, [{"NONE": []}], [])
     assert operations["/bots/{proxy+}"]["x-amazon-apigateway-any-method"]["security"] == [{"TenantAuthorizer": []}]
+    # API contract: every API path takes any verb into its function (which answers 405 with Allow),
+    # public ones without the authorizer, as their served method.
+    api_paths = {path for path in operations if path != "/example-consumer/sns"}
+    assert all(set(operations[path]) == {"x-amazon-apigateway-any-method"} for path in api_paths), api_paths
+    for public in ("/auth/login", "/health", "/openapi.json", "/signals/{bot_id}"):
+        assert operations[public]["x-amazon-apigateway-any-method"].get("security") in (None, [{"NONE": []}], [])
+    assert operations["/events"]["x-amazon-apigateway-any-method"]["security"] == [{"TenantAuthorizer": []}]
 
 
 def _models() -> list[type[Model]]:
@@ -188,3 +195,17 @@ def test_every_api_function_runs_on_python_3_12_with_snapstart(template: dict[st
         assert properties.get("AutoPublishAlias") == "live", name
         assert properties["SnapStart"] == {"ApplyOn": {"Fn::If": ["UseSnapStart", "PublishedVersions", "None"]}}, name
     assert template["Parameters"]["SnapStart"]["Default"] == "on"
+
+
+def test_every_api_route_takes_any_method_so_the_app_answers_405(template: dict[str, Any]) -> None:
+    """API Gateway answers a method a route does not declare as a missing route (404 here); with
+    `Method: any` the function gets the request and its app answers 405 with `Allow`. The example
+    consumer is a plain SNS endpoint outside the API."""
+    single = [
+        f"{name} {event['Properties']['Method']} {event['Properties']['Path']}"
+        for name, spec in resources_of_type(template, "AWS::Serverless::Function").items()
+        if name != "ExampleConsumerFunction"
+        for event in spec["Properties"].get("Events", {}).values()
+        if event.get("Type") == "Api" and str(event["Properties"]["Method"]).lower() != "any"
+    ]
+    assert single == []

@@ -27,6 +27,22 @@ def _error_classes() -> dict[str, type[AppError]]:
     return found
 
 
+def _signal_format_codes() -> list[tuple[str, int | None, str]]:
+    """Codes given first to `SignalFormatError(code, message)` (the signals route answers them)."""
+    found: list[tuple[str, int | None, str]] = []
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "SignalFormatError"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                found.append((str(node.args[0].value), None, f"{path.relative_to(ROOT)}:{node.lineno}"))
+    return found
+
+
 def _raised_codes() -> list[tuple[str, int | None, str]]:
     """(code, status if known, where) for every `code="..."` keyword and `code = "..."` class attribute."""
     classes = _error_classes()
@@ -61,7 +77,7 @@ def _raised_codes() -> list[tuple[str, int | None, str]]:
                         if isinstance(value, ast.Constant):
                             cls = classes.get(node.name)
                             found.append((str(value.value), cls.status if cls else None, f"{where}:{node.lineno}"))
-    return found
+    return found + _signal_format_codes()
 
 
 def _gateway_codes() -> list[str]:
