@@ -95,6 +95,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+# Operations a plan limit can refuse (shared/billing/plans.py) document this too.
+PLAN_LIMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    402: {"model": ErrorResponse, "description": _described(402, "The tenant's plan does not allow this")}
+}
+
+
 def error_response(
     status: int, code: str, message: str, details: Any = None, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:

@@ -21,7 +21,7 @@ from shared.auth.schemas import (
     SignupResponse,
     TokenResponse,
 )
-from shared.web import create_app, make_lambda_handler, require_scope
+from shared.web import PLAN_LIMIT_RESPONSES, create_app, make_lambda_handler, require_scope
 
 app = create_app("CryptoOrchestrator auth", "Tenants, logins and API keys.")
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
@@ -66,7 +66,7 @@ async def revoke_api_key(key_id: KeyId, caller: Admin) -> Response:
     return Response(status_code=204)
 
 
-@app.post("/tenant/invitations", status_code=201, tags=["auth"])
+@app.post("/tenant/invitations", status_code=201, tags=["auth"], responses=PLAN_LIMIT_RESPONSES)
 async def invite(body: InvitationCreate, caller: Admin) -> InvitationCreated:
     """Invite someone to this tenant as `admin` or `member` (owners and admins only). Users plus
     pending invitations may not pass the plan's seats (402 `plan_limit`). The token is in this

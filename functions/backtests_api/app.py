@@ -25,7 +25,7 @@ from shared.inputs import Name
 from shared.market_data import service as market_data
 from shared.market_data.service import DatasetList, DatasetMeta, DatasetOut, UploadOut
 from shared.strategies.params import Timeframe
-from shared.web import create_app, idempotency_key, make_lambda_handler, require_scope
+from shared.web import PLAN_LIMIT_RESPONSES, create_app, idempotency_key, make_lambda_handler, require_scope
 
 app = create_app("CryptoOrchestrator backtests", "Backtests, parameter sweeps and uploaded market data.")
 Reader = Annotated[Principal, Depends(require_scope("read"))]
@@ -39,7 +39,7 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=512)]
 
 
-@app.post("/backtests/sweeps", status_code=202, tags=["backtests"])
+@app.post("/backtests/sweeps", status_code=202, tags=["backtests"], responses=PLAN_LIMIT_RESPONSES)
 async def create_sweep(body: SweepCreate, caller: Trader, key: IdempotencyKey) -> SweepAccepted:
     """One backtest per combination of the parameter grid, run in parallel. Combinations the
     strategy refuses (e.g. fast >= slow) are skipped and counted. Requires an `Idempotency-Key`."""
@@ -59,7 +59,7 @@ async def read_sweep(
     return service.read_sweep(caller, sweep_id, rank_by=rank_by, order=order, limit=limit)
 
 
-@app.post("/backtests", status_code=202, tags=["backtests"])
+@app.post("/backtests", status_code=202, tags=["backtests"], responses=PLAN_LIMIT_RESPONSES)
 async def create_backtest(body: BacktestCreate, caller: Trader, key: IdempotencyKey) -> BacktestAccepted:
     """Queue a backtest; follow it with GET /backtests/{id}. Requires an `Idempotency-Key` header."""
     return service.create_backtest(caller, body, key)

@@ -13,7 +13,7 @@ from shared.bots.lifecycle import BotAction
 from shared.bots.performance import PerformanceOut
 from shared.bots.schemas import BotCreate, BotCreated, BotList, BotOut, BotUpdate, SignalSecretOut
 from shared.idempotency import register_lambda_context
-from shared.web import create_app, idempotency_key, make_lambda_handler, require_scope
+from shared.web import PLAN_LIMIT_RESPONSES, create_app, idempotency_key, make_lambda_handler, require_scope
 
 app = create_app("CryptoOrchestrator bots", "Create, configure, start and stop trading bots.")
 Reader = Annotated[Principal, Depends(require_scope("read"))]
@@ -22,7 +22,7 @@ BotId = Annotated[str, Path(max_length=64, pattern=r"^bot_[0-9a-z]{26}$")]
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]
 
 
-@app.post("/bots", status_code=201, tags=["bots"])
+@app.post("/bots", status_code=201, tags=["bots"], responses=PLAN_LIMIT_RESPONSES)
 async def create_bot(body: BotCreate, caller: Trader, key: IdempotencyKey) -> BotCreated:
     """Create a bot (status `stopped`). Requires an `Idempotency-Key` header. A `signal` bot's
     answer carries its `signal_secret`, shown this once."""
@@ -57,7 +57,7 @@ async def delete_bot(bot_id: BotId, caller: Trader) -> Response:
     return Response(status_code=204)
 
 
-@app.post("/bots/{bot_id}/start", tags=["bots"])
+@app.post("/bots/{bot_id}/start", tags=["bots"], responses=PLAN_LIMIT_RESPONSES)
 async def start_bot(bot_id: BotId, caller: Trader) -> BotOut:
     """Start a stopped bot or resume a paused one."""
     return service.change_status(caller, bot_id, BotAction.START)

@@ -15,7 +15,7 @@ from shared.exchange_accounts.schemas import (
     ExchangeAccountOut,
     MarketOut,
 )
-from shared.web import create_app, make_lambda_handler, require_scope
+from shared.web import PLAN_LIMIT_RESPONSES, create_app, make_lambda_handler, require_scope
 
 app = create_app("CryptoOrchestrator exchange accounts", "Exchange credentials, balances and market data.")
 Reader = Annotated[Principal, Depends(require_scope("read"))]
@@ -27,7 +27,7 @@ MarketSymbol = Annotated[
 ]
 
 
-@app.post("/exchange-accounts", status_code=201, tags=["exchange accounts"])
+@app.post("/exchange-accounts", status_code=201, tags=["exchange accounts"], responses=PLAN_LIMIT_RESPONSES)
 async def register_account(body: ExchangeAccountCreate, caller: Admin) -> ExchangeAccountOut:
     """Verify the credentials with an authenticated call, then store them encrypted. They are
     never returned; responses show the last four characters of the key only."""

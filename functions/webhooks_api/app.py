@@ -10,7 +10,7 @@ from pydantic import AwareDatetime
 
 from shared.auth.principal import Principal
 from shared.events import browse
-from shared.web import create_app, make_lambda_handler, require_scope
+from shared.web import PLAN_LIMIT_RESPONSES, create_app, make_lambda_handler, require_scope
 from shared.webhooks import event_streams, service
 from shared.webhooks.schemas import (
     DeliveryList,
@@ -61,7 +61,7 @@ async def list_events(
     return browse.list_events(caller, limit=limit, cursor=cursor, type_prefix=type_prefix, since=since, until=until)
 
 
-@app.post("/webhooks", status_code=201, tags=["webhooks"])
+@app.post("/webhooks", status_code=201, tags=["webhooks"], responses=PLAN_LIMIT_RESPONSES)
 async def create_webhook(body: WebhookCreate, caller: Admin) -> WebhookCreated:
     """Subscribe a URL; the answer holds the signing secret, shown only this once."""
     return service.create(caller, body)

