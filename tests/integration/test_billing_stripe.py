@@ -433,6 +433,7 @@ def test_unknown_customers_and_unhandled_types_are_acknowledged(billing_handler:
 def keys_from_secrets_manager(monkeypatch: pytest.MonkeyPatch, local_stripe: LocalStripe) -> Iterator[None]:
     """As deployed: no key in the environment, only the template's secrets (holding the local keys)."""
     import boto3
+    from aws_lambda_powertools.utilities import parameters
 
     from localcloud.local_stripe import LOCAL_SECRET_KEY, LOCAL_WEBHOOK_SECRET
 
@@ -444,9 +445,11 @@ def keys_from_secrets_manager(monkeypatch: pytest.MonkeyPatch, local_stripe: Loc
     monkeypatch.delenv("STRIPE_SECRET_KEY")
     monkeypatch.delenv("STRIPE_WEBHOOK_SECRET")
     get_settings.cache_clear()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]  # an earlier read of these secrets (another value) is cached 300 s
     yield
     monkeypatch.undo()
     get_settings.cache_clear()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
 
 
 def test_keys_come_from_secrets_manager_when_deployed(

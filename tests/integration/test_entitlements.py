@@ -35,7 +35,10 @@ def _bots(bots_handler: Any, caller: Caller) -> LambdaApi:
 
 
 def _create(api: LambdaApi, **changes: Any) -> Reply:
-    return api.post("/bots", body=bot(**changes), headers=idempotency_header())
+    """A signal bot unless told otherwise: running, it is never ticked, so it reads no market data
+    that other suites steer (the live/backtest parity tests own their markets)."""
+    body = bot(**{"strategy": {"type": "signal", "params": {}}, **changes})
+    return api.post("/bots", body=body, headers=idempotency_header())
 
 
 def _created(api: LambdaApi, **changes: Any) -> str:
