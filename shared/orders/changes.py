@@ -210,7 +210,8 @@ def record_exchange_state(
         order.fee_cost = str(reported.fee_cost)
         order.fee_currency = reported.fee_currency or order.fee_currency
     order.set_status(target)
-    if current in _NOT_YET_ACCEPTED and target is not OrderStatus.REJECTED:
+    accepted_now = current in _NOT_YET_ACCEPTED and target is not OrderStatus.REJECTED
+    if accepted_now:
         events.append(order_event("order.submitted", order))
     changed = target != current or (delta is not None and target is OrderStatus.PARTIALLY_FILLED)
     if changed and target in EVENT_FOR_STATUS and not (target is OrderStatus.OPEN and events):
@@ -220,7 +221,23 @@ def record_exchange_state(
     commit(order, events, fill=delta)
     if target in ON_EXCHANGE or target is OrderStatus.FILLED:
         metrics.add_metric(name="OrdersRecorded", unit=MetricUnit.Count, value=1)
+    if accepted_now:
+        _meter_placed(order, now or utc_now())
     return order
+
+
+def _meter_placed(order: OrderRecord, now: datetime) -> None:
+    """Usage metering (billing): an order the exchange accepted counts once, whoever recorded it
+    first (the trade worker, or the reconciler finding or adopting it). After the commit and never
+    able to fail it: the order is in the books either way, and a lost count under-bills rather than
+    double-bills."""
+    from shared.billing.metering import record_usage
+
+    try:
+        record_usage(order.tenant_id, "orders_placed", order.order_id, 1, now)
+    except Exception:  # metering must not fail the money path
+        logger.exception("an order placed was not metered", extra={"order_id": order.order_id})
+        metrics.add_metric(name="UsageNotMetered", unit=MetricUnit.Count, value=1)
 
 
 def adopt_late_order(order: OrderRecord, reported: ExchangeOrder, *, now: datetime) -> OrderRecord:

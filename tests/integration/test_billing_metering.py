@@ -138,3 +138,28 @@ def test_the_backtest_worker_meters_compute_minutes_once(tenant_a: Any, test_clo
     assert reply.status == 202, reply.text
     assert rig.drain() == 1
     assert usage_in_window(tenant_a.tenant_id, "backtest_minutes", utc_now()) == 1  # under a minute: 1
+
+
+def test_each_order_the_exchange_accepts_is_metered_once(tenant_a: Any, test_cloud: Any) -> None:
+    from functions.orders_api.app import lambda_handler as orders_handler
+    from shared.orders.execution import execute
+    from shared.orders.tasks import TradeTask
+    from tests.support.api import LambdaApi, idempotency_header
+    from tests.support.trading import TradingRig
+
+    rig = TradingRig(test_cloud, tenant_a.tenant_id)
+    orders = LambdaApi(orders_handler, tenant_a)
+    body = {"symbol": "SOL/USDT", "side": "buy", "type": "market", "amount": "1"}
+    placed = orders.post("/orders", body=body, headers=idempotency_header())
+    assert placed.status == 202, placed.text
+    rig.drain()
+    assert usage_in_window(tenant_a.tenant_id, "orders_placed", utc_now()) == 1
+    # The same task delivered again places nothing and meters nothing.
+    task = TradeTask(kind="submit", tenant_id=tenant_a.tenant_id, order_id=placed.json["id"], account_id="paper")
+    execute(task)
+    assert usage_in_window(tenant_a.tenant_id, "orders_placed", utc_now()) == 1
+    # An order the exchange refuses is not one placed.
+    refused = orders.post("/orders", body={**body, "amount": "1000000"}, headers=idempotency_header())
+    rig.drain()
+    assert orders.get(f"/orders/{refused.json['id']}").json["status"] == "REJECTED"
+    assert usage_in_window(tenant_a.tenant_id, "orders_placed", utc_now()) == 1
