@@ -33,6 +33,9 @@ def refresh_after_restore() -> None:
             getattr(module, name).cache_clear()
     if "shared.persistence" in sys.modules:
         sys.modules["shared.persistence"].forget_model_connections()
+    # Secrets read through powertools' parameters utility (Stripe's keys) are cached in memory too.
+    if "aws_lambda_powertools.utilities.parameters" in sys.modules:
+        sys.modules["aws_lambda_powertools.utilities.parameters"].clear_caches()
 
 
 def register_restore_hooks() -> bool:
