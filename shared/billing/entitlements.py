@@ -22,7 +22,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from shared.billing.counters import BOTS, SEATS, PlanCounterRecord, backtests_counter, get_counter
+from shared.billing.models import BOTS, SEATS, PlanCounterRecord, backtests_counter, get_counter
 from shared.billing.plans import LimitName, Plan, plan_lifting, plan_named
 from shared.clock import utc_now
 from shared.errors import PlanLimitReached

@@ -1,4 +1,5 @@
-"""The Billing and StripeEvents tables and their data access (the only module that reads or writes them).
+"""The billing package's tables and their data access (the only module that reads or writes them):
+Billing, StripeEvents, PlanCounters (entitlements) and Usage (metering).
 
 Billing: one row per tenant that ever started a checkout: its Stripe customer (written once, by a
 conditional write), its subscription as Stripe last told us, and when a payment failed (the grace
@@ -12,16 +13,17 @@ change it caused, so each event takes effect at most once, even when delivered c
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import UpdateError
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from shared.config import get_settings
-from shared.persistence import BaseMeta, get_or_none
+from shared.persistence import BaseMeta, condition_failed, connection, get_or_none
 
 
 class CustomerIndex(GlobalSecondaryIndex["BillingRecord"]):  # type: ignore[no-untyped-call]
@@ -136,3 +138,140 @@ def stage_event_processed(
         expires_at=int((now + timedelta(days=days)).timestamp()),
     )
     tx.save(record, condition=StripeEventRecord.event_id.does_not_exist())
+
+
+# ------------------------------------------------------------------ PlanCounters (entitlements)
+# The PlanCounters table: what a tenant holds or has used, per counter, so a plan limit is one
+# conditional update instead of a count.
+#
+# Rows (`counter` is the range key):
+# - `bots`: `total` bots and how many are `running`; changed only inside the transaction that
+#   creates, deletes, starts, pauses or stops a bot, so it cannot drift from the Bots table.
+# - `backtests#YYYY-MM`: backtest jobs accepted in that calendar month (UTC); a new month is a new
+#   row, so nothing resets and past months stay readable.
+# - `seats`: the tenant's users plus its pending invitations; changed in the transaction that
+#   writes or removes an invitation (accepting one turns a pending seat into a user: no change).
+#
+# A table of its own rather than attributes on the tenant row: the Stripe side writes the tenant's
+# plan, and a whole-row save from a stale read there could never clobber a counter here.
+
+BOTS = "bots"
+SEATS = "seats"
+
+
+class PlanCounterRecord(Model):
+    class Meta(BaseMeta):
+        table_setting = "plan_counters_table"
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    counter = UnicodeAttribute(range_key=True)
+    total = NumberAttribute(default=0)
+    running = NumberAttribute(null=True)  # the `bots` row only
+
+
+def backtests_counter(at: datetime) -> str:
+    """The row counting backtests accepted in `at`'s calendar month (UTC)."""
+    return f"backtests#{at:%Y-%m}"
+
+
+def get_counter(tenant_id: str, counter: str) -> PlanCounterRecord | None:
+    return get_or_none(PlanCounterRecord, tenant_id, counter)
+
+
+# ------------------------------------------------------------------ Usage (metering)
+# A counter row per tenant, meter and UTC hour (`meter#YYYYmmddTHH`), and a marker row per counted
+# source (`seen#meter#source`) written in the same transaction, so a source counts once.
+
+Meter = Literal["signals_received", "orders_placed", "backtest_minutes"]
+METERS: tuple[Meter, ...] = ("signals_received", "orders_placed", "backtest_minutes")
+PENDING = "pending"
+KEEP = timedelta(days=35)
+
+
+class UnreportedIndex(GlobalSecondaryIndex["UsageRecord"]):  # type: ignore[no-untyped-call]
+    """Sparse: windows with usage not yet reported carry `report_shard`."""
+
+    class Meta:
+        index_name = "unreported"
+        projection = AllProjection()
+
+    report_shard = UnicodeAttribute(hash_key=True)
+    window_start = UTCDateTimeAttribute(range_key=True)
+
+
+class UsageRecord(Model):
+    """A counter (`window_key` = `meter#YYYYmmddTHH`) or a counted-source marker (`seen#...`)."""
+
+    class Meta(BaseMeta):
+        table_setting = "usage_table"
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    window_key = UnicodeAttribute(range_key=True)
+    meter = UnicodeAttribute(null=True)
+    window_start = UTCDateTimeAttribute(null=True)
+    total = NumberAttribute(default=0)
+    report_shard = UnicodeAttribute(null=True)
+    reported_value = NumberAttribute(null=True)
+    reported_at = UTCDateTimeAttribute(null=True)
+    expires_at = NumberAttribute()  # TTL
+
+    unreported = UnreportedIndex()
+
+
+def window_of(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _window_key(meter: str, start: datetime) -> str:
+    return f"{meter}#{start:%Y%m%dT%H}"
+
+
+def record_usage(tenant_id: str, meter: Meter, source_id: str, amount: int, now: datetime) -> bool:
+    """Count `amount` for `source_id` in the current window, once; False when already counted."""
+    start = window_of(now)
+    expires = int((now + KEEP).timestamp())
+    counter = UsageRecord(tenant_id, _window_key(meter, start))
+    marker = UsageRecord(tenant_id, f"seen#{meter}#{source_id}", expires_at=expires)
+    try:
+        with TransactWrite(connection=connection()) as tx:
+            tx.save(marker, condition=UsageRecord.window_key.does_not_exist())
+            tx.update(
+                counter,
+                actions=[
+                    UsageRecord.total.add(amount),
+                    UsageRecord.meter.set(meter),
+                    UsageRecord.window_start.set(start),
+                    UsageRecord.report_shard.set(PENDING),
+                    UsageRecord.expires_at.set(expires),
+                ],
+            )
+    except TransactWriteError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def usage_in_window(tenant_id: str, meter: Meter, moment: datetime) -> int:
+    row = get_or_none(UsageRecord, tenant_id, _window_key(meter, window_of(moment)))
+    return int(row.total) if row is not None else 0
+
+
+def unreported_windows(cutoff: datetime) -> Iterator[UsageRecord]:
+    """Counters not yet reported whose window started at or before `cutoff`."""
+    return UsageRecord.unreported.query(PENDING, UsageRecord.window_start <= cutoff)
+
+
+def mark_reported(row: UsageRecord, now: datetime) -> None:
+    try:
+        row.update(
+            actions=[
+                UsageRecord.report_shard.remove(),
+                UsageRecord.reported_value.set(row.total),
+                UsageRecord.reported_at.set(now),
+            ],
+            condition=UsageRecord.total == row.total,
+        )
+    except UpdateError as exc:  # pragma: no cover - a settled window does not change
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise

@@ -14,9 +14,8 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from shared.events.envelope import DomainEvent
-from shared.events.models import EventRecord
+from shared.events.models import EventRecord, get_event_row, tenant_event_rows
 from shared.ids import new_ulid
-from shared.persistence import get_or_none
 
 ID_PREFIX = "evt_"
 _LOWEST = ID_PREFIX
@@ -61,39 +60,20 @@ def recent_events(
     lower, upper = _range(query, before_id)
     if lower > upper:
         return [], False
-    condition = EventRecord.quarantined.does_not_exist()
-    if query.type_prefix:
-        condition &= EventRecord.type.startswith(query.type_prefix)
-    rows = EventRecord.query(
-        tenant_id,
-        EventRecord.event_id.between(lower, upper),
-        filter_condition=condition,
-        scan_index_forward=False,
-        limit=limit + 2,
-        consistent_read=True,
-    )
-    events = [e for e in _readable(iter(rows)) if e.id != before_id]
+    rows = tenant_event_rows(tenant_id, lower, upper, type_prefix=query.type_prefix, newest_first=True, limit=limit + 2)
+    events = [e for e in _readable(rows) if e.id != before_id]
     return events[:limit], len(events) > limit
 
 
 def events_in_range(tenant_id: str, query: EventQuery, *, limit: int) -> list[DomainEvent]:
     """Oldest first, at most `limit` (replay re-sends in the order events happened)."""
     lower, upper = _range(query, None)
-    condition = EventRecord.quarantined.does_not_exist()
-    if query.type_prefix:
-        condition &= EventRecord.type.startswith(query.type_prefix)
-    rows = EventRecord.query(
-        tenant_id,
-        EventRecord.event_id.between(lower, upper),
-        filter_condition=condition,
-        limit=limit,
-        consistent_read=True,
-    )
-    return list(_readable(iter(rows)))
+    rows = tenant_event_rows(tenant_id, lower, upper, type_prefix=query.type_prefix, newest_first=False, limit=limit)
+    return list(_readable(rows))
 
 
 def get_event(tenant_id: str, event_id: str) -> DomainEvent | None:
-    record = get_or_none(EventRecord, tenant_id, event_id)
+    record = get_event_row(tenant_id, event_id)
     if record is None:
         return None
     try:

@@ -6,6 +6,7 @@ outage between the write and the publish. The history API's reads are in shared.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
@@ -17,7 +18,7 @@ from shared.clock import utc_now
 from shared.config import get_settings
 from shared.events.envelope import DomainEvent
 from shared.ids import new_ulid
-from shared.persistence import BaseMeta
+from shared.persistence import BaseMeta, get_or_none
 
 PUBLISH_SHARDS = 4
 
@@ -97,3 +98,62 @@ def stage_quarantine(tx: TransactWrite, record: EventRecord, problem: str) -> No
         actions=[EventRecord.publish_shard.remove(), EventRecord.quarantined.set(problem)],
         condition=EventRecord.publish_shard.exists(),
     )
+
+
+def tenant_event_rows(
+    tenant_id: str, lower_id: str, upper_id: str, *, type_prefix: str | None, newest_first: bool, limit: int
+) -> Iterator[EventRecord]:
+    """A tenant's rows with ids in [lower_id, upper_id] (ids sort by time), quarantined ones left
+    out, of one type prefix if given: one consistent Query (the history API and webhook replay)."""
+    condition = EventRecord.quarantined.does_not_exist()
+    if type_prefix:
+        condition &= EventRecord.type.startswith(type_prefix)
+    return EventRecord.query(
+        tenant_id,
+        EventRecord.event_id.between(lower_id, upper_id),
+        filter_condition=condition,
+        scan_index_forward=not newest_first,
+        limit=limit,
+        consistent_read=True,
+    )
+
+
+def get_event_row(tenant_id: str, event_id: str) -> EventRecord | None:
+    return get_or_none(EventRecord, tenant_id, event_id)
+
+
+# Per-aggregate sequence counters (shared/events/sequences.py): rows beside the events, keyed
+# `seq#<aggregate type>#<aggregate id>`, outside the `evt_` range every reader queries.
+type CounterKey = tuple[str, str]  # (tenant_id, counter row key)
+
+
+class SequenceCounterRecord(Model):
+    class Meta(BaseMeta):
+        table_setting = "events_table"
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    event_id = UnicodeAttribute(range_key=True)  # `seq#<aggregate type>#<aggregate id>`
+    last_sequence = NumberAttribute()
+
+
+def read_sequence_counters(keys: Sequence[CounterKey]) -> dict[CounterKey, int]:
+    """The last sequence of each aggregate (0 if it has none yet): one strongly consistent GetItem
+    each (a commit nearly always touches one aggregate; no BatchGetItem permission needed)."""
+    found: dict[CounterKey, int] = {}
+    for key in keys:
+        row = get_or_none(SequenceCounterRecord, *key)
+        found[key] = 0 if row is None else int(row.last_sequence)
+    return found
+
+
+def stage_sequence_counter(tx: TransactWrite, tenant_id: str, key: str, *, before: int, last: int) -> None:
+    """Move a counter from `before` (0: it does not exist yet) to `last`, only if it still holds `before`."""
+    row = SequenceCounterRecord(tenant_id=tenant_id, event_id=key, last_sequence=last)
+    if before == 0:
+        tx.save(row, condition=SequenceCounterRecord.event_id.does_not_exist())
+    else:
+        tx.update(
+            row,
+            actions=[SequenceCounterRecord.last_sequence.set(last)],
+            condition=SequenceCounterRecord.last_sequence == before,
+        )

@@ -12,8 +12,8 @@ import pytest
 
 from localcloud.local_stripe import LocalStripe, meter_events
 from shared.billing import metering
-from shared.billing.metering import record_usage, report_closed_windows, usage_in_window, window_of
-from shared.billing.models import claim_customer
+from shared.billing.metering import record_usage, report_closed_windows
+from shared.billing.models import claim_customer, usage_in_window, window_of
 from shared.clock import utc_now
 from shared.ids import new_id
 

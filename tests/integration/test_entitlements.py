@@ -133,7 +133,7 @@ def test_the_counter_never_drifts_through_creates_deletes_and_failures(bots_hand
 def test_an_existing_tenant_without_a_counter_is_counted_on_its_first_bot_change(
     bots_handler: Any, free: Caller
 ) -> None:
-    from shared.billing.counters import BOTS, PlanCounterRecord
+    from shared.billing.models import BOTS, PlanCounterRecord
 
     api = _bots(bots_handler, free)
     first, second = _created(api, name="a"), _created(api, name="b")

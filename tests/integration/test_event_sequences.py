@@ -16,6 +16,7 @@ from shared.events import sequences
 from shared.events.catalog import OrderData
 from shared.events.envelope import DomainEvent, new_event
 from shared.events.history import get_event
+from shared.events.models import CounterKey, SequenceCounterRecord, read_sequence_counters
 from shared.events.transactions import commit_with_events, record_events
 from shared.ids import new_id
 from tests.support.aws import TestCloud
@@ -67,16 +68,16 @@ def test_concurrent_commits_for_one_aggregate_never_share_a_number(
     tenant, order = new_id("ten"), new_id("ord")
     barrier = threading.Barrier(2, timeout=10)
     local = threading.local()
-    real_read = sequences.read_counters
+    real_read = read_sequence_counters
 
-    def read_then_meet(keys: Sequence[sequences.CounterKey]) -> dict[sequences.CounterKey, int]:
+    def read_then_meet(keys: Sequence[CounterKey]) -> dict[CounterKey, int]:
         found = real_read(keys)
         if not getattr(local, "met", False):
             local.met = True
             barrier.wait()
         return found
 
-    monkeypatch.setattr(sequences, "read_counters", read_then_meet)
+    monkeypatch.setattr(sequences, "read_sequence_counters", read_then_meet)
     results: list[DomainEvent] = []
     errors: list[BaseException] = []
 
@@ -104,11 +105,11 @@ def test_a_callers_failed_condition_is_raised_once_and_consumes_no_number(test_c
 
     def stage(tx: TransactWrite) -> None:
         calls.append(1)
-        missing = sequences.SequenceCounterRecord(tenant_id=tenant, event_id="seq#nothing#here", last_sequence=1)
+        missing = SequenceCounterRecord(tenant_id=tenant, event_id="seq#nothing#here", last_sequence=1)
         tx.update(
             missing,
-            actions=[sequences.SequenceCounterRecord.last_sequence.set(2)],
-            condition=sequences.SequenceCounterRecord.event_id.exists(),
+            actions=[SequenceCounterRecord.last_sequence.set(2)],
+            condition=SequenceCounterRecord.event_id.exists(),
         )
 
     record_events([_order_event(tenant, order)])  # the counter exists: the retry check reads it

@@ -25,7 +25,7 @@ def _invitations(tenant_id: str) -> list[Any]:
 
 
 def _seats(tenant_id: str) -> int | None:
-    from shared.billing.counters import SEATS, get_counter
+    from shared.billing.models import SEATS, get_counter
 
     counter = get_counter(tenant_id, SEATS)
     return int(counter.total) if counter is not None else None

@@ -83,8 +83,11 @@ def test_sam_translator_transforms_the_template_offline() -> None:
 def _models() -> list[type[Model]]:
     from shared.auth.models import ApiKeyRecord, UserRecord
     from shared.backtest.records import BacktestRecord, DatasetRecord, SweepRecord
-    from shared.billing.metering import UsageRecord  # billing-stripe
-    from shared.billing.models import BillingRecord, StripeEventRecord  # billing-stripe
+    from shared.billing.models import (  # billing-stripe
+        BillingRecord,
+        StripeEventRecord,
+        UsageRecord,  # billing-stripe
+    )
     from shared.bots.models import BotRecord
     from shared.events.models import EventRecord
     from shared.tenants.models import TenantRecord
