@@ -81,7 +81,7 @@ def test_a_reporter_dying_after_sending_does_not_bill_twice(
         raise RuntimeError("the reporter died before marking the window")
 
     with monkeypatch.context() as patch:
-        patch.setattr(metering, "_mark_reported", crash)
+        patch.setattr(metering, "mark_reported", crash)
         with pytest.raises(RuntimeError):
             report_closed_windows(utc_now())
     report_closed_windows(utc_now())  # the next run sends the same identifier again
