@@ -324,7 +324,7 @@ def test_a_dca_cycle_fills_live_the_legs_the_backtest_fills_on_the_same_bars(
         tenant_a,
         test_cloud,
         paper_without_costs,
-        symbol="BTC/USDT",  # no other bot test reads paper|BTC/USDT|1m
+        symbol="ETH/USDT",  # no other test reads or stores candles of paper|ETH/USDT|1m
         strategy={"type": "dca", "params": params},
         bars=DCA_BARS,
     )
