@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 API_FUNCTIONS = [
     "auth_api",
     "backtests_api",
+    "billing_api",
     "bots_api",
     "exchange_accounts_api",
     "orders_api",
