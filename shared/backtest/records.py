@@ -19,7 +19,6 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from shared.ids import new_ulid
 from shared.persistence import BaseMeta, condition_failed, connection, get_or_none
 
 TERMINAL = ("succeeded", "failed")
@@ -157,9 +156,3 @@ def finish(record: BacktestRecord, *, status: str, finished_at: datetime, **fiel
             return False
         raise
     return True
-
-
-def count_backtests_since(tenant_id: str, since_ms: int) -> int:
-    """Backtests (sweep members included) created at or after `since_ms`: ids are ULIDs, so this is
-    one key range, counted server-side."""
-    return int(BacktestRecord.count(tenant_id, BacktestRecord.item_id.between(f"bt_{new_ulid(since_ms)[:10]}", "bt_~")))

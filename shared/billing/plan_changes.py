@@ -15,7 +15,7 @@ from pynamodb.transactions import TransactWrite
 
 from shared.billing.entitlements import enforce_plan_limits
 from shared.billing.models import GRACE_SHARD, BillingRecord, stage_event_processed
-from shared.billing.plans import PLAN_ORDER, PlanName
+from shared.billing.plans import PLAN_ORDER, PlanName, plan_named
 from shared.billing.subscriptions import effective_plan, grace_ends
 from shared.clock import isoformat
 from shared.events import catalog
@@ -70,10 +70,6 @@ def enforce_after_redelivery(tenant_id: str) -> None:
     enforce_plan_limits(tenant_id, "plan_downgraded")
 
 
-def _plan(value: str) -> PlanName:
-    return "pro" if value == "pro" else "team" if value == "team" else "free"
-
-
 def commit_billing_change(
     row: BillingRecord,
     changes: dict[str, Any],
@@ -88,7 +84,7 @@ def commit_billing_change(
     processed). Returns False when it was (nothing written)."""
     after = {name: changes.get(name, getattr(row, name)) for name in FIELDS}
     tenant = get_tenant(row.tenant_id)
-    old_plan = _plan(tenant.plan if tenant is not None else "free")
+    old_plan = plan_named(tenant.plan if tenant is not None else "free").name
     new_plan = effective_plan(after["plan"], after["status"], after["payment_failed_at"], now)
     events: list[DomainEvent] = []
     if tenant is not None and new_plan != old_plan:
@@ -102,7 +98,7 @@ def commit_billing_change(
         events.append(new_event("billing.plan_changed", tenant_id=row.tenant_id, source=SOURCE, data=data))
     if after["payment_failed_at"] is not None and row.payment_failed_at is None:
         failed = catalog.PaymentFailedData(
-            plan=_plan(after["plan"]),
+            plan=plan_named(after["plan"]).name,
             subscription_id=after["subscription_id"],
             invoice_id=invoice_id,
             grace_until=isoformat(grace_ends(after["payment_failed_at"])),

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from shared.auth.principal import Principal
 from shared.billing.models import BillingRecord, claim_customer, get_billing
-from shared.billing.plans import PLAN_ORDER, PLANS, PlanName
+from shared.billing.plans import PLAN_ORDER, PLANS, PlanName, plan_named
 from shared.billing.schemas import (
     CheckoutRequest,
     LimitsOut,
@@ -136,10 +136,10 @@ def read_subscription(caller: Principal) -> SubscriptionOut:
     row = get_billing(caller.tenant_id) or BillingRecord(caller.tenant_id)
     plan: PlanName = effective_plan(row.plan, row.status, row.payment_failed_at, now)
     limits = PLANS[plan].limits
-    used = current_usage(caller.tenant_id, now)
+    used = current_usage(caller.tenant_id)
     return SubscriptionOut(
         plan=plan,
-        subscribed_plan="pro" if row.plan == "pro" else "team" if row.plan == "team" else "free",
+        subscribed_plan=plan_named(row.plan).name,
         status=row.status,
         current_period_start=row.current_period_start,
         current_period_end=row.current_period_end,

@@ -1,28 +1,24 @@
-"""How much of each plan limit a tenant uses today, counted from the tables that hold it.
-
-One function, so the entitlement checks and `GET /v1/billing/subscription` read the same numbers.
-Live exchange accounts and seats are not counted here yet (the entitlements work owns them).
+"""How much of each plan limit a tenant uses, for `GET /v1/billing/subscription`: read from the
+same counters the entitlement checks enforce (shared.billing.entitlements), so what a tenant sees
+is what a refusal counts. Live exchange accounts and seats are not reported here.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from shared.billing.plans import LimitName
 
 
-def month_start(now: datetime) -> datetime:
-    return datetime(now.year, now.month, 1, tzinfo=UTC)
-
-
-def current_usage(tenant_id: str, now: datetime) -> dict[LimitName, int]:
-    """Bots (any status), webhook subscriptions and backtests since the start of this UTC month."""
-    from shared.backtest.records import count_backtests_since
+def current_usage(tenant_id: str) -> dict[LimitName, int]:
+    """Bots (any status), webhook subscriptions, and backtests this UTC month."""
+    from shared.billing import entitlements
+    from shared.billing.models import BOTS, get_counter
     from shared.bots.models import count_bots
     from shared.webhooks.subscriptions import WEBHOOK_PREFIX, count_subscriptions
 
+    counter = get_counter(tenant_id, BOTS)
     return {
-        "bots": count_bots(tenant_id),
+        # A tenant whose bots were never counted (none changed since counting began) is counted here.
+        "bots": int(counter.total) if counter is not None else count_bots(tenant_id),
         "webhook_subscriptions": count_subscriptions(tenant_id, WEBHOOK_PREFIX),
-        "backtests_per_month": count_backtests_since(tenant_id, int(month_start(now).timestamp() * 1000)),
+        "backtests_per_month": entitlements.backtests_used(tenant_id),
     }

@@ -597,3 +597,14 @@ def test_a_crash_after_the_downgrade_heals_when_stripe_redelivers(
     redelivered = post_webhook(billing_a.handler, body, header)
     assert redelivered.json["outcome"] == "duplicate"
     assert _stopped_for(tenant_a.tenant_id) == {bots[3]: "plan_downgraded"}
+
+
+def test_usage_shows_what_the_plan_limits_count(billing_a: LambdaApi, bots_a: LambdaApi, tenant_a: Caller) -> None:
+    from functions.backtests_api.app import lambda_handler as backtests_handler
+    from tests.support.backtests import backtest_body, key
+
+    _running_bots(bots_a, 2)
+    backtests = LambdaApi(backtests_handler, tenant_a)
+    assert backtests.post("/backtests", body=backtest_body(), headers=key()).status == 202
+    usage = {u["limit"]: (u["used"], u["allowed"]) for u in billing_a.get("/billing/subscription").json["usage"]}
+    assert usage == {"bots": (2, 3), "backtests_per_month": (1, 10), "webhook_subscriptions": (0, 1)}
