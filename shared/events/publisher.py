@@ -76,10 +76,9 @@ def publish_recorded(events: Sequence[DomainEvent]) -> bool:
     except EventPublishError:
         logger.warning("events left in the outbox for the relay", extra={"count": len(events)})
         return False
-    for event in events:
-        try:
-            mark_published(event)
-        except Exception:  # a stale outbox row only means a duplicate delivery later
-            logger.warning("could not mark event published", extra={"event_id": event.id})
+    try:
+        mark_published(events)
+    except Exception:  # a stale outbox row only means a duplicate delivery later
+        logger.warning("could not mark events published", extra={"event_ids": [event.id for event in events]})
     metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=len(events))
     return True

@@ -54,7 +54,7 @@ def _relay_one(record: models.EventRecord, report: RelayReport) -> None:
         return
     try:
         put_events([event])
-        models.mark_published(event)
+        models.mark_published([event])
     except Exception as exc:  # isolate the row: count it and move on; it stays in the index
         logger.warning(
             "outbox row not relayed; next run", extra={"event_id": record.event_id, "error": type(exc).__name__}

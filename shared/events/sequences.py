@@ -6,12 +6,17 @@ condition that they still hold what was read. Two concurrent commits for one agg
 both pass: the loser is re-read and renumbered (see `commit_with_events`), so numbers follow the
 commit order, with no gaps and no repeats.
 
+A row that is itself version-checked in every commit of its aggregate (an order) can carry its
+aggregate's last sequence: the commit is then given it as `known` and skips the counter read. The
+counter is still written on the condition that it holds that number, so a stale hint costs one
+failed transaction and a re-read, never a wrong number.
+
 Counter rows have no TTL: a sequence must never restart while consumers remember its aggregate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pynamodb.transactions import TransactWrite
@@ -24,6 +29,11 @@ COUNTER_PREFIX = "seq#"
 
 def counter_key(aggregate: Aggregate) -> str:
     return f"{COUNTER_PREFIX}{aggregate.type}#{aggregate.id}"
+
+
+def counter_of(tenant_id: str, aggregate_type: str, aggregate_id: str) -> CounterKey:
+    """The counter of one aggregate, as `commit_with_events` names it in known/carried sequences."""
+    return tenant_id, f"{COUNTER_PREFIX}{aggregate_type}#{aggregate_id}"
 
 
 @dataclass(frozen=True)
@@ -46,11 +56,14 @@ class SequenceClaim:
         return read_sequence_counters(list(self.read)) != self.read
 
 
-def claim(events: Sequence[DomainEvent]) -> SequenceClaim:
+def claim(events: Sequence[DomainEvent], known: Mapping[CounterKey, int] | None = None) -> SequenceClaim:
     """Number `events` per aggregate, in list order, after each aggregate's last sequence.
-    Events without an aggregate (older envelopes) keep a null sequence."""
+    Events without an aggregate (older envelopes) keep a null sequence. Counters given in `known`
+    are taken as they are instead of read (the commit's condition checks them)."""
     keys = list(dict.fromkeys((e.tenant_id, counter_key(e.aggregate)) for e in events if e.aggregate is not None))
-    read = read_sequence_counters(keys) if keys else {}
+    hinted = {key: known[key] for key in keys if known is not None and key in known}
+    unknown = [key for key in keys if key not in hinted]
+    read = {**hinted, **(read_sequence_counters(unknown) if unknown else {})}
     last = dict(read)
     numbered: list[DomainEvent] = []
     for event in events:

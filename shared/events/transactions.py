@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from shared.events import sequences
 from shared.events.envelope import DomainEvent
-from shared.events.models import EventRecord, record_for
+from shared.events.models import CounterKey, EventRecord, record_for
 from shared.events.publisher import publish_recorded
 from shared.persistence import condition_failed, connection
 
@@ -18,7 +18,13 @@ from shared.persistence import condition_failed, connection
 SEQUENCE_ATTEMPTS = 8
 
 
-def commit_with_events(stage: Callable[[TransactWrite], None], events: Sequence[DomainEvent]) -> list[DomainEvent]:
+def commit_with_events(
+    stage: Callable[[TransactWrite], None],
+    events: Sequence[DomainEvent],
+    *,
+    known_sequences: Mapping[CounterKey, int] | None = None,
+    carry_sequences: Callable[[Mapping[CounterKey, int]], None] | None = None,
+) -> list[DomainEvent]:
     """One TransactWrite holding the caller's writes, each event's aggregate sequence counter,
     and one outbox row per event. Returns the events as committed (numbered: `sequence` set).
 
@@ -26,9 +32,15 @@ def commit_with_events(stage: Callable[[TransactWrite], None], events: Sequence[
     commit for the same aggregate), the events are renumbered and the transaction is retried.
     Raises pynamodb's TransactWriteError when one of the caller's own conditions fails (see
     shared.persistence.condition_failed).
+
+    `known_sequences` are counters a row of the caller carries (see shared.events.sequences),
+    used on the first attempt instead of reading them; `carry_sequences` is told each aggregate's
+    last number before `stage` runs, so the caller's row can carry it into the same transaction.
     """
     for attempt in range(1, SEQUENCE_ATTEMPTS + 1):
-        numbered = sequences.claim(events)
+        numbered = sequences.claim(events, known_sequences if attempt == 1 else None)
+        if carry_sequences is not None:
+            carry_sequences(numbered.last)
         try:
             with TransactWrite(connection=connection()) as tx:
                 stage(tx)

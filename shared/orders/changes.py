@@ -9,6 +9,7 @@ transaction that raises `filled`, so it can never be counted twice.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -19,6 +20,8 @@ from shared.clock import isoformat, utc_now
 from shared.errors import Conflict
 from shared.events import catalog
 from shared.events.envelope import DomainEvent, new_event
+from shared.events.models import CounterKey
+from shared.events.sequences import counter_of
 from shared.events.transactions import commit_with_events
 from shared.exchange.protocol import ExchangeOrder
 from shared.money import decimal_text
@@ -103,8 +106,19 @@ def commit(
                 at=order.updated_at,
             )
 
+    counter = counter_of(order.tenant_id, "order", order.order_id)
+    known = 0 if new else order.event_sequence
+    if known is not None:
+        known = int(known)
+
+    def carry(last: Mapping[CounterKey, int]) -> None:
+        if counter in last:
+            order.event_sequence = last[counter]
+
     try:
-        commit_with_events(stage, events)
+        commit_with_events(
+            stage, events, known_sequences={counter: known} if known is not None else None, carry_sequences=carry
+        )
     except TransactWriteError as exc:
         if condition_failed(exc):
             raise StaleOrder("the order changed underneath; reload") from exc

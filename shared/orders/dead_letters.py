@@ -22,16 +22,15 @@ def settle_dead_lettered_task(body: str, receive_count: int) -> str:
     except ValidationError:
         task = None
     resolution = "unparseable task dropped"
+    order = get_order(task.tenant_id, task.order_id) if task is not None else None
+    target: OrderStatus | None = None
     if task is not None:
-        order = get_order(task.tenant_id, task.order_id)
         if order is None:
             resolution = "order missing"
         elif order.state is OrderStatus.PENDING_SUBMIT:
-            changes.move(order, OrderStatus.REJECTED, reason="task_dead_lettered")
-            resolution = "never sent: rejected"
+            target, resolution = OrderStatus.REJECTED, "never sent: rejected"
         elif order.state is OrderStatus.SUBMITTING:
-            changes.move(order, OrderStatus.UNKNOWN, reason="task_dead_lettered")
-            resolution = "possibly sent: unknown, for the reconciler"
+            target, resolution = OrderStatus.UNKNOWN, "possibly sent: unknown, for the reconciler"
         else:
             resolution = f"left as {order.status}"
     alert = new_event(
@@ -45,7 +44,12 @@ def settle_dead_lettered_task(body: str, receive_count: int) -> str:
             resolution=resolution,
         ),
     )
-    record_events([alert])
+    if order is not None and target is not None:
+        # The alert commits with the order's move: one transaction, and the order's event
+        # counter stays the one its row carries.
+        changes.move(order, target, reason="task_dead_lettered", extra_events=[alert])
+    else:
+        record_events([alert])
     metrics.add_metric(name="TradeTasksDeadLettered", unit=MetricUnit.Count, value=1)
     logger.error("trade task dead-lettered", extra={"resolution": resolution})
     return resolution

@@ -111,6 +111,9 @@ class OrderRecord(Model):
     queued_at = UTCDateTimeAttribute(null=True)  # last submit task sent; None: its send failed
     protection = UnicodeAttribute(null=True)  # "stop_loss" or "take_profit" once one triggered
     exit_order_id = UnicodeAttribute(null=True)
+    # The last sequence of this order's events as of this version (None on rows older than it):
+    # lets a commit skip reading the order's event counter (shared.events.sequences).
+    event_sequence = NumberAttribute(null=True)
     version = VersionAttribute()
 
     reconcile = ReconcileIndex()

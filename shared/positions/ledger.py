@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from pynamodb.transactions import TransactWrite
 
-from shared.positions.models import PositionRecord, daily_key, get_position_row, position_key
+from shared.positions.models import PositionRecord, daily_key, get_position_row, get_position_rows, position_key
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,9 @@ def stage_fill(
     at: datetime,
 ) -> None:
     """Stage the position and daily-PnL rows for one fill (version-checked saves)."""
-    key = position_key(account_id, symbol, scope)
-    row = get_position_row(tenant_id, key) or PositionRecord(
+    key, day_key = position_key(account_id, symbol, scope), daily_key(scope, at)
+    rows = get_position_rows(tenant_id, [key, day_key])
+    row = rows.get(key) or PositionRecord(
         tenant_id=tenant_id, position_key=key, account_id=account_id, symbol=symbol, scope=scope
     )
     state = PositionState(
@@ -71,8 +72,7 @@ def stage_fill(
     row.quantity, row.average_entry = str(new_state.quantity), str(new_state.average_entry)
     row.realized_pnl, row.fees, row.updated_at = str(new_state.realized_pnl), str(new_state.fees), at
     tx.save(row)
-    day_key = daily_key(scope, at)
-    day = get_position_row(tenant_id, day_key) or PositionRecord(tenant_id=tenant_id, position_key=day_key, scope=scope)
+    day = rows.get(day_key) or PositionRecord(tenant_id=tenant_id, position_key=day_key, scope=scope)
     day.realized_pnl = str(Decimal(day.realized_pnl) + realized)
     day.updated_at = at
     tx.save(day)

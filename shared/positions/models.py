@@ -40,5 +40,12 @@ def get_position_row(tenant_id: str, key: str) -> PositionRecord | None:
     return get_or_none(PositionRecord, tenant_id, key)
 
 
+def get_position_rows(tenant_id: str, keys: list[str]) -> dict[str, PositionRecord]:
+    """Several rows of one tenant in one strongly consistent BatchGetItem (what a fill reads: its
+    position and its day's PnL row), keyed by position key; missing rows are left out."""
+    rows = PositionRecord.batch_get([(tenant_id, key) for key in keys], consistent_read=True)
+    return {row.position_key: row for row in rows}
+
+
 def list_positions(tenant_id: str) -> list[PositionRecord]:
     return list(PositionRecord.query(tenant_id, PositionRecord.position_key.startswith("pos#")))

@@ -157,3 +157,92 @@ def test_a_transaction_conflict_is_tried_again(test_cloud: TestCloud, monkeypatc
     [event] = record_events([_order_event(tenant, order)])
     assert len(calls) == 2 and event.sequence == 1
     assert get_event(tenant, event.id) == event
+
+
+def test_a_known_counter_is_not_read_and_the_carried_number_is_the_last_committed(
+    test_cloud: TestCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row that carries its aggregate's last sequence (an order) spares the counter read."""
+    tenant, order = new_id("ten"), new_id("ord")
+    counter = sequences.counter_of(tenant, "order", order)
+    reads: list[Sequence[CounterKey]] = []
+    real_read = read_sequence_counters
+
+    def counted_read(keys: Sequence[CounterKey]) -> dict[CounterKey, int]:
+        reads.append(list(keys))
+        return real_read(keys)
+
+    monkeypatch.setattr(sequences, "read_sequence_counters", counted_read)
+    carried: list[int] = []
+    events = [_order_event(tenant, order, "order.created"), _order_event(tenant, order, "order.submitted")]
+    first = commit_with_events(
+        lambda _tx: None,
+        events,
+        known_sequences={counter: 0},
+        carry_sequences=lambda last: carried.append(last[counter]),
+    )
+    assert [e.sequence for e in first] == [1, 2] and carried == [2] and reads == []
+    later = commit_with_events(
+        lambda _tx: None, [_order_event(tenant, order, "order.filled")], known_sequences={counter: 2}
+    )
+    assert later[0].sequence == 3 and reads == []
+    assert real_read([counter]) == {counter: 3}
+
+
+def test_a_stale_known_counter_costs_a_retry_never_a_wrong_number(test_cloud: TestCloud) -> None:
+    """The counter moved without the carrying row (an event committed elsewhere): the condition on
+    the counter fails, the commit re-reads it and numbers from the truth."""
+    tenant, order = new_id("ten"), new_id("ord")
+    counter = sequences.counter_of(tenant, "order", order)
+    record_events([_order_event(tenant, order), _order_event(tenant, order)])  # counter at 2
+    attempts: list[int] = []
+    carried: list[int] = []
+    committed = commit_with_events(
+        lambda _tx: attempts.append(1),
+        [_order_event(tenant, order, "order.filled")],
+        known_sequences={counter: 0},  # stale: a new order's hint, for an order that has events
+        carry_sequences=lambda last: carried.append(last[counter]),
+    )
+    assert committed[0].sequence == 3
+    assert attempts == [1, 1] and carried == [1, 3]  # tried with the hint, then with the counter read
+    assert read_sequence_counters([counter]) == {counter: 3}
+
+
+def test_an_order_row_carries_its_event_sequence_through_the_lifecycle(test_cloud: TestCloud) -> None:
+    """changes.commit hands the order row's number to the commit and stores the new one on it,
+    including across a commit made without the row (the dead-letter alert is not one of those
+    any more, but an operator's record_events could be)."""
+    from shared.clock import utc_now
+    from shared.orders import changes
+    from shared.orders.models import OrderRecord, get_order
+    from shared.orders.states import OrderStatus
+
+    now, order_id = utc_now(), new_id("ord")
+    order = OrderRecord(
+        tenant_id=new_id("ten"),
+        order_id=order_id,
+        created_key=f"{now.isoformat()}#{order_id}",
+        source="manual",
+        intent_id=new_id("int"),
+        account_id="paper",
+        exchange="paper",
+        symbol="BTC/USDT",
+        side="buy",
+        type="market",
+        amount="1",
+        client_order_id=new_id("co"),
+        created_at=now,
+        updated_at=now,
+        status=OrderStatus.PENDING_SUBMIT.value,
+    )
+    order.set_status(OrderStatus.PENDING_SUBMIT)
+    changes.commit(order, [changes.order_event("order.created", order)], new=True)
+    assert order.event_sequence == 1
+    record_events([_order_event(order.tenant_id, order.order_id, "order.unknown")])  # counter 2, row says 1
+    fresh = get_order(order.tenant_id, order.order_id)
+    assert fresh is not None and fresh.event_sequence == 1
+    changes.move(fresh, OrderStatus.REJECTED, reason="test")
+    stored = get_order(order.tenant_id, order.order_id)
+    assert stored is not None and stored.event_sequence == 3
+    counter = sequences.counter_of(order.tenant_id, "order", order.order_id)
+    assert read_sequence_counters([counter]) == {counter: 3}

@@ -159,6 +159,20 @@ def _unpublished_event(tenant_id: str, name: str) -> Any:
     return event
 
 
+def test_every_event_published_inline_leaves_the_relays_index(tenant_a: Caller, bus_tap: BusTap) -> None:
+    """Several events published inline are marked in one request (a transaction): all of them."""
+    from shared.events import models as outbox
+    from shared.events.publisher import publish_recorded
+
+    events = [_unpublished_event(tenant_a.tenant_id, f"together {n}") for n in range(3)]
+    pending = {r.event_id for r in outbox.unpublished_events(timedelta(seconds=-1))}
+    assert {e.id for e in events} <= pending
+    assert publish_recorded(events)
+    pending = {r.event_id for r in outbox.unpublished_events(timedelta(seconds=-1))}
+    assert not {e.id for e in events} & pending
+    assert {e.id for e in events} <= {e["id"] for e in bus_tap.of_tenant(tenant_a.tenant_id, expect=3)}
+
+
 def test_an_unreadable_outbox_row_is_quarantined_and_blocks_nothing(tenant_a: Caller, bus_tap: BusTap) -> None:
     """The review's fifth finding: a row that can never be parsed stopped the relay run, and would
     have blocked every event behind it on every run."""
@@ -198,10 +212,10 @@ def test_a_row_that_cannot_be_marked_published_is_counted_and_retried_without_st
     fine = _unpublished_event(tenant_a.tenant_id, "marked fine")
     real_mark = outbox.mark_published
 
-    def mark(event: Any) -> None:
-        if event.id == stuck.id:
+    def mark(events: Any) -> None:
+        if any(event.id == stuck.id for event in events):
             raise RuntimeError("DynamoDB said no")
-        real_mark(event)
+        real_mark(events)
 
     with monkeypatch.context() as patched:
         patched.setattr(outbox, "mark_published", mark)
