@@ -80,6 +80,7 @@ def test_a_bad_value_fails_loudly_naming_the_variable(monkeypatch: pytest.Monkey
         ("WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", "0", "must be > 0"),
         ("WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", "10.5", "must be <= 10.0"),
         ("WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", "nan", "must be a finite number"),
+        ("WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", "fast", "must be a finite number"),
         ("BOT_REBALANCE_THRESHOLD_PCT", "0", "must be > 0"),
         ("BOT_REBALANCE_THRESHOLD_PCT", "100.01", "must be <= 100"),
         ("PAPER_TAKER_FEE", "1%", "must be a finite decimal number"),
@@ -125,6 +126,7 @@ def test_a_secret_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     secret = Secret("hunter2-" * 5)
     assert "hunter2" not in repr(secret) and "hunter2" not in str(secret) and "hunter2" not in f"{secret}"
     assert secret == Secret("hunter2-" * 5) and secret != Secret("other") and secret != "hunter2-" * 5
+    assert hash(secret) == hash(Secret("hunter2-" * 5))  # usable as a cache key, like the value
     settings = _from(monkeypatch, STRIPE_SECRET_KEY="sk_test_hunter2", STRIPE_WEBHOOK_SECRET="whsec_hunter2")
     assert "hunter2" not in repr(settings) and "hunter2" not in str(settings)
     assert settings.stripe_secret_key == Secret("sk_test_hunter2")
@@ -147,6 +149,8 @@ def test_keyword_construction_validates_and_converts_too() -> None:
         Settings(jwt_ttl_seconds=5)
     with pytest.raises(ConfigurationError, match="JWT_TTL_SECONDS must be an integer"):
         Settings(jwt_ttl_seconds=True)
+    with pytest.raises(ConfigurationError, match="ORDERS_TABLE must be a string"):
+        Settings(orders_table=5)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="EXCHANGE_TIMEOUT_MS must be <= 60000"):
         replace(Settings(), exchange_timeout_ms=60_001)
 
