@@ -32,7 +32,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from types import FrameType
@@ -431,7 +431,7 @@ def point_binance_at(server: Any) -> None:
 
     markets = importlib.import_module("tests.support.fake_exchange.engine").MARKETS_PATH
     override = {"binance": EndpointOverride(base_url=server.base_url, markets_file=str(markets))}
-    settings = get_settings().model_copy(update={"exchange_timeout_ms": 3000})
+    settings = replace(get_settings(), exchange_timeout_ms=3000)
     setattr(connect, "endpoint_overrides", lambda: override)  # noqa: B010 - a module function, patched
     setattr(connect, "get_settings", lambda: settings)  # noqa: B010
     fresh_container()

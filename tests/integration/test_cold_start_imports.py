@@ -85,3 +85,16 @@ def test_the_template_attaches_the_exchange_layer_only_to_trading_functions() ->
         layers = spec["Properties"].get("Layers", [])
         has_exchange = {"Ref": "ExchangeLayer"} in layers
         assert has_exchange == (logical_id in TRADING), logical_id
+
+
+def test_settings_load_without_pydantic() -> None:
+    """Settings are a dataclass: a function that uses no pydantic model (the billing usage
+    reporter) must not pay for pydantic through its configuration."""
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys, shared.config; print(sorted(m for m in sys.modules if 'pydantic' in m))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert out.stdout.strip() == "[]"

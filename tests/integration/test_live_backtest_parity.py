@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -88,9 +89,7 @@ def paper_without_costs(monkeypatch: pytest.MonkeyPatch) -> Iterator[SteeredPric
     from shared.exchange import connect, paper
 
     source = SteeredPrice()
-    free = get_settings().model_copy(
-        update={"paper_taker_fee": Decimal(0), "paper_maker_fee": Decimal(0), "paper_slippage": Decimal(0)}
-    )
+    free = replace(get_settings(), paper_taker_fee=Decimal(0), paper_maker_fee=Decimal(0), paper_slippage=Decimal(0))
     monkeypatch.setattr(paper, "default_price_source", lambda: source)
     monkeypatch.setattr(paper, "get_settings", lambda: free)
     connect._instances.clear()

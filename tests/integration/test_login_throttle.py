@@ -4,6 +4,7 @@ out, and an unknown email is throttled exactly like a known one."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -77,7 +78,7 @@ def test_a_successful_login_clears_the_clients_failures(auth_handler: Any) -> No
 
 
 def test_one_ip_trying_many_emails_is_throttled(auth_handler: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = get_settings().model_copy(update={"login_ip_max_failures": 3})
+    settings = replace(get_settings(), login_ip_max_failures=3)
     monkeypatch.setattr(login_throttle, "get_settings", lambda: settings)
     ip = _ip()
     statuses = [
@@ -90,7 +91,7 @@ def test_one_ip_trying_many_emails_is_throttled(auth_handler: Any, monkeypatch: 
 
 
 def test_signups_for_taken_emails_are_throttled_per_ip(auth_handler: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = get_settings().model_copy(update={"login_ip_max_failures": 2})
+    settings = replace(get_settings(), login_ip_max_failures=2)
     monkeypatch.setattr(login_throttle, "get_settings", lambda: settings)
     _, email = new_tenant(auth_handler)
     prober = _ip()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -260,7 +261,7 @@ def test_more_than_the_per_bot_rate_is_refused(
     from shared.config import get_settings
     from shared.signals import intake
 
-    settings = get_settings().model_copy(update={"signal_rate_limit": 3, "signal_rate_window_seconds": 3600})
+    settings = replace(get_settings(), signal_rate_limit=3, signal_rate_window_seconds=3600)
     monkeypatch.setattr(intake, "get_settings", lambda: settings)
     for i in range(3):
         assert bot.send(three_commas(bot, timestamp=_now_iso(-i))).status == 202

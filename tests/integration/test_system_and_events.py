@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -42,7 +43,7 @@ def test_readiness_is_503_when_a_dependency_is_missing(system_handler: Any, monk
     from shared import health
     from shared.config import get_settings
 
-    settings = get_settings().model_copy(update={"event_bus_name": "no-such-bus"})
+    settings = replace(get_settings(), event_bus_name="no-such-bus")
     monkeypatch.setattr(health, "get_settings", lambda: settings)
     reply = invoke(system_handler, load_event("system_api_ready.json"))
     assert reply.status == 503

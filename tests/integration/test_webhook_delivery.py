@@ -11,7 +11,7 @@ import random
 import socket
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,7 +59,7 @@ def other_consumer() -> Iterator[WebhookConsumer]:
 
 
 def settings_with(monkeypatch: pytest.MonkeyPatch, **changes: Any) -> None:
-    patched = get_settings().model_copy(update=changes)
+    patched = replace(get_settings(), **changes)
     for module in (dispatcher, subscriptions, service, deliveries):
         monkeypatch.setattr(module, "get_settings", lambda: patched)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -204,7 +205,7 @@ def test_loopback_is_refused_outside_local_mode(
 ) -> None:
     from shared.config import get_settings
 
-    strict = get_settings().model_copy(update={"webhooks_allow_loopback_http": False})
+    strict = replace(get_settings(), webhooks_allow_loopback_http=False)
     monkeypatch.setattr(service, "get_settings", lambda: strict)
     for url in ("http://127.0.0.1:8080/x", "https://127.0.0.1/x", "https://[::1]/x", "https://[::ffff:127.0.0.1]/x"):
         reply = api_a.post("/webhooks", body={"url": url, "event_types": ["*"]})

@@ -8,6 +8,7 @@ import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -107,7 +108,7 @@ def _pointing(
             **connect.endpoint_overrides(),
             exchange_id: EndpointOverride(base_url=server.base_url, markets_file=str(markets_file), throttle=throttle),
         }
-        settings = get_settings().model_copy(update={"exchange_timeout_ms": timeout_ms})
+        settings = replace(get_settings(), exchange_timeout_ms=timeout_ms)
         monkeypatch.setattr(connect, "endpoint_overrides", lambda: overrides)
         monkeypatch.setattr(connect, "get_settings", lambda: settings)
         connect._instances.clear()

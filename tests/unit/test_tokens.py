@@ -14,7 +14,7 @@ import pytest
 from shared.auth import tokens
 from shared.auth.principal import ALL_SCOPES
 from shared.auth.tokens import issue_access_token, signing_secret, verify_access_token
-from shared.config import Settings, get_settings
+from shared.config import Secret, Settings, get_settings
 from shared.errors import ConfigurationError, Unauthorized
 
 OTHER_SECRET = b"another-secret-that-is-long-enough-for-hs256-0123456789"
@@ -197,7 +197,7 @@ def test_secret_missing_raises(monkeypatch: pytest.MonkeyPatch, fresh_secret_cac
 
 @pytest.mark.parametrize("secret", ["", "short", "x" * 31, "\u00e9" * 15])
 def test_secret_too_short_raises(monkeypatch: pytest.MonkeyPatch, fresh_secret_cache: None, secret: str) -> None:
-    settings = Settings(jwt_secret=secret, jwt_secret_arn=None)
+    settings = Settings(jwt_secret=Secret(secret), jwt_secret_arn=None)
     monkeypatch.setattr(tokens, "get_settings", lambda: settings)
     with pytest.raises(ConfigurationError, match="at least 32 bytes"):
         signing_secret()
@@ -205,7 +205,7 @@ def test_secret_too_short_raises(monkeypatch: pytest.MonkeyPatch, fresh_secret_c
 
 def test_secret_of_minimum_length_accepted(monkeypatch: pytest.MonkeyPatch, fresh_secret_cache: None) -> None:
     secret = "k" * 32
-    settings = Settings(jwt_secret=secret, jwt_secret_arn=None)
+    settings = Settings(jwt_secret=Secret(secret), jwt_secret_arn=None)
     monkeypatch.setattr(tokens, "get_settings", lambda: settings)
     assert signing_secret() == secret.encode()
     # Tokens are signed with it.
