@@ -16,16 +16,18 @@ from shared.observability import instrumented, logger
 from shared.orders.execution import execute
 from shared.orders.tasks import TradeTask
 
-processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-
 
 def handle_record(record: SQSRecord) -> str:
     task = TradeTask.model_validate_json(record.body)
-    logger.append_keys(order_id=task.order_id, tenant_id=task.tenant_id, task_kind=task.kind)
+    logger.thread_safe_append_keys(order_id=task.order_id, tenant_id=task.tenant_id, task_kind=task.kind)
     return execute(task)
 
 
 @instrumented
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # A processor per invocation (it holds the batch's results) and log keys per thread: the local
+    # cloud runs several invocations of this function at once (ScalingConfig), as separate
+    # instances would on AWS; there, each has the process to itself and nothing changes.
+    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
     response = process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
     return dict(response)

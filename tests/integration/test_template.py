@@ -214,3 +214,20 @@ def test_every_api_route_takes_any_method_so_the_app_answers_405(template: dict[
         if event.get("Type") == "Api" and str(event["Properties"]["Method"]).lower() != "any"
     ]
     assert single == []
+
+
+def test_an_sqs_source_never_outruns_its_functions_reserved_concurrency(template: dict[str, Any]) -> None:
+    """The event source mapping ignores reserved concurrency: without MaximumConcurrency at or
+    below it, a burst is throttled back to the queue and counts towards maxReceiveCount, so trade
+    tasks that never ran could be dead-lettered."""
+    functions = resources_of_type(template, "AWS::Serverless::Function")
+    checked = []
+    for name, spec in functions.items():
+        reserved = spec["Properties"].get("ReservedConcurrentExecutions")
+        for event in spec["Properties"].get("Events", {}).values():
+            if event.get("Type") != "SQS" or reserved is None:
+                continue
+            maximum = event["Properties"].get("ScalingConfig", {}).get("MaximumConcurrency")
+            assert maximum is not None and 2 <= int(maximum) <= int(reserved), name
+            checked.append(name)
+    assert "TradeWorkerFunction" in checked
