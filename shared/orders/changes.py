@@ -17,7 +17,7 @@ from pynamodb.transactions import TransactWrite
 
 from shared.clock import isoformat, utc_now
 from shared.errors import Conflict
-from shared.events import catalog
+from shared.events.data.orders import LateOrderAdoptedData, OrderData
 from shared.events.envelope import DomainEvent, new_event
 from shared.events.transactions import commit_with_events
 from shared.exchange.protocol import ExchangeOrder
@@ -41,7 +41,7 @@ class StaleOrder(Conflict):
 
 
 def order_event(event_type: str, order: OrderRecord, reason: str | None = None) -> DomainEvent:
-    data = catalog.OrderData(
+    data = OrderData(
         order_id=order.order_id,
         client_order_id=order.client_order_id,
         bot_id=order.bot_id,
@@ -256,7 +256,7 @@ def adopt_late_order(order: OrderRecord, reported: ExchangeOrder, *, now: dateti
         "alert.late_order_adopted",
         tenant_id=order.tenant_id,
         source=SOURCE,
-        data=catalog.LateOrderAdoptedData(
+        data=LateOrderAdoptedData(
             order_id=order.order_id,
             client_order_id=order.client_order_id,
             exchange_account_id=order.account_id,
