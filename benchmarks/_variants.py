@@ -18,7 +18,7 @@ from fastapi import Depends, Path
 from shared import route_fast_path
 from shared.auth.principal import Principal
 from shared.bots import service
-from shared.bots.schemas import BotOut
+from shared.bots.responses import BotOut
 from shared.idempotency import register_lambda_context
 from shared.observability import logger, metrics, traced, tracer
 from shared.web import LambdaHandler, create_app, make_lambda_handler, require_scope

@@ -131,8 +131,8 @@ def bench_stepped(days: int, runs: int) -> None:
     from shared.backtest.stepped import run_stepped_backtest
     from shared.config import get_settings
     from shared.strategies.candles import Candles as StrategyCandles
-    from shared.strategies.params import DcaParams, GridParams
     from shared.strategies.registry import STRATEGIES, SteppedStrategy
+    from shared.strategies.stepped_params import DcaParams, GridParams
 
     candles = synthetic_candles("BTC/USDT", "1m", JAN_2025, JAN_2025 + days * DAY_MS)
     n = len(candles)

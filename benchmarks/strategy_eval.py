@@ -26,17 +26,16 @@ from pydantic import BaseModel
 from benchmarks._support import STATS_HEADER, Stats, time_calls
 from shared.strategies import dca, grid
 from shared.strategies.candles import Candles
-from shared.strategies.order_plan import Fill
-from shared.strategies.params import (
+from shared.strategies.indicator_params import (
     BollingerReversionParams,
-    DcaParams,
     EmaCrossParams,
-    GridParams,
     MacdCrossParams,
     RsiReversionParams,
     SmaCrossParams,
 )
+from shared.strategies.order_plan import Fill
 from shared.strategies.registry import STRATEGIES, IndicatorStrategy
+from shared.strategies.stepped_params import DcaParams, GridParams
 
 GOAL_US = 1000.0
 MINUTE_MS = 60_000

@@ -74,11 +74,11 @@ def _subscribe(tenant_id: str, urls: list[str]) -> list[str]:
 
 
 def _event(tenant_id: str, n: int) -> Any:
-    from shared.events import catalog
+    from shared.events.data.bots import BotData
     from shared.events.envelope import new_event
 
-    data = catalog.BotData(bot_id=f"bot_{n}", name="bench", symbol="BTC/USDT", exchange_account_id="paper",
-                           strategy_type="sma_cross", status="running")  # fmt: skip
+    data = BotData(bot_id=f"bot_{n}", name="bench", symbol="BTC/USDT", exchange_account_id="paper",
+                   strategy_type="sma_cross", status="running")  # fmt: skip
     return new_event("bot.started", tenant_id=tenant_id, source="bench", data=data)
 
 

@@ -170,3 +170,15 @@ Name = Annotated[
     ),
 ]
 """Every name or label a person types (bots, API keys, exchange accounts, tenants, datasets)."""
+
+
+# ------------------------------------------------------------------ markets and accounts
+
+# ccxt unified symbols: BASE/QUOTE, optionally :SETTLE for derivatives.
+Symbol = Annotated[
+    str, StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Z0-9]{1,12}/[A-Z0-9]{1,12}(:[A-Z0-9]{1,12})?$")
+]
+ExchangeAccountId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^(paper|acct_[0-9a-z]{26})$")
+]
+"""`paper` or an exchange account's id (`acct_` + ULID)."""

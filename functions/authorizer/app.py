@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.auth import service
+from shared.auth import authentication
 from shared.auth.principal import Principal
 from shared.errors import Unauthorized
 from shared.observability import logger, tracer
@@ -47,8 +47,8 @@ def authenticate(headers: dict[str, str]) -> Principal:
         raise Unauthorized("missing credentials")
     kind, value = credential
     if kind == "api_key":
-        return service.authenticate_api_key(value)
-    return service.authenticate_bearer_token(value)
+        return authentication.authenticate_api_key(value)
+    return authentication.authenticate_bearer_token(value)
 
 
 @logger.inject_lambda_context(clear_state=True)

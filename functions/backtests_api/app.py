@@ -8,15 +8,13 @@ from fastapi import Depends, Path, Query, Request, Response
 
 from shared.auth.principal import Principal
 from shared.backtest import service
-from shared.backtest.requests import (
+from shared.backtest.requests import BacktestCreate, MetricName, SweepCreate
+from shared.backtest.responses import (
     BacktestAccepted,
-    BacktestCreate,
     BacktestList,
     BacktestOut,
     EquityCurve,
-    MetricName,
     SweepAccepted,
-    SweepCreate,
     SweepOut,
     TradesPage,
 )
@@ -24,7 +22,7 @@ from shared.idempotency import register_lambda_context
 from shared.inputs import Name
 from shared.market_data import service as market_data
 from shared.market_data.service import DatasetList, DatasetMeta, DatasetOut, UploadOut
-from shared.strategies.params import Timeframe
+from shared.strategies.quantities import Timeframe
 from shared.web import PLAN_LIMIT_RESPONSES, create_app, idempotency_key, make_lambda_handler, require_scope
 
 app = create_app("CryptoOrchestrator backtests", "Backtests, parameter sweeps and uploaded market data.")

@@ -11,7 +11,8 @@ from shared.bots import service
 from shared.bots.activity import ActivityList
 from shared.bots.lifecycle import BotAction
 from shared.bots.performance import PerformanceOut
-from shared.bots.schemas import BotCreate, BotCreated, BotList, BotOut, BotUpdate, SignalSecretOut
+from shared.bots.responses import BotCreated, BotList, BotOut, SignalSecretOut
+from shared.bots.schemas import BotCreate, BotUpdate
 from shared.idempotency import register_lambda_context
 from shared.web import PLAN_LIMIT_RESPONSES, create_app, idempotency_key, make_lambda_handler, require_scope
 

@@ -31,7 +31,7 @@ from shared.billing import entitlements
 from shared.clock import isoformat, utc_now
 from shared.config import get_settings
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited, Unauthorized
-from shared.events import catalog
+from shared.events.data.tenants import ApiKeyData, InvitationData, TenantCreatedData
 from shared.events.envelope import new_event
 from shared.events.transactions import commit_with_events
 from shared.ids import new_id
@@ -40,7 +40,6 @@ from shared.persistence import condition_failed
 from shared.tenants.models import TenantRecord
 
 SOURCE = "cryptoorchestrator.auth"
-LAST_USED_RESOLUTION = timedelta(seconds=60)
 # What a user's access token may do, by the user's role in its tenant.
 ROLE_SCOPES: dict[str, tuple[str, ...]] = {"owner": ALL_SCOPES, "admin": ALL_SCOPES, "member": ("read", "trade")}
 
@@ -75,7 +74,7 @@ def signup(request: SignupRequest, client_ip: str) -> SignupResponse:
         "tenant.created",
         tenant_id=tenant.tenant_id,
         source=SOURCE,
-        data=catalog.TenantCreatedData(tenant_id=tenant.tenant_id, name=tenant.name, plan=tenant.plan),
+        data=TenantCreatedData(tenant_id=tenant.tenant_id, name=tenant.name, plan=tenant.plan),
     )
 
     def stage(tx: TransactWrite) -> None:
@@ -166,7 +165,7 @@ def create_api_key(caller: Principal, request: ApiKeyCreate) -> ApiKeyCreated:
         "api_key.created",
         tenant_id=caller.tenant_id,
         source=SOURCE,
-        data=catalog.ApiKeyData(key_id=record.key_id, name=record.name, scopes=sorted(wanted)),
+        data=ApiKeyData(key_id=record.key_id, name=record.name, scopes=sorted(wanted)),
     )
     commit_with_events(lambda tx: tx.save(record, condition=ApiKeyRecord.key_id.does_not_exist()), [event])
     return ApiKeyCreated(**_key_out(record).model_dump(), key=generated.plaintext)
@@ -185,7 +184,7 @@ def revoke_api_key(caller: Principal, key_id: str) -> None:
         "api_key.revoked",
         tenant_id=caller.tenant_id,
         source=SOURCE,
-        data=catalog.ApiKeyData(key_id=record.key_id, name=record.name, scopes=sorted(record.scopes)),
+        data=ApiKeyData(key_id=record.key_id, name=record.name, scopes=sorted(record.scopes)),
     )
 
     def stage(tx: TransactWrite) -> None:
@@ -199,25 +198,6 @@ def revoke_api_key(caller: Principal, key_id: str) -> None:
         if condition_failed(exc):
             raise NotFound("no such API key", details={"id": key_id}) from exc
         raise
-
-
-def authenticate_api_key(plaintext: str) -> Principal:
-    record = api_keys.find_key(plaintext)
-    if record is None:
-        raise Unauthorized("invalid API key")
-    now = utc_now()
-    if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
-        try:
-            record.update(
-                actions=[ApiKeyRecord.last_used_at.set(now)], condition=ApiKeyRecord.revoked_at.does_not_exist()
-            )
-        except Exception:  # bookkeeping only: never fail a request over last_used_at
-            logger.warning("could not record API key use", extra={"key_id": record.key_id})
-    return Principal(tenant_id=record.tenant_id, principal_id=f"key:{record.key_id}", scopes=frozenset(record.scopes))
-
-
-def authenticate_bearer_token(token: str) -> Principal:
-    return tokens.verify_access_token(token)
 
 
 # ---------------------------------------------------------------- seats (entitlements, issue 13)
@@ -264,7 +244,7 @@ def invite(caller: Principal, request: InvitationCreate) -> InvitationCreated:
         "invitation.created",
         tenant_id=caller.tenant_id,
         source=SOURCE,
-        data=catalog.InvitationData(invitation_id=record.invitation_id, role=request.role),
+        data=InvitationData(invitation_id=record.invitation_id, role=request.role),
     )
 
     def stage(tx: TransactWrite) -> None:
@@ -314,7 +294,7 @@ def accept_invitation(request: InvitationAccept) -> InvitationAccepted:
         "invitation.accepted",
         tenant_id=record.tenant_id,
         source=SOURCE,
-        data=catalog.InvitationData(invitation_id=record.invitation_id, role=record.role, user_id=user.user_id),
+        data=InvitationData(invitation_id=record.invitation_id, role=record.role, user_id=user.user_id),
     )
 
     def stage(tx: TransactWrite) -> None:

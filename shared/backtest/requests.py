@@ -1,9 +1,10 @@
-"""What a client sends to start a backtest or a sweep, and what it reads back.
+"""What a client sends to start a backtest or a sweep (what it reads back is in `responses`).
 
 Imported by the API function at cold start: no numpy here (the engine modules import it). Every
 check that needs no I/O happens here, so a bad request is refused before anything is written or
 queued: the strategy and its parameters (by the strategy's own params model), the date range,
-the bar count against the documented cap, NaN and infinities anywhere.
+the bar count against the documented cap, NaN and infinities anywhere. The backtest worker
+imports this too, to read a stored request back: it builds none of the API's response models.
 """
 
 from __future__ import annotations
@@ -15,16 +16,15 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.inputs import RequestModel, Timestamp
-from shared.strategies.params import (
+from shared.strategies.indicator_params import (
     BollingerReversionParams,
-    DcaParams,
     EmaCrossParams,
-    GridParams,
     MacdCrossParams,
     RsiReversionParams,
     SmaCrossParams,
-    Timeframe,
 )
+from shared.strategies.quantities import Timeframe
+from shared.strategies.stepped_params import DcaParams, GridParams
 
 # Bar length of each timeframe; equal to shared.backtest.candles.TIMEFRAME_MS (a test keeps them
 # equal), repeated here so the API never imports numpy.
@@ -69,7 +69,6 @@ MetricName = Literal[
     "fees_paid",
     "final_equity",
 ]
-BacktestStatus = Literal["queued", "running", "succeeded", "failed"]
 
 
 class _Strict(RequestModel):
@@ -291,67 +290,3 @@ class SweepCreate(BacktestSettings):
                 continue
             valid.append(params)
         return valid, skipped
-
-
-class BacktestAccepted(BaseModel):
-    id: str
-    status: BacktestStatus
-
-
-class BacktestOut(BaseModel):
-    id: str
-    status: BacktestStatus
-    reason: str | None = Field(default=None, description="Why it failed.")
-    sweep_id: str | None = None
-    request: dict[str, Any]
-    bars: int | None = None
-    metrics: dict[str, Any] | None = None
-    created_at: str
-    finished_at: str | None = None
-
-
-class BacktestList(BaseModel):
-    items: list[BacktestOut]
-    next_cursor: str | None = None
-
-
-class TradesPage(BaseModel):
-    items: list[dict[str, Any]]
-    total: int
-    next_cursor: str | None = None
-
-
-class EquityCurve(BaseModel):
-    """Bar-close equity at evenly spaced bars (the first and last always included)."""
-
-    bars: int = Field(description="Bars in the full curve.")
-    points: int
-    timestamps: list[int] = Field(description="Bar open times, epoch ms.")
-    equity: list[float]
-
-
-class SweepAccepted(BaseModel):
-    id: str
-    total: int
-    skipped: int = Field(description="Combinations the strategy's params model refused.")
-    backtest_ids: list[str]
-
-
-class RankedBacktest(BaseModel):
-    id: str
-    status: BacktestStatus
-    params: dict[str, Any]
-    value: float | None
-
-
-class SweepOut(BaseModel):
-    id: str
-    status: Literal["running", "completed"]
-    total: int
-    done: int
-    failed: int
-    skipped: int
-    strategy: str
-    rank_by: MetricName
-    ranking: list[RankedBacktest]
-    created_at: str

@@ -15,22 +15,24 @@ from shared.backtest import jobs, records, storage
 from shared.backtest.records import BacktestRecord, SweepRecord
 from shared.backtest.requests import (
     TIMEFRAME_MS,
-    BacktestAccepted,
     BacktestCreate,
-    BacktestList,
-    BacktestOut,
     BacktestSettings,
     DatasetSource,
-    EquityCurve,
     ExchangeSource,
     MetricName,
+    SweepCreate,
+    SyntheticSource,
+    epoch_ms,
+)
+from shared.backtest.responses import (
+    BacktestAccepted,
+    BacktestList,
+    BacktestOut,
+    EquityCurve,
     RankedBacktest,
     SweepAccepted,
-    SweepCreate,
     SweepOut,
-    SyntheticSource,
     TradesPage,
-    epoch_ms,
 )
 from shared.billing import entitlements
 from shared.clock import isoformat, utc_now

@@ -18,7 +18,7 @@ from shared.billing.models import GRACE_SHARD, BillingRecord, stage_event_proces
 from shared.billing.plans import PLAN_ORDER, PlanName, plan_named
 from shared.billing.subscriptions import effective_plan, grace_ends
 from shared.clock import isoformat
-from shared.events import catalog
+from shared.events.data.billing import PaymentFailedData, PlanChangedData
 from shared.events.envelope import DomainEvent, new_event
 from shared.events.transactions import commit_with_events
 from shared.observability import logger
@@ -88,7 +88,7 @@ def commit_billing_change(
     new_plan = effective_plan(after["plan"], after["status"], after["payment_failed_at"], now)
     events: list[DomainEvent] = []
     if tenant is not None and new_plan != old_plan:
-        data = catalog.PlanChangedData(
+        data = PlanChangedData(
             old_plan=old_plan,
             new_plan=new_plan,
             reason=reason,
@@ -97,7 +97,7 @@ def commit_billing_change(
         )
         events.append(new_event("billing.plan_changed", tenant_id=row.tenant_id, source=SOURCE, data=data))
     if after["payment_failed_at"] is not None and row.payment_failed_at is None:
-        failed = catalog.PaymentFailedData(
+        failed = PaymentFailedData(
             plan=plan_named(after["plan"]).name,
             subscription_id=after["subscription_id"],
             invoice_id=invoice_id,

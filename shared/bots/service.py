@@ -6,7 +6,7 @@ Every change is one conditional, version-checked transaction that also records i
 from __future__ import annotations
 
 import json
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -19,10 +19,10 @@ from shared.bots.activity import ActivityList, list_activity
 from shared.bots.lifecycle import BotAction, BotStatus
 from shared.bots.models import BotRecord, get_bot, list_active_bots, list_bots
 from shared.bots.performance import PerformanceOut, bot_performance
-from shared.bots.schemas import BotCreate, BotCreated, BotList, BotOut, BotUpdate, SignalSecretOut
+from shared.bots.responses import BotCreated, BotList, BotOut, SignalSecretOut
 from shared.clock import isoformat, utc_now
 from shared.errors import Conflict, NotFound
-from shared.events import catalog
+from shared.events.data.bots import BotData
 from shared.events.envelope import DomainEvent, new_event
 from shared.events.transactions import commit_with_events
 from shared.exchange_accounts.models import ensure_account, exchange_of_account
@@ -34,6 +34,9 @@ from shared.pagination import decode_cursor, encode_cursor
 from shared.persistence import condition_failed, transaction_conflicted
 from shared.signals import secrets as signal_secrets
 from shared.tenants.models import get_tenant, stage_kill_switch_released
+
+if TYPE_CHECKING:  # the request shapes build every strategy's models: only the bots API imports them
+    from shared.bots.schemas import BotCreate, BotUpdate
 
 SOURCE = "cryptoorchestrator.bots"
 COMMIT_ATTEMPTS = 3  # a retry after the counter's lazy initialization or a transaction conflict
@@ -69,7 +72,7 @@ def _event(
     changed: list[str] | None = None,
     reason: str | None = None,
 ) -> DomainEvent:
-    data = catalog.BotData(
+    data = BotData(
         bot_id=record.bot_id,
         name=record.name,
         symbol=record.symbol,

@@ -25,9 +25,9 @@ from pydantic import TypeAdapter
 
 from shared.bots.activity import record_activity
 from shared.bots.lifecycle import BotStatus
+from shared.bots.limits import RiskLimits
 from shared.bots.models import BotRecord, get_bot
 from shared.bots.schedule import BotTick
-from shared.bots.schemas import RiskLimits
 from shared.bots.state import BotStateRecord, StateConflict, load_state, save_state
 from shared.config import get_settings
 from shared.errors import AppError, ValidationFailed

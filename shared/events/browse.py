@@ -22,9 +22,12 @@ def event_types() -> EventTypeList:
     return EventTypeList(
         items=[
             EventTypeOut(
-                type=name, version=event_version(name), description=summary, data_schema=model.model_json_schema()
+                type=name,
+                version=event_version(name),
+                description=event_type.summary,
+                data_schema=event_type.model().model_json_schema(),
             )
-            for name, (model, summary) in EVENT_TYPES.items()
+            for name, event_type in EVENT_TYPES.items()
         ]
     )
 

@@ -14,7 +14,8 @@ from datetime import timedelta
 from pydantic import ValidationError
 from pynamodb.transactions import TransactWrite
 
-from shared.events import catalog, models
+from shared.events import models
+from shared.events.data.alerts import EventQuarantinedData
 from shared.events.envelope import new_event
 from shared.events.publisher import put_events
 from shared.events.transactions import commit_with_events
@@ -35,7 +36,7 @@ def _quarantine(record: models.EventRecord, problem: str) -> None:
         "alert.event_quarantined",
         tenant_id=record.tenant_id,
         source=SOURCE,
-        data=catalog.EventQuarantinedData(event_id=record.event_id, event_type=record.type, problem=problem),
+        data=EventQuarantinedData(event_id=record.event_id, event_type=record.type, problem=problem),
     )
 
     def stage(tx: TransactWrite) -> None:

@@ -9,7 +9,7 @@ from shared.auth.principal import Principal
 from shared.billing import entitlements
 from shared.clock import isoformat, utc_now
 from shared.errors import AppError, Conflict, ExchangeRejected, ExchangeTemporary, NotFound, ValidationFailed
-from shared.events import catalog
+from shared.events.data.exchange_accounts import ExchangeAccountData
 from shared.events.envelope import new_event
 from shared.events.transactions import commit_with_events
 from shared.exchange.ccxt_adapter import SUPPORTED_EXCHANGES, Credentials
@@ -57,8 +57,8 @@ def _out(record: ExchangeAccountRecord) -> ExchangeAccountOut:
     )
 
 
-def _event_data(record: ExchangeAccountRecord) -> catalog.ExchangeAccountData:
-    return catalog.ExchangeAccountData(
+def _event_data(record: ExchangeAccountRecord) -> ExchangeAccountData:
+    return ExchangeAccountData(
         account_id=record.account_id, exchange=record.exchange, label=record.label, sandbox=record.sandbox
     )
 

@@ -19,7 +19,7 @@ from shared.ids import new_id, new_ulid
 from shared.inputs import Name, RequestModel
 from shared.market_data.csv_format import parse_csv
 from shared.pagination import decode_cursor, encode_cursor
-from shared.strategies.params import Timeframe
+from shared.strategies.quantities import Timeframe
 
 UPLOAD_URL_SECONDS = 900
 

@@ -18,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 
 from shared.clock import isoformat, utc_now
 from shared.errors import Conflict
-from shared.events import catalog
+from shared.events.data.orders import LateOrderAdoptedData, OrderData
 from shared.events.envelope import DomainEvent, new_event
 from shared.events.models import CounterKey
 from shared.events.sequences import counter_of
@@ -44,7 +44,7 @@ class StaleOrder(Conflict):
 
 
 def order_event(event_type: str, order: OrderRecord, reason: str | None = None) -> DomainEvent:
-    data = catalog.OrderData(
+    data = OrderData(
         order_id=order.order_id,
         client_order_id=order.client_order_id,
         bot_id=order.bot_id,
@@ -270,7 +270,7 @@ def adopt_late_order(order: OrderRecord, reported: ExchangeOrder, *, now: dateti
         "alert.late_order_adopted",
         tenant_id=order.tenant_id,
         source=SOURCE,
-        data=catalog.LateOrderAdoptedData(
+        data=LateOrderAdoptedData(
             order_id=order.order_id,
             client_order_id=order.client_order_id,
             exchange_account_id=order.account_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from shared.events import catalog
+from shared.events.data.alerts import TaskDeadLetteredData
 from shared.events.envelope import new_event
 from shared.events.transactions import record_events
 from shared.observability import MetricUnit, logger, metrics
@@ -37,7 +37,7 @@ def settle_dead_lettered_task(body: str, receive_count: int) -> str:
         "alert.trade_task_dead_lettered",
         tenant_id=task.tenant_id if task else PLATFORM_TENANT,
         source=changes.SOURCE,
-        data=catalog.TaskDeadLetteredData(
+        data=TaskDeadLetteredData(
             task_kind=task.kind if task else "unparseable",
             order_id=task.order_id if task else None,
             receive_count=receive_count,

@@ -12,8 +12,8 @@ import json
 from decimal import Decimal
 
 from shared.bots.activity import record_activity
+from shared.bots.limits import RiskLimits
 from shared.bots.models import get_bot
-from shared.bots.schemas import RiskLimits
 from shared.clock import utc_now
 from shared.config import get_settings
 from shared.errors import (
@@ -25,7 +25,7 @@ from shared.errors import (
     NotFound,
     TaskRetry,
 )
-from shared.events import catalog
+from shared.events.data.risk import RiskBreachData
 from shared.events.envelope import DomainEvent, new_event
 from shared.exchange.connect import open_exchange
 from shared.exchange.protocol import Exchange, OrderRequest
@@ -89,7 +89,7 @@ def _breach_event(order: OrderRecord, breach: Breach) -> DomainEvent:
         "risk.limit_breached",
         tenant_id=order.tenant_id,
         source=changes.SOURCE,
-        data=catalog.RiskBreachData(
+        data=RiskBreachData(
             order_id=order.order_id,
             bot_id=order.bot_id,
             rule=breach.rule,

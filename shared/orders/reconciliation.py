@@ -26,7 +26,7 @@ from pynamodb.transactions import TransactWrite
 from shared.clock import utc_now
 from shared.config import get_settings
 from shared.errors import AppError, ExchangeOrderNotFound, ExchangeRejected, ExchangeTemporary, NotFound
-from shared.events import catalog
+from shared.events.data.reconciliation import DriftData
 from shared.events.envelope import new_event
 from shared.events.transactions import commit_with_events
 from shared.exchange.connect import open_exchange
@@ -201,7 +201,7 @@ def _report_drift(tenant_id: str, account_id: str, exchange_id: str, now: dateti
                         "reconciliation.drift_detected",
                         tenant_id=tenant_id,
                         source=changes.SOURCE,
-                        data=catalog.DriftData(
+                        data=DriftData(
                             exchange_account_id=account_id,
                             exchange=exchange_id,
                             kind=kind,

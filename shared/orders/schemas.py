@@ -7,9 +7,8 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, Field, PlainSerializer, model_validator
 
-from shared.bots.schemas import ExchangeAccountId, Symbol
 from shared.exchange_accounts.models import PAPER_ACCOUNT_ID
-from shared.inputs import DecimalText, RequestModel
+from shared.inputs import DecimalText, ExchangeAccountId, RequestModel, Symbol
 from shared.money import decimal_text
 
 # Up to 30 significant digits and 18 decimals: looser than any market, which is checked next.

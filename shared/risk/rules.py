@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from shared.bots.schemas import RiskLimits
+from shared.bots.limits import RiskLimits
 from shared.money import decimal_text
 
 

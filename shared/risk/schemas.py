@@ -7,8 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from shared.bots.schemas import Symbol
-from shared.inputs import DecimalText, RequestModel
+from shared.inputs import DecimalText, RequestModel, Symbol
 
 
 class RiskSettings(RequestModel):

@@ -13,7 +13,7 @@ from shared.bots.lifecycle import BotAction
 from shared.bots.models import list_active_bots
 from shared.config import get_settings
 from shared.errors import Conflict, NotFound
-from shared.events import catalog
+from shared.events.data.risk import KillSwitchData, RiskSettingsData
 from shared.events.envelope import new_event
 from shared.events.transactions import commit_with_events
 from shared.orders.intents import request_cancel
@@ -60,9 +60,7 @@ def update_settings(caller: Principal, request: RiskSettings) -> RiskSettingsOut
         "risk.settings_changed",
         tenant_id=caller.tenant_id,
         source=SOURCE,
-        data=catalog.RiskSettingsData(
-            symbol_allowlist=allowlist, max_price_deviation_pct=str(request.max_price_deviation_pct)
-        ),
+        data=RiskSettingsData(symbol_allowlist=allowlist, max_price_deviation_pct=str(request.max_price_deviation_pct)),
     )
     commit_with_events(lambda tx: stage_tenant_update(tx, tenant, actions), [event])
     return read_settings(caller)
@@ -82,7 +80,7 @@ def set_kill_switch(caller: Principal, engaged: bool) -> KillSwitchOut:
         event_type,
         tenant_id=caller.tenant_id,
         source=SOURCE,
-        data=catalog.KillSwitchData(engaged=engaged, bots_stopped=len(active), orders_canceling=len(open_orders)),
+        data=KillSwitchData(engaged=engaged, bots_stopped=len(active), orders_canceling=len(open_orders)),
     )
     commit_with_events(lambda tx: stage_tenant_update(tx, tenant, [TenantRecord.kill_switch.set(engaged)]), [event])
     stopped = 0

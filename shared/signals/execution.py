@@ -17,7 +17,7 @@ from shared.bots.lifecycle import BotStatus
 from shared.bots.models import BotRecord, get_bot
 from shared.clock import utc_now
 from shared.errors import AppError, ExchangeTemporary
-from shared.events import catalog
+from shared.events.data.signals import SignalData
 from shared.events.envelope import new_event
 from shared.events.transactions import commit_with_events
 from shared.exchange.client_ids import intent_digest, order_id_for
@@ -31,7 +31,7 @@ from shared.signals.intake import SOURCE
 from shared.signals.models import SignalRecord, get_signal
 from shared.signals.targets import OrderPlan, plan_order
 from shared.signals.tasks import SignalTask
-from shared.strategies.params import SignalParams
+from shared.strategies.signal_params import SignalParams
 
 
 def intent_source(bot_id: str) -> str:
@@ -65,7 +65,7 @@ def _finish(
     if plan is not None:
         outcome |= {"target_position": str(plan.wanted), "side": plan.side, "amount": str(plan.amount)}
     record.outcome_json = json.dumps(outcome, sort_keys=True)
-    data = catalog.SignalData(
+    data = SignalData(
         signal_id=record.signal_id,
         bot_id=record.bot_id,
         action=record.fields().get("action"),

@@ -36,7 +36,7 @@ from shared.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from shared.events import catalog
+from shared.events.data.signals import SignalData
 from shared.events.envelope import new_event
 from shared.events.transactions import commit_with_events
 from shared.ids import new_id
@@ -53,7 +53,7 @@ from shared.signals.parsing import (
     symbol_matches,
 )
 from shared.signals.secrets import tenant_for
-from shared.strategies.params import SignalParams
+from shared.strategies.signal_params import SignalParams
 
 SOURCE = "cryptoorchestrator.signals"
 # enter_long buys, exit_long sells or closes, and so on: a bot's `allowed_actions` names the
@@ -86,7 +86,7 @@ def invalid_secret() -> Unauthorized:
 def _event(
     kind: str, bot: BotRecord, signal_id: str, parsed: ParsedSignal | None, *, status: str, reason: str | None = None
 ) -> Any:
-    data = catalog.SignalData(
+    data = SignalData(
         signal_id=signal_id,
         bot_id=bot.bot_id,
         action=None if parsed is None else parsed.action,

@@ -26,7 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.money import decimal_text
 from shared.strategies.candles import Candles
 from shared.strategies.order_plan import Fill, LogValue, Step, WantedOrder, price_of, round_amount_down
-from shared.strategies.params import DECIMAL_DIGITS, DcaParams, round_price
+from shared.strategies.quantities import DECIMAL_DIGITS, round_price
+from shared.strategies.stepped_params import DcaParams
 
 _LEG = re.compile(r"^dca:c(?P<cycle>[0-9]+):(?P<kind>base|so(?P<so>[0-9]+)|tp[0-9]+|sl)$")
 _ZERO = Decimal(0)

@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict
 from shared.money import decimal_text
 from shared.strategies.candles import Candles
 from shared.strategies.order_plan import Fill, LogValue, Side, Step, WantedOrder, price_of
-from shared.strategies.params import DECIMAL_DIGITS, GridParams
+from shared.strategies.quantities import DECIMAL_DIGITS
+from shared.strategies.stepped_params import GridParams
 
 INIT_LEG = "grid:init"
 _LEG = re.compile(r"^grid:L(?P<level>[0-9]+):(?P<side>buy|sell):n(?P<flips>[0-9]+)$")

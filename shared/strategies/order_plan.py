@@ -26,7 +26,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
-from shared.strategies.params import PRICE_DIGITS
+from shared.strategies.quantities import PRICE_DIGITS
 
 Side = Literal["buy", "sell"]
 OrderType = Literal["market", "limit"]

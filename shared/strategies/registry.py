@@ -17,17 +17,16 @@ from pydantic import BaseModel
 from shared.strategies import dca, grid, reversion, trend
 from shared.strategies.candles import Candles, FloatArray
 from shared.strategies.evaluation import Decision, Evaluation
-from shared.strategies.order_plan import Fill, Step
-from shared.strategies.params import (
+from shared.strategies.indicator_params import (
     BollingerReversionParams,
-    DcaParams,
     EmaCrossParams,
-    GridParams,
     MacdCrossParams,
     RsiReversionParams,
-    SignalParams,
     SmaCrossParams,
 )
+from shared.strategies.order_plan import Fill, Step
+from shared.strategies.signal_params import SignalParams
+from shared.strategies.stepped_params import DcaParams, GridParams
 
 ParamsT = TypeVar("ParamsT", bound=BaseModel)
 StateT = TypeVar("StateT", bound=BaseModel)

@@ -11,7 +11,7 @@ import numpy as np
 from shared import indicators
 from shared.strategies.candles import Candles
 from shared.strategies.evaluation import Evaluation, held_positions
-from shared.strategies.params import BollingerReversionParams, RsiReversionParams
+from shared.strategies.indicator_params import BollingerReversionParams, RsiReversionParams
 from shared.strategies.warmup import wilder_settle_bars
 
 

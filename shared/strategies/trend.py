@@ -9,7 +9,7 @@ from __future__ import annotations
 from shared import indicators
 from shared.strategies.candles import Candles
 from shared.strategies.evaluation import Evaluation, level_positions
-from shared.strategies.params import EmaCrossParams, MacdCrossParams, SmaCrossParams
+from shared.strategies.indicator_params import EmaCrossParams, MacdCrossParams, SmaCrossParams
 from shared.strategies.warmup import ema_settle_bars
 
 

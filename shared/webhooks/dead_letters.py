@@ -19,7 +19,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.clock import isoformat, utc_now
-from shared.events import catalog
+from shared.events.data.alerts import WebhookMessageDeadLetteredData
+from shared.events.data.webhooks import WebhookDeliveryFailedData
 from shared.events.envelope import DomainEvent, new_event
 from shared.events.transactions import record_events
 from shared.observability import MetricUnit, logger, metrics
@@ -72,7 +73,7 @@ def _fail_delivery(task: DeliveryTask) -> str:
     attempts = [*task.attempts, AttemptLog(at=now, status_code=None, latency_ms=0, error=DEAD_LETTERED)]
     deliveries.save(task, DeliveryStatus.FAILED, attempts)
     last = task.attempts[-1] if task.attempts else None
-    failed = catalog.WebhookDeliveryFailedData(
+    failed = WebhookDeliveryFailedData(
         subscription_id=task.subscription_id,
         event_id=task.event.id,
         event_type=task.event.type,
@@ -91,7 +92,7 @@ def _fail_delivery(task: DeliveryTask) -> str:
 
 
 def _alert(tenant_id: str, event: DomainEvent | None, receive_count: int, resolution: str) -> str:
-    data = catalog.WebhookMessageDeadLetteredData(
+    data = WebhookMessageDeadLetteredData(
         message_kind="event" if event is not None else "unparseable",
         event_id=event.id if event else None,
         event_type=event.type if event else None,

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from consumer_kit.webhooks import sign_webhook
 from shared.clock import isoformat, utc_now
 from shared.config import get_settings
-from shared.events import catalog
+from shared.events.data.webhooks import WebhookDeliveryFailedData
 from shared.events.envelope import DomainEvent
 from shared.observability import MetricUnit, logger, metrics
 from shared.webhooks import deliveries, subscriptions
@@ -223,7 +223,7 @@ class Dispatcher:
         result: DeliveryResult,
         now: datetime,
     ) -> None:
-        failed = catalog.WebhookDeliveryFailedData(
+        failed = WebhookDeliveryFailedData(
             subscription_id=subscription.subscription_id,
             event_id=task.event.id,
             event_type=task.event.type,

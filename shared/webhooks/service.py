@@ -11,7 +11,7 @@ from shared.billing import entitlements
 from shared.clock import isoformat, utc_now
 from shared.config import get_settings
 from shared.errors import Conflict, NotFound, ValidationFailed
-from shared.events import catalog
+from shared.events.data.webhooks import WebhookPingData
 from shared.events.envelope import new_event
 from shared.events.history import EventQuery, events_in_range, get_event
 from shared.ids import new_id
@@ -173,9 +173,7 @@ def send_test(caller: Principal, subscription_id: str) -> TestDelivery:
         PING,
         tenant_id=caller.tenant_id,
         source=subscriptions.SOURCE,
-        data=catalog.WebhookPingData(
-            subscription_id=record.subscription_id, message="Test delivery from CryptoOrchestrator."
-        ),
+        data=WebhookPingData(subscription_id=record.subscription_id, message="Test delivery from CryptoOrchestrator."),
     )
     task = task_for(ping, record.subscription_id)
     send_tasks([task], 0)

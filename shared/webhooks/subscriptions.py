@@ -23,7 +23,8 @@ from pynamodb.transactions import TransactWrite
 
 from shared.config import get_settings
 from shared.errors import Conflict
-from shared.events import catalog
+from shared.events.data import EventData
+from shared.events.data.webhooks import WebhookDeliveryFailedData, WebhookDisabledData
 from shared.events.envelope import new_event
 from shared.events.transactions import commit_with_events
 from shared.persistence import BaseMeta, condition_failed, get_or_none
@@ -255,10 +256,8 @@ def mark_responding(record: WebhookSubscriptionRecord, *, delivered: bool) -> No
         record.update(actions=actions, condition=WebhookSubscriptionRecord.subscription_id.exists())
 
 
-def _disabled_event(record: WebhookSubscriptionRecord, reason: str, failures: int) -> catalog._Data:
-    return catalog.WebhookDisabledData(
-        subscription_id=record.subscription_id, reason=reason, consecutive_failures=failures
-    )
+def _disabled_event(record: WebhookSubscriptionRecord, reason: str, failures: int) -> EventData:
+    return WebhookDisabledData(subscription_id=record.subscription_id, reason=reason, consecutive_failures=failures)
 
 
 def disable(record: WebhookSubscriptionRecord, reason: str, now: datetime) -> bool:
@@ -294,9 +293,7 @@ def _disable_actions(reason: str, now: datetime) -> list[Action]:
     ]
 
 
-def record_failed_delivery(
-    record: WebhookSubscriptionRecord, failed: catalog.WebhookDeliveryFailedData, now: datetime
-) -> bool:
+def record_failed_delivery(record: WebhookSubscriptionRecord, failed: WebhookDeliveryFailedData, now: datetime) -> bool:
     """Count one more failed delivery and publish `webhook.delivery_failed`; at the configured
     number in a row, disable the subscription (with `webhook.disabled`) in the same transaction.
     Returns whether the subscription was disabled by this call."""
@@ -336,7 +333,7 @@ def record_failed_delivery(
 
 
 def record_failed_delivery_without_disable(
-    record: WebhookSubscriptionRecord, failed: catalog.WebhookDeliveryFailedData
+    record: WebhookSubscriptionRecord, failed: WebhookDeliveryFailedData
 ) -> bool:
     event = new_event("webhook.delivery_failed", tenant_id=record.tenant_id, source=SOURCE, data=failed)
 

@@ -59,7 +59,7 @@ def test_a_backtest_runs_and_reports_metrics_trades_and_equity(api_a: LambdaApi,
     from shared.backtest.config import BacktestConfig
     from shared.backtest.engine import run_backtest
     from shared.backtest.synthetic import synthetic_candles
-    from shared.strategies.params import SmaCrossParams
+    from shared.strategies.indicator_params import SmaCrossParams
     from shared.strategies.trend import sma_cross
     from tests.support.backtests import backtest_body as body_of
 

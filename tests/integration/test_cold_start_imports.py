@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from functools import cache
 
 import pytest
 
@@ -20,7 +21,8 @@ print(json.dumps({{"ccxt": [m for m in mods if m.startswith("ccxt.") or m == "cc
                   "pydantic_v1": "pydantic.v1" in sys.modules,
                   "stripe": any(m.startswith("stripe") for m in mods),
                   "encryption_sdk": any(m.startswith("aws_encryption_sdk") for m in mods),
-                  "boto3": [m for m in ("boto3", "s3transfer", "pydantic_settings") if m in sys.modules]}}))
+                  "boto3": [m for m in ("boto3", "s3transfer", "pydantic_settings") if m in sys.modules],
+                  "shared": [m for m in mods if m.startswith("shared.")]}}))
 """
 
 TRADING = {
@@ -35,6 +37,7 @@ TRADING |= {"SignalWorkerFunction"}  # signals: executes accepted signals on the
 TRADING |= {"BacktestWorkerFunction"}  # backtests-more: the `exchange` data source pages public candles
 
 
+@cache  # one probe per function serves every test of this module
 def _imports(module: str, extra: str = "") -> dict[str, object]:
     env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true"}
     out = subprocess.run(
@@ -98,3 +101,73 @@ def test_settings_load_without_pydantic() -> None:
         timeout=120,
     )
     assert out.stdout.strip() == "[]"
+
+
+# ---- lean-imports (issue 11): pydantic models a function does not use are not built at its import.
+# Functions that validate the parameters of any strategy (the union of every strategy's models).
+STRATEGY_UNION = {"BotsApiFunction", "StrategyWorkerFunction"}
+# Functions that validate signal bots' parameters alone (a few models, not the union).
+SIGNAL_PARAMS = {"SignalsApiFunction", "SignalWorkerFunction"}
+# Backtests validate the parameters of the strategies they replay, by type (never signal bots).
+BACKTESTS = {"BacktestsApiFunction", "BacktestWorkerFunction"}
+# The `data` models each function builds (shared/events/data/<domain>): those of the events it
+# publishes. Any other function imports none.
+EVENT_DATA: dict[str, set[str]] = {
+    "AuthApiFunction": {"tenants"},
+    "BillingGraceCheckFunction": {"billing"},
+    "BotsApiFunction": {"bots"},
+    "EventRelayFunction": {"alerts"},
+    "ExchangeAccountsApiFunction": {"exchange_accounts"},
+    "OrderReconcilerFunction": {"orders", "reconciliation"},
+    "OrdersApiFunction": {"bots", "orders", "risk"},  # the kill switch stops bots
+    "SignalWorkerFunction": {"orders", "signals"},
+    "SignalsApiFunction": {"signals"},
+    "StrategyWorkerFunction": {"orders"},
+    "TradeDlqAlerterFunction": {"alerts", "orders"},
+    "TradeWorkerFunction": {"orders", "risk"},
+    "WebhookDispatcherFunction": {"webhooks"},
+    "WebhookDlqAlerterFunction": {"alerts", "webhooks"},
+    "WebhooksApiFunction": {"webhooks"},
+}
+
+
+def _shared_modules(logical_id: str) -> set[str]:
+    module, _ = handler_module(load_template(), logical_id)
+    shared = _imports(module)["shared"]
+    assert isinstance(shared, list)
+    return set(shared)
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_only_functions_that_validate_strategies_build_their_parameter_models(logical_id: str) -> None:
+    modules = _shared_modules(logical_id)
+    assert ("shared.strategies.params" in modules) == (logical_id in STRATEGY_UNION)
+    assert ("shared.bots.schemas" in modules) == (logical_id == "BotsApiFunction"), "the bots API's request shapes"
+    assert ("shared.strategies.signal_params" in modules) == (logical_id in STRATEGY_UNION | SIGNAL_PARAMS)
+    indicator_and_stepped = {"shared.strategies.indicator_params", "shared.strategies.stepped_params"}
+    wanted = indicator_and_stepped if logical_id in STRATEGY_UNION | BACKTESTS else set()
+    assert modules & indicator_and_stepped == wanted
+    assert ("shared.strategies.sizing" in modules) == (logical_id in STRATEGY_UNION | SIGNAL_PARAMS | BACKTESTS)
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_a_function_builds_only_the_event_data_models_it_publishes(logical_id: str) -> None:
+    built = {
+        m.removeprefix("shared.events.data.")
+        for m in _shared_modules(logical_id)
+        if m.startswith("shared.events.data.")
+    }
+    assert built == EVENT_DATA.get(logical_id, set())
+
+
+def test_the_authorizer_imports_authentication_alone() -> None:
+    """Not the auth service: its request shapes, password hashing and event models serve other routes."""
+    modules = _shared_modules("AuthorizerFunction")
+    assert "shared.auth.authentication" in modules
+    assert not modules & {"shared.auth.service", "shared.auth.schemas", "shared.events.catalog"}
+
+
+def test_the_backtest_worker_builds_none_of_the_backtests_api_response_models() -> None:
+    """It reads stored requests back (`requests`); what clients read back is the API's alone."""
+    assert "shared.backtest.responses" not in _shared_modules("BacktestWorkerFunction")
+    assert "shared.backtest.responses" in _shared_modules("BacktestsApiFunction")

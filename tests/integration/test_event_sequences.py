@@ -13,7 +13,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from shared.events import sequences
-from shared.events.catalog import OrderData
+from shared.events.data.orders import OrderData
 from shared.events.envelope import DomainEvent, new_event
 from shared.events.history import get_event
 from shared.events.models import CounterKey, SequenceCounterRecord, read_sequence_counters

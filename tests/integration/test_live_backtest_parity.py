@@ -121,7 +121,7 @@ def test_sma_cross_enters_and_exits_live_where_the_backtest_does(
     from shared.backtest.engine import simulate
     from shared.bots.schedule import run_scheduler
     from shared.strategies.candles import Candles as StrategyCandles
-    from shared.strategies.params import SmaCrossParams
+    from shared.strategies.indicator_params import SmaCrossParams
     from shared.strategies.trend import sma_cross
 
     strategy = {
@@ -262,8 +262,8 @@ def test_a_grid_fills_live_the_legs_the_backtest_fills_on_the_same_bars(
     from shared.backtest.candles import Candles
     from shared.backtest.config import BacktestConfig
     from shared.backtest.stepped import simulate_stepped
-    from shared.strategies.params import GridParams
     from shared.strategies.registry import STRATEGIES, SteppedStrategy
+    from shared.strategies.stepped_params import GridParams
 
     grid_strategy = {
         "type": "grid",
@@ -308,8 +308,8 @@ def test_a_dca_cycle_fills_live_the_legs_the_backtest_fills_on_the_same_bars(
     from shared.backtest.candles import Candles
     from shared.backtest.config import BacktestConfig
     from shared.backtest.stepped import simulate_stepped
-    from shared.strategies.params import DcaParams
     from shared.strategies.registry import STRATEGIES, SteppedStrategy
+    from shared.strategies.stepped_params import DcaParams
 
     params = {
         "interval": "1m",

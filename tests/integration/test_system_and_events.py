@@ -124,7 +124,7 @@ def test_events_survive_an_eventbridge_outage(
 def test_recent_unpublished_events_are_left_to_their_writer(tenant_a: Caller) -> None:
     """The relay skips rows younger than its delay, which a live request is still publishing."""
     from shared.events import models as outbox
-    from shared.events.catalog import TenantCreatedData
+    from shared.events.data.tenants import TenantCreatedData
     from shared.events.envelope import new_event
 
     event = new_event(
@@ -147,7 +147,7 @@ def _context() -> Any:
 
 def _unpublished_event(tenant_id: str, name: str) -> Any:
     from shared.events import models as outbox
-    from shared.events.catalog import TenantCreatedData
+    from shared.events.data.tenants import TenantCreatedData
     from shared.events.envelope import new_event
 
     event = new_event(

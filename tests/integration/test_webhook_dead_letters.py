@@ -13,7 +13,7 @@ import pytest
 from localcloud.functions import FakeLambdaContext
 from localcloud.template import load_template, resources_of_type
 from shared.clock import utc_now
-from shared.events import catalog
+from shared.events.data.bots import BotData
 from shared.events.envelope import DomainEvent, new_event
 from shared.events.history import EventQuery, recent_events
 from shared.ids import new_id
@@ -55,7 +55,7 @@ def _run(alerter: Any, *bodies: str) -> dict[str, Any]:
 
 
 def _event(tenant_id: str, event_type: str = "bot.started") -> DomainEvent:
-    data = catalog.BotData(
+    data = BotData(
         bot_id=new_id("bot"),
         name="b",
         symbol="BTC/USDT",

@@ -22,7 +22,9 @@ from consumer_kit.webhooks import WebhookVerificationFailed, WebhookVerifier
 from localcloud.pollers import SqsPoller, sqs_pollers
 from shared.clock import utc_now
 from shared.config import get_settings
-from shared.events import catalog
+from shared.events.data.bots import BotData
+from shared.events.data.orders import OrderData
+from shared.events.data.webhooks import WebhookDeliveryFailedData
 from shared.events.envelope import DomainEvent, new_event
 from shared.events.history import EventQuery, recent_events
 from shared.events.transactions import commit_with_events
@@ -117,7 +119,7 @@ def subscribe(api: LambdaApi, url: str, event_types: list[str] | None = None) ->
 
 
 def bot_event(tenant_id: str, event_type: str = "bot.started") -> DomainEvent:
-    data = catalog.BotData(
+    data = BotData(
         bot_id="bot_1",
         name="b",
         symbol="BTC/USDT",
@@ -129,7 +131,7 @@ def bot_event(tenant_id: str, event_type: str = "bot.started") -> DomainEvent:
 
 
 def order_event(tenant_id: str, event_type: str = "order.filled") -> DomainEvent:
-    data = catalog.OrderData(
+    data = OrderData(
         order_id="ord_1",
         client_order_id="c1",
         bot_id=None,
@@ -433,7 +435,7 @@ def test_a_webhook_event_about_a_subscription_is_not_sent_to_it(
         "webhook.delivery_failed",
         tenant_id=tenant_a.tenant_id,
         source="tests",
-        data=catalog.WebhookDeliveryFailedData(
+        data=WebhookDeliveryFailedData(
             subscription_id=failing["id"],
             event_id="evt_x",
             event_type="bot.started",

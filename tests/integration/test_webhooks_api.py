@@ -15,6 +15,8 @@ import pytest
 
 from consumer_kit.webhooks import WebhookVerifier
 from shared.events import catalog
+from shared.events.data.bots import BotData
+from shared.events.data.orders import OrderData
 from shared.events.envelope import new_event
 from shared.events.transactions import commit_with_events
 from shared.webhooks import service
@@ -82,12 +84,12 @@ def test_catalog_lists_every_type_with_version_and_data_schema(api_a: LambdaApi)
     items = {i["type"]: i for i in reply.json["items"]}
     assert set(items) == set(catalog.EVENT_TYPES)
     assert items["order.filled"]["version"] == 1
-    assert items["order.filled"]["data_schema"] == catalog.OrderData.model_json_schema()
+    assert items["order.filled"]["data_schema"] == OrderData.model_json_schema()
     assert "subscription_id" in items["webhook.delivery_failed"]["data_schema"]["properties"]
 
 
 def _record(tenant_id: str, event_type: str, bot_id: str = "bot_x") -> str:
-    data = catalog.BotData(
+    data = BotData(
         bot_id=bot_id,
         name="b",
         symbol="BTC/USDT",

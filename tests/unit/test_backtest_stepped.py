@@ -19,8 +19,9 @@ from shared.errors import ValidationFailed
 from shared.strategies import grid
 from shared.strategies.candles import Candles as StrategyCandles
 from shared.strategies.order_plan import Fill, Step, WantedOrder
-from shared.strategies.params import DcaParams, GridParams, round_price
+from shared.strategies.quantities import round_price
 from shared.strategies.registry import STRATEGIES, SteppedStrategy
+from shared.strategies.stepped_params import DcaParams, GridParams
 
 HOUR = 3_600_000
 Bar = tuple[float, float, float, float]  # open, high, low, close

@@ -2,38 +2,30 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from shared.events.catalog import DATA_PACKAGE, consumer_docs, data_schema
 from shared.events.catalog import EVENT_TYPES as CATALOG
-from shared.events.catalog import (
-    ApiKeyData,
-    BotData,
-    DriftData,
-    EventQuarantinedData,
-    ExchangeAccountData,
-    InvitationData,
-    KillSwitchData,
-    LateOrderAdoptedData,
-    OrderData,
-    PaymentFailedData,
-    PlanChangedData,
-    RiskBreachData,
-    RiskSettingsData,
-    SignalData,
-    TaskDeadLetteredData,
-    TenantCreatedData,
-    WebhookDeliveryFailedData,
-    WebhookDisabledData,
-    WebhookMessageDeadLetteredData,
-    WebhookPingData,
-    consumer_docs,
-    data_schema,
-)
+from shared.events.data import EventData
+from shared.events.data.alerts import EventQuarantinedData, TaskDeadLetteredData, WebhookMessageDeadLetteredData
+from shared.events.data.billing import PaymentFailedData, PlanChangedData
+from shared.events.data.bots import BotData
+from shared.events.data.exchange_accounts import ExchangeAccountData
+from shared.events.data.orders import LateOrderAdoptedData, OrderData
+from shared.events.data.reconciliation import DriftData
+from shared.events.data.risk import KillSwitchData, RiskBreachData, RiskSettingsData
+from shared.events.data.signals import SignalData
+from shared.events.data.tenants import ApiKeyData, InvitationData, TenantCreatedData
+from shared.events.data.webhooks import WebhookDeliveryFailedData, WebhookDisabledData, WebhookPingData
 from shared.events.envelope import DomainEvent, new_event
 
 ENVELOPE_KEYS = {"id", "type", "version", "tenant_id", "occurred_at", "source", "data", "aggregate", "sequence"}
@@ -283,12 +275,38 @@ def test_invalid_status_in_data_rejected() -> None:
 
 
 def test_data_schema_lookup() -> None:
-    for event_type, (model, summary) in CATALOG.items():
-        assert data_schema(event_type) is model
+    for event_type, (data_model, summary) in CATALOG.items():
+        model = data_schema(event_type)
+        assert f"{model.__module__}.{model.__name__}" == f"{DATA_PACKAGE}.{data_model}"
+        assert issubclass(model, EventData)
+        assert type(SAMPLES[event_type]) is model
         assert summary
     assert data_schema("bot.started") is BotData
     with pytest.raises(KeyError):
         data_schema("nope")
+
+
+def test_every_data_model_is_named_by_the_catalog() -> None:
+    """A model added to shared/events/data but not to the catalog would be built for nothing."""
+    named = {event_type.data_model for event_type in CATALOG.values()}
+    package = importlib.import_module(DATA_PACKAGE)
+    defined = set()
+    for module_info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{DATA_PACKAGE}.{module_info.name}")
+        for name, value in vars(module).items():
+            if isinstance(value, type) and issubclass(value, EventData) and value.__module__ == module.__name__:
+                defined.add(f"{module_info.name}.{name}")
+    assert defined == named
+
+
+def test_the_catalog_builds_no_model_when_imported() -> None:
+    """Importing the registry must stay cheap: models load only with the module that publishes them."""
+    probe = (
+        "import sys, shared.events.catalog; "
+        "print(sorted(m for m in sys.modules if m.startswith(('pydantic', 'shared.events.data'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
 
 
 def test_domain_event_model_fields() -> None:
@@ -297,7 +315,8 @@ def test_domain_event_model_fields() -> None:
 
 def test_consumer_docs_mentions_every_type() -> None:
     docs = consumer_docs()
-    for event_type, (model, summary) in CATALOG.items():
+    for event_type, (_model, summary) in CATALOG.items():
+        model = data_schema(event_type)
         assert f"## `{event_type}`" in docs
         assert summary in docs
         for field in model.model_fields:
@@ -311,9 +330,9 @@ def test_consumer_docs_mentions_every_type() -> None:
 def test_every_type_names_aggregate_fields_its_data_has() -> None:
     from shared.events.catalog import aggregate_keys
 
-    for event_type, (model, _summary) in CATALOG.items():
+    for event_type in CATALOG:
         for _kind, field in aggregate_keys(event_type):
-            assert field in model.model_fields, (event_type, field)
+            assert field in data_schema(event_type).model_fields, (event_type, field)
 
 
 def test_aggregate_is_the_subject_named_in_data_else_the_tenant() -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from shared.bots.schemas import RiskLimits
+from shared.bots.limits import RiskLimits
 from shared.risk.rules import RiskInput, evaluate
 
 LIMITS = RiskLimits(max_position_notional=D("1000"), max_daily_loss=D("100"), max_open_orders=2)

@@ -16,19 +16,17 @@ from pydantic import BaseModel
 from shared.strategies import dca, grid
 from shared.strategies.candles import Candles
 from shared.strategies.evaluation import held_positions
-from shared.strategies.order_plan import Fill, Step, WantedOrder
-from shared.strategies.params import (
-    STRATEGY_TYPES,
+from shared.strategies.indicator_params import (
     BollingerReversionParams,
-    DcaParams,
     EmaCrossParams,
-    GridParams,
     MacdCrossParams,
     RsiReversionParams,
     SmaCrossParams,
-    StrategyConfig,
 )
+from shared.strategies.order_plan import Fill, Step, WantedOrder
+from shared.strategies.params import STRATEGY_TYPES, StrategyConfig
 from shared.strategies.registry import STRATEGIES, ExternalStrategy, IndicatorStrategy, SteppedStrategy
+from shared.strategies.stepped_params import DcaParams, GridParams
 
 D = Decimal
 MINUTE = 60_000

@@ -14,29 +14,30 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from shared.bots.schemas import BotCreate, BotUpdate, RiskLimits
+from shared.bots.limits import RiskLimits
+from shared.bots.schemas import BotCreate, BotUpdate
+from shared.strategies.indicator_params import (
+    BollingerReversionParams,
+    EmaCrossParams,
+    MacdCrossParams,
+    RsiReversionParams,
+    SmaCrossParams,
+)
 from shared.strategies.params import (
     STRATEGY_TYPES,
-    BollingerReversionParams,
     BollingerReversionStrategy,
-    DcaParams,
     DcaStrategy,
-    EmaCrossParams,
     EmaCrossStrategy,
-    FixedNotional,
-    GridParams,
     GridStrategy,
-    MacdCrossParams,
     MacdCrossStrategy,
-    PercentOfCapital,
-    RsiReversionParams,
     RsiReversionStrategy,
-    SignalParams,
     SignalStrategy,
-    SmaCrossParams,
     SmaCrossStrategy,
     StrategyConfig,
 )
+from shared.strategies.signal_params import SignalParams
+from shared.strategies.sizing import FixedNotional, PercentOfCapital
+from shared.strategies.stepped_params import DcaParams, GridParams
 
 STRATEGY: TypeAdapter[Any] = TypeAdapter(StrategyConfig)
 
