@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from shared import init_phase  # first: the rest of this module loads without the cyclic GC
+
+# isort: split
 from typing import Annotated
 
 from fastapi import Depends, Path, Request, Response
@@ -82,3 +85,6 @@ async def accept_invitation(body: InvitationAccept) -> InvitationAccepted:
 
 
 lambda_handler = make_lambda_handler(app)
+
+
+init_phase.complete()

@@ -7,6 +7,9 @@ stage so a cached decision stays valid across routes.
 
 from __future__ import annotations
 
+from shared import init_phase  # first: the rest of this module loads without the cyclic GC
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
@@ -71,3 +74,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     policy.allow_all_routes()
     logger.append_keys(tenant_id=principal.tenant_id)
     return policy.asdict()
+
+
+init_phase.complete()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from shared import init_phase  # first: the rest of this module loads without the cyclic GC
+
+# isort: split
 from typing import Annotated, Literal
 
 from fastapi import Depends, Path, Query, Request, Response
@@ -133,3 +136,6 @@ async def delete_market_data(dataset_id: DatasetId, caller: Trader) -> Response:
 
 
 lambda_handler = make_lambda_handler(app, on_invoke=register_lambda_context)
+
+
+init_phase.complete()

@@ -8,6 +8,9 @@ Billing row for the event's customer.
 
 from __future__ import annotations
 
+from shared import init_phase  # first: the rest of this module loads without the cyclic GC
+
+# isort: split
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -72,3 +75,6 @@ async def stripe_webhook(
 
 
 lambda_handler = make_lambda_handler(app)
+
+
+init_phase.complete()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from shared import init_phase  # first: the rest of this module loads without the cyclic GC
+
+# isort: split
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Response
@@ -99,3 +102,6 @@ async def bot_performance(bot_id: BotId, caller: Reader) -> PerformanceOut:
 
 
 lambda_handler = make_lambda_handler(app, on_invoke=register_lambda_context)
+
+
+init_phase.complete()

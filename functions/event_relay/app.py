@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from shared import init_phase  # first: the rest of this module loads without the cyclic GC
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -19,3 +22,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
             extra={"published": report.published, "failed": report.failed, "quarantined": report.quarantined},
         )
     return {"relayed": report.published, "failed": report.failed, "quarantined": report.quarantined}
+
+
+init_phase.complete()

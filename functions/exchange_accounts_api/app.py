@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from shared import init_phase  # first: the rest of this module loads without the cyclic GC
+
+# isort: split
 from typing import Annotated
 
 from fastapi import Depends, Path, Response
@@ -63,3 +66,6 @@ async def market(exchange: ExchangeId, symbol: MarketSymbol, caller: Reader) -> 
 
 
 lambda_handler = make_lambda_handler(app)
+
+
+init_phase.complete()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from shared import init_phase  # first: the rest of this module loads without the cyclic GC
+
+# isort: split
 from typing import Annotated
 
 from fastapi import Depends, Path, Query
@@ -75,3 +78,6 @@ async def kill_switch(caller: Trader, body: KillSwitchRequest | None = None) -> 
 
 
 lambda_handler = make_lambda_handler(app, on_invoke=register_lambda_context)
+
+
+init_phase.complete()

@@ -6,6 +6,9 @@ the same bot wait (FIFO order per bot), so each reads the position the previous 
 
 from __future__ import annotations
 
+from shared import init_phase  # first: the rest of this module loads without the cyclic GC
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
@@ -33,3 +36,6 @@ def handle_record(record: SQSRecord) -> str:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     response = process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
     return dict(response)
+
+
+init_phase.complete()

@@ -7,6 +7,9 @@ request authenticates with the bot's signal secret (body `secret` / `SECRET=` or
 
 from __future__ import annotations
 
+from shared import init_phase  # first: the rest of this module loads without the cyclic GC
+
+# isort: split
 from typing import Annotated, Any
 
 from fastapi import Header, Request
@@ -62,3 +65,6 @@ async def post_signal(
 
 
 lambda_handler = make_lambda_handler(app)
+
+
+init_phase.complete()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from shared import init_phase  # first: the rest of this module loads without the cyclic GC
+
+# isort: split
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -49,3 +52,6 @@ async def openapi() -> JSONResponse:
 
 
 lambda_handler = make_lambda_handler(app)
+
+
+init_phase.complete()

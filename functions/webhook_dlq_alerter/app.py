@@ -4,6 +4,9 @@ alert (see shared.webhooks.dead_letters)."""
 
 from __future__ import annotations
 
+from shared import init_phase  # first: the rest of this module loads without the cyclic GC
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -25,3 +28,6 @@ def handle_record(record: SQSRecord) -> str:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     response = process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
     return dict(response)
+
+
+init_phase.complete()

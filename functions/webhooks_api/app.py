@@ -3,6 +3,9 @@ replay) and SNS event streams."""
 
 from __future__ import annotations
 
+from shared import init_phase  # first: the rest of this module loads without the cyclic GC
+
+# isort: split
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Response
@@ -144,3 +147,6 @@ async def delete_event_stream(stream_id: StreamId, caller: Admin) -> Response:
 
 
 lambda_handler = make_lambda_handler(app)
+
+
+init_phase.complete()
