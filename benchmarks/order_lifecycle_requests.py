@@ -42,6 +42,7 @@ from benchmarks._support import start_cloud
 from benchmarks._trading import metric_blobs_dropped
 from benchmarks.dynamodb_requests import ServerTally, request_json
 from tests.support.aws import TestCloud
+from tests.support.botocore_clients import on_every_new_client
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_DIRS = frozenset({"shared", "functions", "localcloud"})
@@ -171,21 +172,6 @@ class Tally:
         if id(client) not in self._hooked:
             client.meta.events.register("before-send", self.hook)
             self._hooked.add(id(client))
-
-
-def hook_every_new_client(tally: Tally) -> None:
-    """Every botocore client is made by ClientCreator.create_client (boto3, PynamoDB, powertools,
-    the AWS Encryption SDK): register the hook on each one as it is created."""
-    from botocore.client import ClientCreator
-
-    original = ClientCreator.create_client
-
-    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
-        client = original(self, *args, **kwargs)
-        tally.watch(client)
-        return client
-
-    ClientCreator.create_client = create_client
 
 
 def logical_names(cloud: TestCloud) -> dict[str, str]:
@@ -654,7 +640,7 @@ def main() -> None:
     cloud = start_cloud()  # before anything from shared/functions is imported
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
     tally = Tally(logical_names(cloud))
-    hook_every_new_client(tally)
+    on_every_new_client(tally.watch)
     wsgi = cloud.server._server
     if wsgi is None:
         raise SystemExit("moto server is not running")
