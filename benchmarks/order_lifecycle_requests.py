@@ -28,21 +28,19 @@ from __future__ import annotations
 import importlib
 import os
 import secrets
-import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from benchmarks._support import start_cloud
 from benchmarks._trading import metric_blobs_dropped
 from benchmarks.dynamodb_requests import ServerTally, request_json
 from tests.support.aws import TestCloud
-from tests.support.botocore_clients import on_every_new_client
+from tests.support.botocore_clients import call_site, on_every_new_client
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_DIRS = frozenset({"shared", "functions", "localcloud"})
@@ -103,22 +101,6 @@ def _values_prefix(values: dict[str, Any] | None) -> str:
     return ""
 
 
-def call_site() -> tuple[str, ...]:
-    """The innermost frames of our own code (shared/, functions/, localcloud/), innermost first."""
-    frame: FrameType | None = sys._getframe(2)
-    out: list[str] = []
-    while frame is not None and len(out) < 5:
-        path = frame.f_code.co_filename
-        if path.startswith(str(ROOT)):
-            rel = Path(path).relative_to(ROOT)
-            if rel.parts and rel.parts[0] in PROJECT_DIRS:
-                name = f"{rel.stem}.{frame.f_code.co_qualname}"
-                if not out or out[-1] != name:
-                    out.append(name)
-        frame = frame.f_back
-    return tuple(out)
-
-
 class Tally:
     """botocore `before-send` hook on every client: one Call per HTTP request."""
 
@@ -163,7 +145,7 @@ class Tally:
             key,
             items,
             detail,
-            call_site(),
+            call_site(PROJECT_DIRS),
         )
         with self._lock:
             self.calls.append(call)

@@ -73,10 +73,13 @@ class LocalCloudProcess:
 def iam_denials(report: Path) -> list[str]:
     """The calls the local cloud's functions made that their template policies do not allow, as
     lines to read; raises when the report shows no call was checked (the check would be vacuous)."""
+    if not report.exists():
+        raise AssertionError(f"the local cloud stopped without writing its IAM report (see {report.parent})")
     result = json.loads(report.read_text())
     if not result["calls"]:
         raise AssertionError(f"the IAM check recorded no function's AWS call ({report})")
-    return [f"{d['function']}: {d['action']} on {d['resource']}" for d in result["denied"]]
+    denied: list[str] = result["denied"]
+    return denied
 
 
 @pytest.fixture(scope="module")  # stopped after its module, not left running through the suite

@@ -27,43 +27,79 @@ from typing import Any
 
 from localcloud.functions import FunctionSpec, running_function
 from localcloud.template import ROOT
-from tests.support.botocore_clients import on_every_new_client
+from tests.support.botocore_clients import call_site, on_every_new_client
 from tests.support.iam_policy import Arns, FunctionPolicies, Permission, required_permissions
+
+SITE_DIRECTORIES = frozenset({"shared", "functions", "tests"})
+# Set (to the reason) while a test deliberately points a function at resources its policy does not
+# cover, such as a missing event bus to see readiness fail: those calls are not checked.
+unchecked: contextvars.ContextVar[str | None] = contextvars.ContextVar("iam_unchecked", default=None)
 
 
 class IamRecorder:
-    """The distinct (function, permission) pairs the functions' calls needed, and how many calls."""
+    """The distinct (function, permission) pairs the functions' calls needed (each with where it
+    was first needed, for the report), and how many calls were recorded."""
 
     def __init__(self, arns: Arns, fallback: Callable[[], str | None] | None = None) -> None:
         self.arns = arns
         self.fallback = fallback  # who is calling when no invocation is running (FunctionsOnStack)
-        self.needed: set[tuple[str, Permission]] = set()
+        self.needed: dict[tuple[str, Permission], str] = {}
         self.calls = 0
         self.functions: set[str] = set()
         self._lock = threading.Lock()
 
     def record(self, function: str, service: str, operation: str, params: dict[str, Any]) -> None:
-        permissions = required_permissions(service, operation, params, self.arns)
+        pairs = [(function, p) for p in required_permissions(service, operation, params, self.arns)]
+        site = ""
+        if any(pair not in self.needed for pair in pairs):  # the stack is walked once per new pair
+            site = " < ".join(s for s in call_site(SITE_DIRECTORIES, 6) if not s.startswith("iam_recorder."))
         with self._lock:
             self.calls += 1
             self.functions.add(function)
-            self.needed.update((function, p) for p in permissions)
+            for pair in pairs:
+                self.needed.setdefault(pair, site)
 
-    def hook(self, params: dict[str, Any], model: Any, **kwargs: Any) -> None:
-        """botocore's before-parameter-build handler: `model` is the operation model."""
+    def caller(self) -> str | None:
+        """The function on whose behalf the current call is made, if any."""
+        if unchecked.get() is not None:
+            return None
         function = running_function.get()
         if function is None and self.fallback is not None:
             function = self.fallback()
+        return function
+
+    def hook(self, params: dict[str, Any], model: Any, context: dict[str, Any], **kwargs: Any) -> None:
+        """botocore's before-parameter-build handler: `model` is the operation model."""
+        if model.name == "CreateBucket" and context.get("is_presign_request"):
+            return  # a presigned POST borrows CreateBucket's model; `watch` records it as the upload it is
+        function = self.caller()
         if function is not None:
             self.record(function, model.service_model.signing_name, model.name, params)
 
     def watch(self, client: Any) -> None:
         client.meta.events.register("before-parameter-build", self.hook)
+        if client.meta.service_model.service_name == "s3":
+            self._watch_presigned_posts(client)
 
-    def denied(self, policies: FunctionPolicies) -> list[tuple[str, Permission]]:
+    def _watch_presigned_posts(self, client: Any) -> None:
+        """A presigned POST is an upload signed with the function's credentials: S3 authorizes
+        it as s3:PutObject on the key, when the form is posted (which no hook sees)."""
+        presign = client.generate_presigned_post
+
+        def generate_presigned_post(Bucket: str, Key: str, *args: Any, **kwargs: Any) -> Any:  # noqa: N803 - boto's
+            function = self.caller()
+            if function is not None:
+                self.record(function, "s3", "PutObject", {"Bucket": Bucket, "Key": Key})
+            return presign(Bucket, Key, *args, **kwargs)
+
+        client.generate_presigned_post = generate_presigned_post
+
+    def denied(self, policies: FunctionPolicies) -> list[str]:
+        """One line per (function, permission) the function's policy does not allow, with where
+        in the code it was needed."""
         with self._lock:
-            needed = set(self.needed)
-        return policies.denied(needed)
+            needed = dict(self.needed)
+        return [f"{function}: {p}  (from {needed[function, p]})" for function, p in policies.denied(needed)]
 
 
 class FunctionsOnStack:

@@ -1,8 +1,9 @@
 """`python -m tests.support.localcloud_iam REPORT [localcloud options]`: the local cloud, exactly as
 `python -m localcloud` runs it, with every function's AWS calls recorded (tests.support.iam_recorder);
 when it stops it writes REPORT, a JSON object: how many calls were checked, from which functions,
-and each (function, action, resource) its template policy does not allow. The e2e tier runs its
-local cloud this way, so every flow it drives is also an IAM check (tests/e2e/conftest.py).
+and each (function, action, resource) its template policy does not allow, with where it was called.
+The e2e tier runs its local cloud this way, so every flow it drives is also an IAM check
+(tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def run(report: Path, argv: list[str]) -> int:
     result: dict[str, Any] = {
         "calls": recorder.calls,
         "functions": sorted(recorder.functions),
-        "denied": [{"function": f, "action": p.action, "resource": p.resource} for f, p in denied],
+        "denied": denied,
     }
     report.write_text(json.dumps(result, indent=1))
     return code

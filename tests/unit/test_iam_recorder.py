@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import types
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -10,9 +11,10 @@ import pytest
 from botocore.session import get_session
 from botocore.stub import Stubber
 
-from localcloud.functions import running_function
+from localcloud.functions import FunctionSpec, running_function
+from localcloud.template import ROOT
 from tests.support.iam_policy import Arns, Permission
-from tests.support.iam_recorder import IamRecorder, install
+from tests.support.iam_recorder import FunctionsOnStack, IamRecorder, install, unchecked
 
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/"
 
@@ -42,7 +44,7 @@ def _transact(client: Any) -> None:
         client.transact_write_items(TransactItems=items)
 
 
-def test_a_running_functions_calls_are_recorded_with_what_they_need(recorder: IamRecorder) -> None:
+def test_a_running_functions_calls_are_recorded(recorder: IamRecorder) -> None:
     client = _dynamodb()
     token = running_function.set("TradeWorkerFunction")
     try:
@@ -51,9 +53,13 @@ def test_a_running_functions_calls_are_recorded_with_what_they_need(recorder: Ia
         running_function.reset(token)
     assert recorder.calls == 1
     assert recorder.functions == {"TradeWorkerFunction"}
-    assert recorder.needed == {
+    assert set(recorder.needed) == {
         ("TradeWorkerFunction", Permission("dynamodb:PutItem", TABLE_ARN + "Orders")),
         ("TradeWorkerFunction", Permission("dynamodb:ConditionCheckItem", TABLE_ARN + "Accounts")),
+    }
+    sites = set(recorder.needed.values())
+    assert sites == {
+        "test_iam_recorder._transact < test_iam_recorder." + test_a_running_functions_calls_are_recorded.__name__
     }
 
 
@@ -83,3 +89,42 @@ def test_undo_stops_watching_new_clients() -> None:
     finally:
         running_function.reset(token)
     assert recorder.calls == 0
+
+
+def test_a_presigned_post_is_recorded_as_the_upload_it_signs(recorder: IamRecorder) -> None:
+    """botocore builds a presigned POST with CreateBucket's model; S3 authorizes the upload as PutObject."""
+    s3 = get_session().create_client("s3", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
+    token = running_function.set("BacktestsApiFunction")
+    try:
+        post = s3.generate_presigned_post(Bucket="data", Key="uploads/t/1.csv", ExpiresIn=60)
+    finally:
+        running_function.reset(token)
+    assert post["fields"]["key"] == "uploads/t/1.csv"
+    assert set(recorder.needed) == {
+        ("BacktestsApiFunction", Permission("s3:PutObject", "arn:aws:s3:::data/uploads/t/1.csv"))
+    }
+
+
+def test_calls_of_a_test_marked_unchecked_are_not_recorded(recorder: IamRecorder) -> None:
+    client = _dynamodb()
+    token, off = running_function.set("TradeWorkerFunction"), unchecked.set("points at a missing table")
+    try:
+        _transact(client)
+    finally:
+        unchecked.reset(off)
+        running_function.reset(token)
+    assert recorder.calls == 0
+
+
+def test_a_handler_called_directly_is_found_on_the_stack() -> None:
+    """The integration tier calls `lambda_handler` itself: the function is whose package is calling."""
+    spec = FunctionSpec("OrdersApiFunction", "orders", "functions.orders_api.app", "lambda_handler", 10, 512, {}, {})
+    on_stack = FunctionsOnStack({"OrdersApiFunction": spec})
+    assert on_stack() is None
+
+    def ask() -> str | None:
+        return on_stack()
+
+    code = ask.__code__.replace(co_filename=str(ROOT / "functions" / "orders_api" / "app.py"))
+    as_if_in_the_handler = types.FunctionType(code, ask.__globals__, closure=ask.__closure__)
+    assert as_if_in_the_handler() == "OrdersApiFunction"
