@@ -64,6 +64,7 @@ bench: venv  ## print cold-start, warm-call and DynamoDB-request figures
 	$(BIN)/python -m benchmarks.webhook_signing
 	$(BIN)/python -m benchmarks.backtest_engine
 	$(BIN)/python -m benchmarks.backtest_sweep  # backtests (issue 9)
+	$(BIN)/python -m benchmarks.iam_check_overhead  # iam-check: what the tests' IAM check adds per AWS call
 
 # sam build / sam validate run from their own virtualenv: aws-sam-cli pins its own boto3.
 .venv-sam/bin/sam:

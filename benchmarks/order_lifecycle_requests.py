@@ -28,20 +28,19 @@ from __future__ import annotations
 import importlib
 import os
 import secrets
-import sys
 import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from benchmarks._support import start_cloud
 from benchmarks._trading import metric_blobs_dropped
 from benchmarks.dynamodb_requests import ServerTally, request_json
 from tests.support.aws import TestCloud
+from tests.support.botocore_clients import call_site, on_every_new_client
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_DIRS = frozenset({"shared", "functions", "localcloud"})
@@ -102,22 +101,6 @@ def _values_prefix(values: dict[str, Any] | None) -> str:
     return ""
 
 
-def call_site() -> tuple[str, ...]:
-    """The innermost frames of our own code (shared/, functions/, localcloud/), innermost first."""
-    frame: FrameType | None = sys._getframe(2)
-    out: list[str] = []
-    while frame is not None and len(out) < 5:
-        path = frame.f_code.co_filename
-        if path.startswith(str(ROOT)):
-            rel = Path(path).relative_to(ROOT)
-            if rel.parts and rel.parts[0] in PROJECT_DIRS:
-                name = f"{rel.stem}.{frame.f_code.co_qualname}"
-                if not out or out[-1] != name:
-                    out.append(name)
-        frame = frame.f_back
-    return tuple(out)
-
-
 class Tally:
     """botocore `before-send` hook on every client: one Call per HTTP request."""
 
@@ -162,7 +145,7 @@ class Tally:
             key,
             items,
             detail,
-            call_site(),
+            call_site(PROJECT_DIRS),
         )
         with self._lock:
             self.calls.append(call)
@@ -171,21 +154,6 @@ class Tally:
         if id(client) not in self._hooked:
             client.meta.events.register("before-send", self.hook)
             self._hooked.add(id(client))
-
-
-def hook_every_new_client(tally: Tally) -> None:
-    """Every botocore client is made by ClientCreator.create_client (boto3, PynamoDB, powertools,
-    the AWS Encryption SDK): register the hook on each one as it is created."""
-    from botocore.client import ClientCreator
-
-    original = ClientCreator.create_client
-
-    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
-        client = original(self, *args, **kwargs)
-        tally.watch(client)
-        return client
-
-    ClientCreator.create_client = create_client
 
 
 def logical_names(cloud: TestCloud) -> dict[str, str]:
@@ -658,7 +626,7 @@ def main() -> None:
     cloud = start_cloud()  # before anything from shared/functions is imported
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
     tally = Tally(logical_names(cloud))
-    hook_every_new_client(tally)
+    on_every_new_client(tally.watch)
     wsgi = cloud.server._server
     if wsgi is None:
         raise SystemExit("moto server is not running")

@@ -9,12 +9,18 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from localcloud.template import Resolver, handler_module, resources_of_type
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+# The template logical id of the function whose invocation is running in this context: one process
+# hosts every function, so whatever watches their AWS calls (tests.support.iam_recorder: each
+# function's calls against its own policies) needs to know whose call it is.
+running_function: ContextVar[str | None] = ContextVar("running_function", default=None)
 
 
 @dataclass
@@ -64,11 +70,15 @@ class FunctionSpec:
         with self._lock:
             handler = self.handler()
         ensure_event_loop()
-        if not exclusive:
-            return handler(event, FakeLambdaContext(self.physical_name, self.memory, self.timeout))
-        with self._lock:
-            context = FakeLambdaContext(self.physical_name, self.memory, self.timeout)
-            return handler(event, context)
+        token = running_function.set(self.logical_id)
+        try:
+            if not exclusive:
+                return handler(event, FakeLambdaContext(self.physical_name, self.memory, self.timeout))
+            with self._lock:
+                context = FakeLambdaContext(self.physical_name, self.memory, self.timeout)
+                return handler(event, context)
+        finally:
+            running_function.reset(token)
 
 
 def ensure_event_loop() -> None:

@@ -1,4 +1,9 @@
-"""Starts the local cloud (`python -m localcloud`) as a separate process and talks to it over HTTP."""
+"""Starts the local cloud (`python -m localcloud`) as a separate process and talks to it over HTTP.
+
+It runs under tests.support.localcloud_iam, so every module of this tier is also an IAM check: when
+its cloud stops, each AWS call a function made must be one its policy in template.yaml allows (moto
+does not enforce IAM; AWS would answer AccessDenied), or the module fails at teardown with the list.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from tests.support.api import Reply
 from tests.support.processes import process_ends
 
 ROOT = Path(__file__).resolve().parents[2]
+LOCALCLOUD_OPTIONS = ("--port", "0", "--speed", "60", "--state-file")  # the state file's path follows
 
 
 @dataclass
@@ -64,12 +70,25 @@ class LocalCloudProcess:
         )
 
 
+def iam_denials(report: Path) -> list[str]:
+    """The calls the local cloud's functions made that their template policies do not allow, as
+    lines to read; raises when the report shows no call was checked (the check would be vacuous)."""
+    if not report.exists():
+        raise AssertionError(f"the local cloud stopped without writing its IAM report (see {report.parent})")
+    result = json.loads(report.read_text())
+    if not result["calls"]:
+        raise AssertionError(f"the IAM check recorded no function's AWS call ({report})")
+    denied: list[str] = result["denied"]
+    return denied
+
+
 @pytest.fixture(scope="module")  # stopped after its module, not left running through the suite
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProcess]:
     state = tmp_path_factory.mktemp("localcloud") / "state.json"
+    iam_report = state.parent / "iam.json"
     log = (state.parent / "localcloud.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "localcloud", "--port", "0", "--speed", "60", "--state-file", str(state)],
+        [sys.executable, "-m", "tests.support.localcloud_iam", str(iam_report), *LOCALCLOUD_OPTIONS, str(state)],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -99,3 +118,10 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudProces
         if process.poll() is None:
             process.kill()
         log.close()
+    denied = iam_denials(iam_report)
+    if denied:
+        pytest.fail(
+            "AWS calls the functions' policies in template.yaml do not allow (AccessDenied on AWS):\n  "
+            + "\n  ".join(denied),
+            pytrace=False,
+        )

@@ -39,6 +39,7 @@ def test_readiness_reports_each_dependency(system_handler: Any) -> None:
     assert all(check["ok"] for check in reply.json["checks"].values())
 
 
+@pytest.mark.iam_unchecked("a bus that does not exist; on AWS the policy denies it, which is as unready")
 def test_readiness_is_503_when_a_dependency_is_missing(system_handler: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from shared import health
     from shared.config import get_settings

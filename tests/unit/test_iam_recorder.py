@@ -1,0 +1,130 @@
+"""The recorder behind the e2e tier's IAM check: each call of a running function, and only those."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from botocore.session import get_session
+from botocore.stub import Stubber
+
+from localcloud.functions import FunctionSpec, running_function
+from localcloud.template import ROOT
+from tests.support.iam_policy import Arns, Permission
+from tests.support.iam_recorder import FunctionsOnStack, IamRecorder, install, unchecked
+
+TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/"
+
+
+@pytest.fixture
+def recorder() -> Iterator[IamRecorder]:
+    recorder = IamRecorder(Arns("us-east-1", "123456789012"))
+    undo = install(recorder)
+    yield recorder
+    undo()
+
+
+def _dynamodb() -> Any:
+    """A client made after `install` (as the functions' are), answering from a stub, not the network."""
+    return get_session().create_client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+    )
+
+
+def _transact(client: Any) -> None:
+    items = [
+        {"Put": {"TableName": "Orders", "Item": {"pk": {"S": "1"}}}},
+        {"ConditionCheck": {"TableName": "Accounts", "Key": {"pk": {"S": "1"}}, "ConditionExpression": "a = b"}},
+    ]
+    with Stubber(client) as stub:
+        stub.add_response("transact_write_items", {})
+        client.transact_write_items(TransactItems=items)
+
+
+def test_a_running_functions_calls_are_recorded(recorder: IamRecorder) -> None:
+    client = _dynamodb()
+    token = running_function.set("TradeWorkerFunction")
+    try:
+        _transact(client)
+    finally:
+        running_function.reset(token)
+    assert recorder.calls == 1
+    assert recorder.functions == {"TradeWorkerFunction"}
+    assert set(recorder.needed) == {
+        ("TradeWorkerFunction", Permission("dynamodb:PutItem", TABLE_ARN + "Orders")),
+        ("TradeWorkerFunction", Permission("dynamodb:ConditionCheckItem", TABLE_ARN + "Accounts")),
+    }
+    sites = set(recorder.needed.values())
+    assert sites == {
+        "test_iam_recorder._transact < test_iam_recorder." + test_a_running_functions_calls_are_recorded.__name__
+    }
+
+
+def test_calls_outside_any_invocation_are_not_a_functions(recorder: IamRecorder) -> None:
+    _transact(_dynamodb())
+    assert recorder.calls == 0
+
+
+def test_a_functions_thread_pool_workers_call_on_its_behalf(recorder: IamRecorder) -> None:
+    """The bot scheduler refreshes markets from a thread pool: those calls are its calls too."""
+    client = _dynamodb()
+    token = running_function.set("BotSchedulerFunction")
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            pool.submit(_transact, client).result()
+    finally:
+        running_function.reset(token)
+    assert recorder.functions == {"BotSchedulerFunction"}
+
+
+def test_undo_stops_watching_new_clients() -> None:
+    recorder = IamRecorder(Arns("us-east-1", "123456789012"))
+    install(recorder)()
+    token = running_function.set("TradeWorkerFunction")
+    try:
+        _transact(_dynamodb())
+    finally:
+        running_function.reset(token)
+    assert recorder.calls == 0
+
+
+def test_a_presigned_post_is_recorded_as_the_upload_it_signs(recorder: IamRecorder) -> None:
+    """botocore builds a presigned POST with CreateBucket's model; S3 authorizes the upload as PutObject."""
+    s3 = get_session().create_client("s3", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
+    token = running_function.set("BacktestsApiFunction")
+    try:
+        post = s3.generate_presigned_post(Bucket="data", Key="uploads/t/1.csv", ExpiresIn=60)
+    finally:
+        running_function.reset(token)
+    assert post["fields"]["key"] == "uploads/t/1.csv"
+    assert set(recorder.needed) == {
+        ("BacktestsApiFunction", Permission("s3:PutObject", "arn:aws:s3:::data/uploads/t/1.csv"))
+    }
+
+
+def test_calls_of_a_test_marked_unchecked_are_not_recorded(recorder: IamRecorder) -> None:
+    client = _dynamodb()
+    token, off = running_function.set("TradeWorkerFunction"), unchecked.set("points at a missing table")
+    try:
+        _transact(client)
+    finally:
+        unchecked.reset(off)
+        running_function.reset(token)
+    assert recorder.calls == 0
+
+
+def test_a_handler_called_directly_is_found_on_the_stack() -> None:
+    """The integration tier calls `lambda_handler` itself: the function is whose package is calling."""
+    spec = FunctionSpec("OrdersApiFunction", "orders", "functions.orders_api.app", "lambda_handler", 10, 512, {}, {})
+    on_stack = FunctionsOnStack({"OrdersApiFunction": spec})
+    assert on_stack() is None
+
+    def ask() -> str | None:
+        return on_stack()
+
+    code = ask.__code__.replace(co_filename=str(ROOT / "functions" / "orders_api" / "app.py"))
+    as_if_in_the_handler = types.FunctionType(code, ask.__globals__, closure=ask.__closure__)
+    assert as_if_in_the_handler() == "OrdersApiFunction"
