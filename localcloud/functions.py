@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import os
 import threading
@@ -59,7 +60,10 @@ class FunctionSpec:
 
     def handler(self) -> Handler:
         if self._handler is None:
-            module = importlib.import_module(self.module)
+            try:
+                module = importlib.import_module(self.module)
+            finally:
+                gc.enable()  # a handler module that failed to load left its init phase open (shared.init_phase)
             self._handler = getattr(module, self.handler_name)
         return self._handler
 

@@ -50,10 +50,11 @@ class SequenceClaim:
         for (tenant_id, key), last in self.last.items():
             stage_sequence_counter(tx, tenant_id, key, before=self.read[(tenant_id, key)], last=last)
 
-    def overtaken(self) -> bool:
-        """Whether another commit moved one of these counters since they were read (so a failed
-        transaction failed, at least also, on them and is worth renumbering and retrying)."""
-        return read_sequence_counters(list(self.read)) != self.read
+    def overtaken(self) -> int:
+        """How many of these counters another commit moved since they were read (a failed
+        transaction failed, at least also, on each of them)."""
+        now = read_sequence_counters(list(self.read))
+        return sum(1 for key, value in self.read.items() if now[key] != value)
 
 
 def claim(events: Sequence[DomainEvent], known: Mapping[CounterKey, int] | None = None) -> SequenceClaim:

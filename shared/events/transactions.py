@@ -57,11 +57,16 @@ def commit_with_events(
 
 
 def _worth_retrying(exc: TransactWriteError, numbered: sequences.SequenceClaim) -> bool:
-    """A counter moved underneath (renumber), or DynamoDB cancelled the transaction only for a
-    conflict with another one in flight on the same item (a shared counter makes that likelier;
-    nothing was written, so trying again is safe)."""
+    """Counters moved underneath and they alone failed (renumber), or DynamoDB cancelled the
+    transaction only for a conflict with another one in flight on the same item (a shared counter
+    makes that likelier; nothing was written, so trying again is safe). When more conditions
+    failed than counters moved, one of the caller's own failed too: retrying cannot help."""
     if condition_failed(exc):
-        return bool(numbered.read) and numbered.overtaken()
+        if not numbered.read:
+            return False
+        failed = sum(1 for r in exc.cancellation_reasons if r is not None and r.code == "ConditionalCheckFailed")
+        moved = numbered.overtaken()
+        return moved > 0 and failed <= moved
     return any(reason is not None and reason.code == "TransactionConflict" for reason in exc.cancellation_reasons)
 
 

@@ -44,10 +44,12 @@ def settle_dead_lettered_task(body: str, receive_count: int) -> str:
             resolution=resolution,
         ),
     )
+    # An alert about an order is one of the order's events: it commits with the order's row (with
+    # its move, if it moves), so the row keeps carrying the order's event counter.
     if order is not None and target is not None:
-        # The alert commits with the order's move: one transaction, and the order's event
-        # counter stays the one its row carries.
         changes.move(order, target, reason="task_dead_lettered", extra_events=[alert])
+    elif order is not None:
+        changes.commit(order, [alert])
     else:
         record_events([alert])
     metrics.add_metric(name="TradeTasksDeadLettered", unit=MetricUnit.Count, value=1)

@@ -33,13 +33,14 @@ def _bus_tap(cloud: LocalCloudProcess) -> tuple[Any, str]:
     return sqs, url
 
 
-def _drain(sqs: Any, url: str, tenant_id: str, expect: int) -> list[dict[str, Any]]:
+def _drain(sqs: Any, url: str, tenant_id: str, expect: int, types: tuple[str, ...] = ("",)) -> list[dict[str, Any]]:
+    """The tenant's events whose type starts with one of `types`, until `expect` or 10 s."""
     seen: list[dict[str, Any]] = []
     deadline = time.monotonic() + 10
     while len(seen) < expect and time.monotonic() < deadline:
         for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
             detail = json.loads(message["Body"])["detail"]
-            if detail["tenant_id"] == tenant_id:
+            if detail["tenant_id"] == tenant_id and detail["type"].startswith(types):
                 seen.append(detail)
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return seen
@@ -74,7 +75,9 @@ def test_signup_api_key_and_bot_lifecycle_with_events_on_the_bus(cloud: LocalClo
     assert cloud.request("DELETE", f"/bots/{bot_id}", headers=auth).status == 204
     assert cloud.request("GET", f"/bots/{bot_id}", headers=auth).status == 404
 
-    events = _drain(sqs, queue, tenant_id, expect=10)
+    # The lifecycle's own events: the dca bot may also trade if a schedule tick falls while it runs
+    # (its order.* events belong to other aggregates and are not what this test is about).
+    events = _drain(sqs, queue, tenant_id, expect=10, types=("tenant.", "api_key.", "bot."))
     assert [e["type"] for e in events] == [
         "tenant.created",
         "api_key.created",

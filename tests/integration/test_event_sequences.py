@@ -210,11 +210,29 @@ def test_a_stale_known_counter_costs_a_retry_never_a_wrong_number(test_cloud: Te
 
 def test_an_order_row_carries_its_event_sequence_through_the_lifecycle(test_cloud: TestCloud) -> None:
     """changes.commit hands the order row's number to the commit and stores the new one on it,
-    including across a commit made without the row (the dead-letter alert is not one of those
-    any more, but an operator's record_events could be)."""
-    from shared.clock import utc_now
+    including across a commit made without the row (no order event is committed that way today;
+    the commit must still number correctly if one ever is)."""
     from shared.orders import changes
-    from shared.orders.models import OrderRecord, get_order
+    from shared.orders.models import get_order
+    from shared.orders.states import OrderStatus
+
+    order = _new_order()
+    changes.commit(order, [changes.order_event("order.created", order)], new=True)
+    assert order.event_sequence == 1
+    record_events([_order_event(order.tenant_id, order.order_id, "order.unknown")])  # counter 2, row says 1
+    fresh = get_order(order.tenant_id, order.order_id)
+    assert fresh is not None and fresh.event_sequence == 1
+    changes.move(fresh, OrderStatus.REJECTED, reason="test")
+    stored = get_order(order.tenant_id, order.order_id)
+    assert stored is not None and stored.event_sequence == 3
+    counter = sequences.counter_of(order.tenant_id, "order", order.order_id)
+    assert read_sequence_counters([counter]) == {counter: 3}
+
+
+def _new_order() -> Any:
+    """A PENDING_SUBMIT order row, not saved yet."""
+    from shared.clock import utc_now
+    from shared.orders.models import OrderRecord
     from shared.orders.states import OrderStatus
 
     now, order_id = utc_now(), new_id("ord")
@@ -236,13 +254,47 @@ def test_an_order_row_carries_its_event_sequence_through_the_lifecycle(test_clou
         status=OrderStatus.PENDING_SUBMIT.value,
     )
     order.set_status(OrderStatus.PENDING_SUBMIT)
+    return order
+
+
+def test_a_dead_lettered_task_for_a_settled_order_raises_its_alert_with_the_orders_row(test_cloud: TestCloud) -> None:
+    """The alert is one of the order's events: committed with the row, which keeps carrying the
+    counter, so the order's next commit needs no counter read."""
+    from shared.orders import changes
+    from shared.orders.dead_letters import settle_dead_lettered_task
+    from shared.orders.models import get_order
+    from shared.orders.states import OrderStatus
+    from shared.orders.tasks import TradeTask
+
+    order = _new_order()
     changes.commit(order, [changes.order_event("order.created", order)], new=True)
-    assert order.event_sequence == 1
-    record_events([_order_event(order.tenant_id, order.order_id, "order.unknown")])  # counter 2, row says 1
-    fresh = get_order(order.tenant_id, order.order_id)
-    assert fresh is not None and fresh.event_sequence == 1
-    changes.move(fresh, OrderStatus.REJECTED, reason="test")
+    changes.move(order, OrderStatus.REJECTED, reason="test")
+    task = TradeTask(kind="cancel", tenant_id=order.tenant_id, order_id=order.order_id, account_id="paper")
+    assert settle_dead_lettered_task(task.model_dump_json(), receive_count=5) == "left as REJECTED"
     stored = get_order(order.tenant_id, order.order_id)
     assert stored is not None and stored.event_sequence == 3
     counter = sequences.counter_of(order.tenant_id, "order", order.order_id)
     assert read_sequence_counters([counter]) == {counter: 3}
+
+
+def test_a_stale_hint_and_a_failed_condition_of_the_callers_are_not_retried(test_cloud: TestCloud) -> None:
+    """Two writers carrying the same hint: the loser fails on its own version check and on the
+    counter. Renumbering cannot save it, so it is not retried (one transaction, not two)."""
+    tenant, order = new_id("ten"), new_id("ord")
+    counter = sequences.counter_of(tenant, "order", order)
+    record_events([_order_event(tenant, order)])  # counter at 1
+    calls: list[int] = []
+
+    def stage(tx: TransactWrite) -> None:
+        calls.append(1)
+        missing = SequenceCounterRecord(tenant_id=tenant, event_id="seq#nothing#here", last_sequence=1)
+        tx.update(
+            missing,
+            actions=[SequenceCounterRecord.last_sequence.set(2)],
+            condition=SequenceCounterRecord.event_id.exists(),
+        )
+
+    with pytest.raises(TransactWriteError):
+        commit_with_events(stage, [_order_event(tenant, order)], known_sequences={counter: 0})
+    assert calls == [1]
+    assert read_sequence_counters([counter]) == {counter: 1}

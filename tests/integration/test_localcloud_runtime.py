@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import secrets
@@ -9,10 +10,12 @@ import threading
 from typing import Any
 
 import boto3
+import pytest
 
 from localcloud.functions import FunctionSpec
 from localcloud.pollers import SqsPoller
 from localcloud.schedules import Schedule, ScheduleClock
+from tests.support.aws import TestCloud
 
 
 def _function(handler: Any) -> FunctionSpec:
@@ -121,3 +124,38 @@ def test_schedule_clock_fires_rate_schedules_sped_up() -> None:
     assert clock.fired["Tick"] >= 2 and clock.fired["Custom"] >= 2
     assert any(e.get("detail-type") == "Scheduled Event" for e in fired)
     assert {"job": "sweep"} in fired
+
+
+def test_the_pollers_of_a_fifo_queue_receive_one_at_a_time(test_cloud: TestCloud) -> None:
+    """Several pollers of the trade queue (its source's MaximumConcurrency) share one receive lock.
+    moto works out which message groups are in flight when a receive starts, not after its long
+    poll: a poller already waiting when another took a group's message could take the group's
+    next one too, running one account's tasks side by side (SQS and Lambda never do)."""
+    from localcloud.pollers import sqs_pollers
+
+    pollers = sqs_pollers(test_cloud.resolver, test_cloud.functions, test_cloud.endpoint, threading.Event())
+    trade = [p for p in pollers if p.function.logical_id == "TradeWorkerFunction"]
+    assert len(trade) > 1 and trade[0].queue_url.endswith(".fifo")
+    assert all(p.concurrent and p.receive_lock is trade[0].receive_lock for p in trade)
+    webhooks = [p for p in pollers if p.function.logical_id == "WebhookDispatcherFunction"]
+    assert len(webhooks) > 1 and not webhooks[0].queue_url.endswith(".fifo")
+    assert len({id(p.receive_lock) for p in webhooks}) == len(webhooks)  # a standard queue: no need
+
+
+def test_a_handler_module_that_fails_to_load_leaves_the_collector_on(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A handler module turns the cyclic GC off while it loads (shared.init_phase) and back on at
+    its end; one that raises before its end must not leave a long-lived local cloud without it."""
+    module = f"broken_handler_{secrets.token_hex(4)}"
+    (tmp_path / f"{module}.py").write_text("import gc\ngc.disable()\nraise RuntimeError('broken init')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = FunctionSpec(
+        "Broken", "broken-fn", module, "lambda_handler", timeout=5, memory=128, environment={}, events={}
+    )
+    try:
+        with pytest.raises(RuntimeError, match="broken init"):
+            spec.handler()
+        assert gc.isenabled()
+    finally:
+        gc.enable()
