@@ -45,11 +45,12 @@ def start_aws_endpoint(host: str = "127.0.0.1", port: int = 0) -> tuple[Threaded
     """moto's server in this process, with the local cloud's fixes to it installed (and HTTP
     keep-alive, localcloud.moto_server): the one way the local cloud (in the moto process, or in
     its own with aws_process=False), the tests and the benchmarks start their AWS endpoint."""
-    from localcloud import moto_speedups, moto_transactions
+    from localcloud import moto_speedups, moto_sqs_fifo, moto_transactions
     from localcloud.moto_server import KeepAliveMotoServer
 
     moto_transactions.install()
     moto_speedups.install()
+    moto_sqs_fifo.install()
     server = KeepAliveMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     bound_host, bound_port = server.get_host_and_port()

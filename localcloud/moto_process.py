@@ -2,7 +2,7 @@
 with the handlers, pollers and gateway for one GIL.
 
 `python -m localcloud.moto_process` installs the local cloud's moto fixes (moto_transactions,
-moto_speedups: they patch moto, so they must run in the process that serves the requests),
+moto_speedups, moto_sqs_fifo: they patch moto, so they must run in the process that serves the requests),
 starts moto's threaded server and prints `READY <endpoint>` on stdout. It exits when its stdin
 closes, which is how it learns that its parent is gone: stopped cleanly, killed or crashed, no
 endpoint is left behind. `MotoProcess` starts it, waits for that line and for the endpoint to

@@ -33,14 +33,9 @@ class SqsPoller(threading.Thread):
         stop: threading.Event,
         concurrent: bool = False,
         index: int = 0,
-        receive_lock: threading.Lock | None = None,
     ) -> None:
         super().__init__(name=f"sqs-poller-{function.logical_id}-{index}", daemon=True)
         self.concurrent = concurrent  # one of several pollers invoking in parallel (ScalingConfig)
-        # Several pollers of one FIFO queue receive one at a time: moto decides which message groups
-        # are busy when a receive starts, so a receive already waiting when a group's message goes
-        # in flight elsewhere could take that group's next one (SQS, and Lambda, never would).
-        self.receive_lock = receive_lock or threading.Lock()
         self.function = function
         self.queue_url = queue_url
         self.queue_arn = queue_arn
@@ -53,14 +48,13 @@ class SqsPoller(threading.Thread):
 
     def poll_once(self, wait_seconds: int = 1) -> int:
         """One receive-invoke-delete cycle; returns how many messages were received."""
-        with self.receive_lock:
-            received = self.sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=self.batch_size,
-                WaitTimeSeconds=wait_seconds,
-                AttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
+        received = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
         if not received:
             return 0
         event = {"Records": [self._record(m) for m in received]}
@@ -129,7 +123,6 @@ def sqs_pollers(
             partial = "ReportBatchItemFailures" in props.get("FunctionResponseTypes", [])
             # ScalingConfig.MaximumConcurrency: that many batches in flight on AWS; a few here.
             count = min(LOCAL_MAX_CONCURRENCY, int(props.get("ScalingConfig", {}).get("MaximumConcurrency", 1)))
-            shared_lock = threading.Lock() if queue_url.endswith(".fifo") else None
             pollers.extend(
                 SqsPoller(
                     function,
@@ -142,7 +135,6 @@ def sqs_pollers(
                     stop,
                     concurrent=count > 1,
                     index=i,
-                    receive_lock=shared_lock,
                 )
                 for i in range(count)
             )

@@ -126,20 +126,49 @@ def test_schedule_clock_fires_rate_schedules_sped_up() -> None:
     assert {"job": "sweep"} in fired
 
 
-def test_the_pollers_of_a_fifo_queue_receive_one_at_a_time(test_cloud: TestCloud) -> None:
-    """Several pollers of the trade queue (its source's MaximumConcurrency) share one receive lock.
-    moto works out which message groups are in flight when a receive starts, not after its long
-    poll: a poller already waiting when another took a group's message could take the group's
-    next one too, running one account's tasks side by side (SQS and Lambda never do)."""
-    from localcloud.pollers import sqs_pollers
+def test_a_fifo_long_poll_never_takes_the_next_message_of_a_group_in_flight(
+    test_cloud: TestCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A receive already waiting when another consumer took a group's message must not take the
+    group's next one (localcloud.moto_sqs_fifo; moto decided once, when the wait began). The
+    waiter is held inside its wait while the other consumer receives, so the order is forced."""
+    from moto.sqs.models import Queue, sqs_backends
 
-    pollers = sqs_pollers(test_cloud.resolver, test_cloud.functions, test_cloud.endpoint, threading.Event())
-    trade = [p for p in pollers if p.function.logical_id == "TradeWorkerFunction"]
-    assert len(trade) > 1 and trade[0].queue_url.endswith(".fifo")
-    assert all(p.concurrent and p.receive_lock is trade[0].receive_lock for p in trade)
-    webhooks = [p for p in pollers if p.function.logical_id == "WebhookDispatcherFunction"]
-    assert len(webhooks) > 1 and not webhooks[0].queue_url.endswith(".fifo")
-    assert len({id(p.receive_lock) for p in webhooks}) == len(webhooks)  # a standard queue: no need
+    sqs = boto3.client("sqs")
+    name = f"fifo-{secrets.token_hex(4)}.fifo"
+    url = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})[
+        "QueueUrl"
+    ]
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    waiting, go = threading.Event(), threading.Event()
+    real_wait = Queue.wait_for_messages
+
+    def held_wait(queue: Any, timeout: float) -> None:
+        if queue.name == name and not go.is_set():
+            waiting.set()
+            go.wait(timeout=10)
+            return
+        real_wait(queue, timeout)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Queue, "wait_for_messages", held_wait)
+    taken: list[list[str]] = []
+    waiter = threading.Thread(
+        target=lambda: taken.append(
+            [m.body for m in backend.receive_message(name, 10, wait_seconds_timeout=1, visibility_timeout=30)]
+        )
+    )
+    waiter.start()
+    assert waiting.wait(timeout=10)  # the waiter is inside its long poll, before anything was sent
+    sqs.send_message(QueueUrl=url, MessageBody="submit", MessageGroupId="tenant#account")
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]  # another consumer
+    assert [m["Body"] for m in first] == ["submit"]
+    sqs.send_message(QueueUrl=url, MessageBody="cancel", MessageGroupId="tenant#account")
+    go.set()
+    waiter.join(timeout=10)
+    assert taken == [[]]  # the group was in flight for the whole wait
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
+    after = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+    assert [m["Body"] for m in after] == ["cancel"]
 
 
 def test_a_handler_module_that_fails_to_load_leaves_the_collector_on(
