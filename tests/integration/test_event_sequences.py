@@ -5,7 +5,7 @@ consumed by a commit that fails on the caller's own condition."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -41,6 +41,21 @@ def _order_event(tenant_id: str, order_id: str, event_type: str = "order.partial
         fee_currency=None,
     )
     return new_event(event_type, tenant_id=tenant_id, source="cryptoorchestrator.test", data=data)
+
+
+def _failing_stage(tenant: str, calls: list[int]) -> Callable[[TransactWrite], None]:
+    """A caller's write whose own condition fails (it updates a row that does not exist)."""
+
+    def stage(tx: TransactWrite) -> None:
+        calls.append(1)
+        missing = SequenceCounterRecord(tenant_id=tenant, event_id="seq#nothing#here", last_sequence=1)
+        tx.update(
+            missing,
+            actions=[SequenceCounterRecord.last_sequence.set(2)],
+            condition=SequenceCounterRecord.event_id.exists(),
+        )
+
+    return stage
 
 
 def test_events_of_one_order_in_one_transaction_are_numbered_in_order(test_cloud: TestCloud) -> None:
@@ -103,15 +118,7 @@ def test_a_callers_failed_condition_is_raised_once_and_consumes_no_number(test_c
     tenant, order = new_id("ten"), new_id("ord")
     calls: list[int] = []
 
-    def stage(tx: TransactWrite) -> None:
-        calls.append(1)
-        missing = SequenceCounterRecord(tenant_id=tenant, event_id="seq#nothing#here", last_sequence=1)
-        tx.update(
-            missing,
-            actions=[SequenceCounterRecord.last_sequence.set(2)],
-            condition=SequenceCounterRecord.event_id.exists(),
-        )
-
+    stage = _failing_stage(tenant, calls)
     record_events([_order_event(tenant, order)])  # the counter exists: the retry check reads it
     with pytest.raises(TransactWriteError):
         commit_with_events(stage, [_order_event(tenant, order)])
@@ -285,15 +292,7 @@ def test_a_stale_hint_and_a_failed_condition_of_the_callers_are_not_retried(test
     record_events([_order_event(tenant, order)])  # counter at 1
     calls: list[int] = []
 
-    def stage(tx: TransactWrite) -> None:
-        calls.append(1)
-        missing = SequenceCounterRecord(tenant_id=tenant, event_id="seq#nothing#here", last_sequence=1)
-        tx.update(
-            missing,
-            actions=[SequenceCounterRecord.last_sequence.set(2)],
-            condition=SequenceCounterRecord.event_id.exists(),
-        )
-
+    stage = _failing_stage(tenant, calls)
     with pytest.raises(TransactWriteError):
         commit_with_events(stage, [_order_event(tenant, order)], known_sequences={counter: 0})
     assert calls == [1]
