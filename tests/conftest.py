@@ -73,7 +73,7 @@ def _watch_iam(cloud: TestCloud) -> IamRecorder:
     from tests.support.iam_policy import Arns
     from tests.support.iam_recorder import FunctionsOnStack, IamRecorder, install
 
-    recorder = IamRecorder(Arns.of(cloud.resolver), fallback=FunctionsOnStack(cloud.functions))
+    recorder = IamRecorder(Arns.of(cloud.resolver), fallback=FunctionsOnStack(cloud.functions), endpoint=cloud.endpoint)
     install(recorder)
     return recorder
 
@@ -106,6 +106,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    if _IAM_KEY in config.stash:
+        recorder = config.stash[_IAM_KEY]
+        terminalreporter.write_line(
+            f"IAM check: {recorder.calls} calls by {len(recorder.functions)} functions, "
+            f"{len(recorder.needed)} distinct permissions checked against template.yaml"
+        )
     denied = config.stash.get(_IAM_DENIED_KEY, [])
     if denied:
         terminalreporter.section("IAM: calls the functions' policies in template.yaml do not allow", red=True)

@@ -40,9 +40,14 @@ class IamRecorder:
     """The distinct (function, permission) pairs the functions' calls needed (each with where it
     was first needed, for the report), and how many calls were recorded."""
 
-    def __init__(self, arns: Arns, fallback: Callable[[], str | None] | None = None) -> None:
+    def __init__(
+        self, arns: Arns, fallback: Callable[[], str | None] | None = None, endpoint: str | None = None
+    ) -> None:
         self.arns = arns
         self.fallback = fallback  # who is calling when no invocation is running (FunctionsOnStack)
+        # Only clients of this endpoint (the session's moto): a test's own stubbed clients, made
+        # while the session watches, are not the functions' calls.
+        self.endpoint = endpoint
         self.needed: dict[tuple[str, Permission], str] = {}
         self.calls = 0
         self.functions: set[str] = set()
@@ -77,6 +82,8 @@ class IamRecorder:
             self.record(function, model.service_model.signing_name, model.name, params)
 
     def watch(self, client: Any) -> None:
+        if self.endpoint is not None and not str(client.meta.endpoint_url).startswith(self.endpoint):
+            return
         client.meta.events.register("before-parameter-build", self.hook)
         if client.meta.service_model.service_name == "s3":
             self._watch_presigned_posts(client)

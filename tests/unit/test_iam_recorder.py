@@ -19,6 +19,11 @@ from tests.support.iam_recorder import FunctionsOnStack, IamRecorder, install, u
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/"
 
 
+# Not the session's moto endpoint (AWS_ENDPOINT_URL): these clients answer from stubs, and the
+# session's own recorder, which watches that endpoint only, leaves them alone.
+STUBBED = "https://stubbed.invalid"
+
+
 @pytest.fixture
 def recorder() -> Iterator[IamRecorder]:
     recorder = IamRecorder(Arns("us-east-1", "123456789012"))
@@ -30,7 +35,7 @@ def recorder() -> Iterator[IamRecorder]:
 def _dynamodb() -> Any:
     """A client made after `install` (as the functions' are), answering from a stub, not the network."""
     return get_session().create_client(
-        "dynamodb", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+        "dynamodb", endpoint_url=STUBBED, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
     )
 
 
@@ -93,7 +98,9 @@ def test_undo_stops_watching_new_clients() -> None:
 
 def test_a_presigned_post_is_recorded_as_the_upload_it_signs(recorder: IamRecorder) -> None:
     """botocore builds a presigned POST with CreateBucket's model; S3 authorizes the upload as PutObject."""
-    s3 = get_session().create_client("s3", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
+    s3 = get_session().create_client(
+        "s3", endpoint_url=STUBBED, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+    )
     token = running_function.set("BacktestsApiFunction")
     try:
         post = s3.generate_presigned_post(Bucket="data", Key="uploads/t/1.csv", ExpiresIn=60)
@@ -128,3 +135,20 @@ def test_a_handler_called_directly_is_found_on_the_stack() -> None:
     code = ask.__code__.replace(co_filename=str(ROOT / "functions" / "orders_api" / "app.py"))
     as_if_in_the_handler = types.FunctionType(code, ask.__globals__, closure=ask.__closure__)
     assert as_if_in_the_handler() == "OrdersApiFunction"
+
+
+def test_a_recorder_of_one_endpoint_ignores_clients_of_others() -> None:
+    """The session watches its moto endpoint only: this module's stubbed clients (made while the
+    session's recorder is installed too) must not count as the functions' calls."""
+    recorder = IamRecorder(Arns("us-east-1", "123456789012"), endpoint="http://127.0.0.1:1")
+    undo = install(recorder)
+    try:
+        client = _dynamodb()
+        token = running_function.set("TradeWorkerFunction")
+        try:
+            _transact(client)
+        finally:
+            running_function.reset(token)
+    finally:
+        undo()
+    assert recorder.calls == 0 and recorder.needed == {}
