@@ -73,8 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     demo = None if args.no_seed else seed_demo()
 
     if args.state_file:
+        # Written whole, then renamed into place: whoever waits for the file never reads it half-written.
         args.state_file.parent.mkdir(parents=True, exist_ok=True)
-        args.state_file.write_text(
+        partial = args.state_file.with_name(args.state_file.name + ".partial")
+        partial.write_text(
             json.dumps(
                 {
                     "api_url": cloud.api_url,
@@ -86,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
         )
+        partial.replace(args.state_file)
     print(_banner(cloud, demo.api_key if demo else None, demo.bot_id if demo else None), flush=True)
 
     def shutdown(signum: int, frame: FrameType | None) -> None:
