@@ -30,6 +30,7 @@ from shared.orders.models import OrderRecord
 from shared.orders.states import EVENT_FOR_STATUS, ON_EXCHANGE, OrderStatus, may_move, status_from_exchange
 from shared.persistence import condition_failed
 from shared.positions.ledger import stage_fill
+from shared.tenants.models import stage_kill_switch_released
 
 SOURCE = "cryptoorchestrator.orders"
 # States in which the exchange has not (to our knowledge) accepted the order yet.
@@ -71,11 +72,14 @@ def commit(
     *,
     new: bool = False,
     fill: tuple[Decimal, Decimal, Decimal] | None = None,
+    unless_kill_switch: bool = False,
 ) -> None:
     """Save the order (version-checked, or as new), stage a fill's position rows, record events.
 
     A change with no events and no fill (the submit claim, a not-found count) is a single
-    conditional PutItem: half the write cost of a one-item transaction."""
+    conditional PutItem: half the write cost of a one-item transaction. `unless_kill_switch`:
+    the change commits only while the tenant's kill switch is released, checked in the same
+    transaction (a StaleOrder otherwise)."""
     order.updated_at = utc_now()
     if not events and fill is None and not new:
         try:
@@ -87,6 +91,8 @@ def commit(
         return
 
     def stage(tx: TransactWrite) -> None:
+        if unless_kill_switch:
+            stage_kill_switch_released(tx, order.tenant_id)
         if new:
             tx.save(order, condition=OrderRecord.order_id.does_not_exist())
         else:

@@ -68,9 +68,12 @@ def create_intent(
     account_id: str,
     exchange_id: str,
     request: OrderCreate,
+    unless_kill_switch: bool = False,
 ) -> OrderRecord:
     """Write the intent row (PENDING_SUBMIT) and queue its task; the same intent, however late,
-    returns the existing order instead of a second one."""
+    returns the existing order instead of a second one. `unless_kill_switch`: a new intent is
+    written only while the tenant's kill switch is released (checked in its transaction; a
+    StaleOrder otherwise)."""
     digest = intent_digest(tenant_id, source, intent_id)
     order_id = order_id_for(digest)
     now = utc_now()
@@ -99,7 +102,9 @@ def create_intent(
     )
     order.set_status(OrderStatus.PENDING_SUBMIT)
     try:
-        changes.commit(order, [changes.order_event("order.created", order)], new=True)
+        changes.commit(
+            order, [changes.order_event("order.created", order)], new=True, unless_kill_switch=unless_kill_switch
+        )
     except changes.StaleOrder:
         # The intent row exists (a retry, however late, or a concurrent twin): that is the order.
         existing = get_order(tenant_id, order_id)

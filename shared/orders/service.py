@@ -13,6 +13,7 @@ from shared.exchange.connect import open_exchange
 from shared.exchange.protocol import Exchange, Market
 from shared.idempotency import run_once
 from shared.money import decimal_text
+from shared.orders.changes import StaleOrder
 from shared.orders.intents import create_intent, order_not_found, request_cancel
 from shared.orders.models import OrderRecord, get_order, list_orders
 from shared.orders.schemas import (
@@ -113,24 +114,32 @@ def place_order(caller: Principal, request: OrderCreate, idempotency_key: str) -
     """Validate against the market, record the intent, queue it: answers 202 PENDING_SUBMIT."""
 
     def place() -> dict[str, Any]:
-        tenant = get_tenant(caller.tenant_id)
-        if tenant is not None and tenant.kill_switch:
-            raise Conflict("the kill switch is engaged: no new orders until it is released", code="kill_switch_engaged")
         exchange = open_exchange(caller.tenant_id, request.exchange_account_id)  # 404 if not the tenant's
         try:
             market = exchange.market(request.symbol)
         except ExchangeRejected:
             raise _field_error("symbol", f"unknown symbol {request.symbol} on {exchange.exchange_id}") from None
         validate_against_market(request, market, exchange)
-        order = create_intent(
-            tenant_id=caller.tenant_id,
-            source="manual",
-            intent_id=idempotency_key,
-            bot_id=None,
-            account_id=request.exchange_account_id,
-            exchange_id=exchange.exchange_id,
-            request=request,
-        )
+        try:
+            # The kill switch is checked in the intent's own transaction: no read before it, and
+            # no window between the check and the write for an engaging switch to slip through.
+            order = create_intent(
+                tenant_id=caller.tenant_id,
+                source="manual",
+                intent_id=idempotency_key,
+                bot_id=None,
+                account_id=request.exchange_account_id,
+                exchange_id=exchange.exchange_id,
+                request=request,
+                unless_kill_switch=True,
+            )
+        except StaleOrder:
+            tenant = get_tenant(caller.tenant_id)  # why it failed: only now is the row read
+            if tenant is not None and tenant.kill_switch:
+                raise Conflict(
+                    "the kill switch is engaged: no new orders until it is released", code="kill_switch_engaged"
+                ) from None
+            raise
         return to_out(order).model_dump(mode="json")
 
     result = run_once(

@@ -155,6 +155,34 @@ def _assert_rejected_by(
 # ---------------------------------------------------------------- tenant-wide rules
 
 
+def test_a_kill_switch_engaged_while_an_order_is_validated_still_refuses_it(
+    orders_a: LambdaApi, tenant_a: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The switch is checked in the intent's own transaction, not read before: engaged while the
+    order is being checked against the market (after any earlier read could have run), the order
+    is refused all the same and nothing is written."""
+    from shared.orders import service
+
+    real_validate = service.validate_against_market
+
+    def engage_meanwhile(*args: Any, **kwargs: Any) -> None:
+        real_validate(*args, **kwargs)
+        from shared.tenants.models import TenantRecord, get_tenant
+
+        tenant = get_tenant(tenant_a.tenant_id)
+        assert tenant is not None
+        tenant.update(actions=[TenantRecord.kill_switch.set(True)])
+
+    monkeypatch.setattr(service, "validate_against_market", engage_meanwhile)
+    refused = orders_a.post(
+        "/orders",
+        body={"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "0.001"},
+        headers=idempotency_header(),
+    )
+    assert refused.status == 409 and refused.json["error"]["code"] == "kill_switch_engaged", refused.text
+    assert orders_a.get("/orders").json["items"] == []
+
+
 def test_kill_switch_rejects_new_orders_until_released(
     orders_a: LambdaApi, accounts_a: LambdaApi, rig: TradingRig, tenant_a: Caller, bus_tap: BusTap
 ) -> None:
