@@ -49,13 +49,16 @@ def _transact(client: Any) -> None:
         client.transact_write_items(TransactItems=items)
 
 
-def test_a_running_functions_calls_are_recorded(recorder: IamRecorder) -> None:
-    client = _dynamodb()
+def _transact_as_trade_worker(client: Any) -> None:
     token = running_function.set("TradeWorkerFunction")
     try:
         _transact(client)
     finally:
         running_function.reset(token)
+
+
+def test_a_running_functions_calls_are_recorded(recorder: IamRecorder) -> None:
+    _transact_as_trade_worker(_dynamodb())
     assert recorder.calls == 1
     assert recorder.functions == {"TradeWorkerFunction"}
     assert set(recorder.needed) == {
@@ -64,7 +67,8 @@ def test_a_running_functions_calls_are_recorded(recorder: IamRecorder) -> None:
     }
     sites = set(recorder.needed.values())
     assert sites == {
-        "test_iam_recorder._transact < test_iam_recorder." + test_a_running_functions_calls_are_recorded.__name__
+        "test_iam_recorder._transact < test_iam_recorder._transact_as_trade_worker < test_iam_recorder."
+        + test_a_running_functions_calls_are_recorded.__name__
     }
 
 
@@ -143,12 +147,7 @@ def test_a_recorder_of_one_endpoint_ignores_clients_of_others() -> None:
     recorder = IamRecorder(Arns("us-east-1", "123456789012"), endpoint="http://127.0.0.1:1")
     undo = install(recorder)
     try:
-        client = _dynamodb()
-        token = running_function.set("TradeWorkerFunction")
-        try:
-            _transact(client)
-        finally:
-            running_function.reset(token)
+        _transact_as_trade_worker(_dynamodb())
     finally:
         undo()
     assert recorder.calls == 0 and recorder.needed == {}
