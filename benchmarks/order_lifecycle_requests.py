@@ -251,7 +251,6 @@ PURPOSES: list[tuple[str, str, str, str, str]] = [
     ("BatchGetItem", "", "order_and_balances", "", "paper: the order row of the client id + the balance rows"),
     ("GetItem", "Events", "read_sequence_counters", "", "event sequence counter (a row that carries none)"),
     ("TransactWriteItems", "", "record_usage", "", "billing: count the order placed (marker + hourly counter)"),
-    ("GetItem", "Tenants", "get_tenant", "", "kill switch engaged? (no new orders while it is)"),
     (
         "TransactWriteItems",
         "",
@@ -265,6 +264,7 @@ PURPOSES: list[tuple[str, str, str, str, str]] = [
     ("GetItem", "Orders", "_report_drift", "", "drift check: load our order for an open exchange order"),
     ("TransactWriteItems", "", "_report_drift", "", "drift marker + drift event (once per exchange order)"),
     ("TransactWriteItems", "", "register_account", "", "the account row + exchange_account.created outbox row"),
+    ("GetItem", "Tenants", "register_account", "", "plan: may this tenant add a live account?"),
     ("TransactWriteItems", "", "_watch_protection", "", "stop-loss/take-profit bookkeeping"),
 ]
 

@@ -28,12 +28,16 @@ COUNTER_PREFIX = "seq#"
 
 
 def counter_key(aggregate: Aggregate) -> str:
-    return f"{COUNTER_PREFIX}{aggregate.type}#{aggregate.id}"
+    return _row_key(aggregate.type, aggregate.id)
 
 
 def counter_of(tenant_id: str, aggregate_type: str, aggregate_id: str) -> CounterKey:
     """The counter of one aggregate, as `commit_with_events` names it in known/carried sequences."""
-    return tenant_id, f"{COUNTER_PREFIX}{aggregate_type}#{aggregate_id}"
+    return tenant_id, _row_key(aggregate_type, aggregate_id)
+
+
+def _row_key(aggregate_type: str, aggregate_id: str) -> str:
+    return f"{COUNTER_PREFIX}{aggregate_type}#{aggregate_id}"
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ class SequenceClaim:
         for (tenant_id, key), last in self.last.items():
             stage_sequence_counter(tx, tenant_id, key, before=self.read[(tenant_id, key)], last=last)
 
-    def overtaken(self) -> int:
+    def moved_counters(self) -> int:
         """How many of these counters another commit moved since they were read (a failed
         transaction failed, at least also, on each of them)."""
         now = read_sequence_counters(list(self.read))

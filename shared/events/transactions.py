@@ -65,7 +65,7 @@ def _worth_retrying(exc: TransactWriteError, numbered: sequences.SequenceClaim) 
         if not numbered.read:
             return False
         failed = sum(1 for r in exc.cancellation_reasons if r is not None and r.code == "ConditionalCheckFailed")
-        moved = numbered.overtaken()
+        moved = numbered.moved_counters()
         return moved > 0 and failed <= moved
     return any(reason is not None and reason.code == "TransactionConflict" for reason in exc.cancellation_reasons)
 

@@ -113,9 +113,7 @@ def commit(
             )
 
     counter = counter_of(order.tenant_id, "order", order.order_id)
-    known = 0 if new else order.event_sequence
-    if known is not None:
-        known = int(known)
+    known = 0 if new else None if order.event_sequence is None else int(order.event_sequence)
 
     def carry(last: Mapping[CounterKey, int]) -> None:
         if counter in last:

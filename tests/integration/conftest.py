@@ -24,6 +24,13 @@ def auth_handler() -> Any:
 
 
 @pytest.fixture(scope="session")
+def webhooks_handler() -> Any:
+    from functions.webhooks_api.app import lambda_handler
+
+    return lambda_handler
+
+
+@pytest.fixture(scope="session")
 def bots_handler() -> Any:
     from functions.bots_api.app import lambda_handler
 

@@ -13,34 +13,17 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from shared.events import sequences
-from shared.events.data.orders import OrderData
-from shared.events.envelope import DomainEvent, new_event
+from shared.events.envelope import DomainEvent
 from shared.events.history import get_event
 from shared.events.models import CounterKey, SequenceCounterRecord, read_sequence_counters
 from shared.events.transactions import commit_with_events, record_events
 from shared.ids import new_id
 from tests.support.aws import TestCloud
+from tests.support.events import order_event
 
 
 def _order_event(tenant_id: str, order_id: str, event_type: str = "order.partially_filled") -> DomainEvent:
-    data = OrderData(
-        order_id=order_id,
-        client_order_id="co1",
-        bot_id=None,
-        exchange_account_id="paper",
-        exchange="paper",
-        symbol="BTC/USDT",
-        side="buy",
-        type="market",
-        amount="1",
-        price=None,
-        status="partially_filled",
-        filled="0.5",
-        average_price=None,
-        fee_cost="0",
-        fee_currency=None,
-    )
-    return new_event(event_type, tenant_id=tenant_id, source="cryptoorchestrator.test", data=data)
+    return order_event(tenant_id, event_type, order_id=order_id)
 
 
 def _failing_stage(tenant: str, calls: list[int]) -> Callable[[TransactWrite], None]:

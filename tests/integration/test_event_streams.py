@@ -23,13 +23,6 @@ from tests.support.aws import TestCloud
 from tests.support.webhook_consumer import WebhookConsumer
 
 
-@pytest.fixture(scope="session")
-def webhooks_handler() -> Any:
-    from functions.webhooks_api.app import lambda_handler
-
-    return lambda_handler
-
-
 @pytest.fixture
 def api_a(webhooks_handler: Any, tenant_a: Caller) -> LambdaApi:
     return LambdaApi(webhooks_handler, tenant_a)

@@ -23,7 +23,6 @@ from localcloud.pollers import SqsPoller, sqs_pollers
 from shared.clock import utc_now
 from shared.config import get_settings
 from shared.events.data.bots import BotData
-from shared.events.data.orders import OrderData
 from shared.events.data.webhooks import WebhookDeliveryFailedData
 from shared.events.envelope import DomainEvent, new_event
 from shared.events.history import EventQuery, recent_events
@@ -38,14 +37,8 @@ from shared.webhooks.retry_schedule import next_attempt_delay
 from shared.webhooks.ssrf import IPAddress
 from tests.support.api import Caller, LambdaApi
 from tests.support.aws import TestCloud
+from tests.support.events import order_event
 from tests.support.webhook_consumer import HOLD, WebhookConsumer
-
-
-@pytest.fixture(scope="session")
-def webhooks_handler() -> Any:
-    from functions.webhooks_api.app import lambda_handler
-
-    return lambda_handler
 
 
 @pytest.fixture
@@ -126,27 +119,6 @@ def bot_event(tenant_id: str, event_type: str = "bot.started") -> DomainEvent:
         exchange_account_id="paper",
         strategy_type="sma_cross",
         status="running",
-    )
-    return new_event(event_type, tenant_id=tenant_id, source="tests", data=data)
-
-
-def order_event(tenant_id: str, event_type: str = "order.filled") -> DomainEvent:
-    data = OrderData(
-        order_id="ord_1",
-        client_order_id="c1",
-        bot_id=None,
-        exchange_account_id="paper",
-        exchange="paper",
-        symbol="BTC/USDT",
-        side="buy",
-        type="market",
-        amount="1",
-        price=None,
-        status="closed",
-        filled="1",
-        average_price="100",
-        fee_cost="0",
-        fee_currency=None,
     )
     return new_event(event_type, tenant_id=tenant_id, source="tests", data=data)
 
