@@ -16,6 +16,9 @@ computed once or read directly:
   times per message, each time counting every message (O(backlog) per message: 1,000 bot ticks
   took minutes): within a send request it reads only the attribute asked for (bots trade by
   themselves, issue 8).
+* SQS reads the clock for each message's visibility and delay by building two datetimes (now and
+  the epoch) and subtracting them; a receive asks that of every message in the queue, twice: the
+  clock is read with time.time(), the same POSIX milliseconds.
 
 Dev-only, like localcloud.moto_transactions; installed by localcloud.cloud.start_aws_endpoint.
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from typing import Any
 
 _installed = False
@@ -39,7 +43,7 @@ def install() -> None:
     import jsonpath_ng.ext
     import moto.backends
     import moto.core.responses
-    from moto.sqs.models import Queue, SQSBackend
+    from moto.sqs.models import Message, Queue, SQSBackend
 
     modules = tuple(moto.backends.list_of_moto_modules())
     moto.backends.list_of_moto_modules = lambda: modules
@@ -52,6 +56,18 @@ def install() -> None:
     Queue.attributes = property(functools.partial(_queue_attributes, compute_attributes))  # type: ignore[assignment, method-assign]
     for name in ("send_message", "send_message_batch"):
         setattr(SQSBackend, name, _reading_attributes_lazily(getattr(SQSBackend, name)))
+    Message.visible = property(_visible)  # type: ignore[method-assign, assignment]
+    Message.delayed = property(_delayed)  # type: ignore[method-assign, assignment]
+
+
+def _visible(message: Any) -> bool:
+    """Message.visible: moto's comparison, against time.time() in milliseconds."""
+    return bool(time.time() * 1000.0 > message.visible_at)
+
+
+def _delayed(message: Any) -> bool:
+    """Message.delayed: moto's comparison, against time.time() in milliseconds."""
+    return bool(time.time() * 1000.0 < message.delayed_until)
 
 
 _send_scope = threading.local()

@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
+from localcloud import moto_sqs_fifo
 from localcloud.functions import FunctionSpec
 from localcloud.pollers import SqsPoller
 from localcloud.schedules import Schedule, ScheduleClock
@@ -132,25 +133,21 @@ def test_a_fifo_long_poll_never_takes_the_next_message_of_a_group_in_flight(
     """A receive already waiting when another consumer took a group's message must not take the
     group's next one (localcloud.moto_sqs_fifo; moto decided once, when the wait began). The
     waiter is held inside its wait while the other consumer receives, so the order is forced."""
-    from moto.sqs.models import Queue, sqs_backends
+    from moto.sqs.models import sqs_backends
 
-    sqs = boto3.client("sqs")
-    name = f"fifo-{secrets.token_hex(4)}.fifo"
-    url = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})[
-        "QueueUrl"
-    ]
+    sqs, name, url = _fifo_queue()
     backend = sqs_backends["123456789012"]["us-east-1"]
     waiting, go = threading.Event(), threading.Event()
-    real_wait = Queue.wait_for_messages
+    real_wait = moto_sqs_fifo.wait_for_change
 
-    def held_wait(queue: Any, timeout: float) -> None:
+    def held_wait(queue: Any, seen: int, timeout: float) -> None:
         if queue.name == name and not go.is_set():
             waiting.set()
             go.wait(timeout=10)
             return
-        real_wait(queue, timeout)  # type: ignore[arg-type]
+        real_wait(queue, seen, timeout)
 
-    monkeypatch.setattr(Queue, "wait_for_messages", held_wait)
+    monkeypatch.setattr(moto_sqs_fifo, "wait_for_change", held_wait)
     taken: list[list[str]] = []
     waiter = threading.Thread(
         target=lambda: taken.append(
@@ -169,6 +166,67 @@ def test_a_fifo_long_poll_never_takes_the_next_message_of_a_group_in_flight(
     sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
     after = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
     assert [m["Body"] for m in after] == ["cancel"]
+
+
+def test_a_fifo_long_poll_wakes_when_a_delete_frees_its_group(
+    test_cloud: TestCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long poll that found only a busy group's messages sleeps until the queue changes; the
+    delete that frees the group wakes it. Its fallback recheck and its wait are set far beyond
+    the join's bound, so only the wake-up can deliver the message in time."""
+    from moto.sqs.models import sqs_backends
+
+    monkeypatch.setattr(moto_sqs_fifo, "RECHECK_S", 60.0)
+    sqs, name, url = _fifo_queue()
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    sqs.send_message(QueueUrl=url, MessageBody="submit", MessageGroupId="tenant#account")
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    sqs.send_message(QueueUrl=url, MessageBody="cancel", MessageGroupId="tenant#account")
+    waiting = threading.Event()
+    real_wait = moto_sqs_fifo.wait_for_change
+
+    def noted_wait(queue: Any, seen: int, timeout: float) -> None:
+        waiting.set()
+        real_wait(queue, seen, timeout)
+
+    monkeypatch.setattr(moto_sqs_fifo, "wait_for_change", noted_wait)
+    taken: list[list[str]] = []
+    waiter = threading.Thread(
+        target=lambda: taken.append(
+            [m.body for m in backend.receive_message(name, 10, wait_seconds_timeout=20, visibility_timeout=30)]
+        )
+    )
+    waiter.start()
+    assert waiting.wait(timeout=10)  # it saw only the busy group and went to sleep
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
+    waiter.join(timeout=10)
+    assert not waiter.is_alive(), "the delete did not wake the long poll"
+    assert taken == [["cancel"]]
+
+
+def test_a_fifo_receive_takes_one_groups_messages_before_anothers(test_cloud: TestCloud) -> None:
+    """Interleaved groups: a receive takes the oldest group's messages first, as SQS does, so
+    the next consumer gets the other group (moto filled batches in arrival order: A1 B1)."""
+    sqs, _, url = _fifo_queue()
+    for body, group in (("a1", "a"), ("b1", "b"), ("a2", "a"), ("b2", "b"), ("a3", "a")):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId=group)
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2)["Messages"]
+    second = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in first] == ["a1", "a2"]
+    assert [m["Body"] for m in second] == ["b1", "b2"]  # group a is in flight
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first[1]["ReceiptHandle"])
+    third = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in third] == ["a3"]
+
+
+def _fifo_queue() -> tuple[Any, str, str]:
+    sqs = boto3.client("sqs")
+    name = f"fifo-{secrets.token_hex(4)}.fifo"
+    url = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"})[
+        "QueueUrl"
+    ]
+    return sqs, name, url
 
 
 def test_a_handler_module_that_fails_to_load_leaves_the_collector_on(
