@@ -126,8 +126,15 @@ class FunctionTimer:
 
     def wrap(self, functions: dict[str, FunctionSpec]) -> None:
         for logical_id, spec in functions.items():
+            if spec.instances is not None:  # runs in instance processes, which report each run time
+                spec.instances.on_report = self._record
+                continue
             handler = spec.handler()  # imports the module (only after the cloud has started)
             spec._handler = self._timed(logical_id, handler)
+
+    def _record(self, logical_id: str, seconds: float) -> None:
+        with self._lock:
+            self.runs.setdefault(logical_id, []).append(seconds)
 
     def _timed(self, logical_id: str, handler: Callable[[dict[str, Any], Any], Any]) -> Callable[..., Any]:
         def timed(event: dict[str, Any], context: Any) -> Any:
@@ -135,8 +142,7 @@ class FunctionTimer:
             try:
                 return handler(event, context)
             finally:
-                with self._lock:
-                    self.runs.setdefault(logical_id, []).append(time.perf_counter() - start)
+                self._record(logical_id, time.perf_counter() - start)
 
         return timed
 

@@ -8,14 +8,16 @@ observed the way an integrator would: an EventBridge rule on the domain bus matc
 accept latency and throughput, accept -> FILLED latency (the client's clock at the 202 against
 the event's `occurred_at`, both this machine's wall clock) and the final state of every order.
 
-The local cloud runs ONE trade-worker poller (batch 10) and invokes each function one call at
-a time (like one warm Lambda instance each), and trade tasks are FIFO per tenant#account, so
-one account's orders are serialized; `--tenants` spreads the orders over several tenants (one
-paper account each) so a batch can hold several message groups.
+The local cloud runs the trade worker's SQS source as Lambda scales it, several pollers at once
+(localcloud.pollers), and trade tasks are FIFO per tenant#account: one account's orders run one
+after another, different accounts' side by side; `--tenants` spreads the orders over several
+tenants (one paper account each, one message group each). The API's functions run in
+`--api-instances` instance processes (localcloud.instances, as `make dev`), so concurrent requests
+are served side by side as Lambda instances would.
 
-The gateway, functions and clients share one interpreter (one GIL); moto runs in its own process
-as in `make dev` (localcloud.moto_process), or with `--moto in-process` in this one (as before:
-then everything competes for one GIL). The figures are local-cloud figures, slower than AWS: the
+The gateway, the other functions and the clients share this interpreter (one GIL); moto runs in
+its own process as in `make dev` (localcloud.moto_process), or with `--moto in-process` in this one
+(then everything else competes with it for one GIL). The figures are local-cloud figures, slower than AWS: the
 run prints where moto's time went (a request meter wraps moto's WSGI app in either mode). moto
 runs with the local cloud's fixes (localcloud.moto_transactions: transactions no longer copy whole
 tables; localcloud.moto_speedups). To keep within about 3 minutes on 2 cores, clients stop
@@ -24,7 +26,8 @@ sent. moto's instance tracker (which keeps every model object it ever made alive
 every second in-process unless --keep-moto-leak (every 5 s by the moto process itself).
 
     .venv/bin/python -m benchmarks.paper_pipeline [--orders 1000] [--threads 4] [--tenants 4]
-        [--submit-seconds 80] [--wait 75] [--probe 20] [--moto process|in-process] [--keep-moto-leak]
+        [--submit-seconds 80] [--wait 75] [--probe 20] [--moto process|in-process] [--api-instances 2]
+        [--keep-moto-leak]
 """
 
 from __future__ import annotations
@@ -296,15 +299,11 @@ def _describe_run(args: argparse.Namespace, run: Run) -> None:
     else:
         print(f"  submitted all {submitted} orders")
     print(
-        "  The local cloud has ONE trade-worker poller (batch 10) and runs each function one invocation at a time"
-        "\n  (one warm instance each); trade tasks are FIFO per tenant#account, so one account's orders are"
+        f"  The local cloud runs {args.pollers} trade-worker pollers (batch 10) and the API in "
+        f"{args.api_instances or 'no'} instance process(es){'' if args.api_instances else ' (in this one)'};"
+        f"\n  trade tasks are FIFO per tenant#account: each account's orders run in order, {args.tenants} "
+        "account(s) side by side."
     )
-    groups = (
-        "fully serialized"
-        if args.tenants == 1
-        else (f"executed in order; {args.tenants} groups can share a batch but not run in parallel here")
-    )
-    print(f"  executed one after another ({groups}).")
 
 
 def _report_accepts(run: Run, accepted: list[Accepted], seen: Observed) -> None:
@@ -326,7 +325,7 @@ def _report_accepts(run: Run, accepted: list[Accepted], seen: Observed) -> None:
                 f"  {label} run time per invocation ms: p50 {_ms(runs, 0.5):.1f}, p99 {_ms(runs, 0.99):.1f} "
                 f"({len(runs)} invocations)"
             )
-    print("  (one instance per function: with several clients, accept latency = queueing + authorizer + orders_api)")
+    print("  (accept latency = waiting for a free instance + authorizer + orders_api + the gateway)")
 
 
 def _report_end_to_end(accepted: list[Accepted], tap: FillTap, seen: Observed) -> None:
@@ -358,7 +357,7 @@ def _report_end_to_end(accepted: list[Accepted], tap: FillTap, seen: Observed) -
         print(
             f"  trade worker: {seen.batches} batches for {len(accepted)} tasks (mean {mean_batch:.1f} of 10);"
             f" run time per batch ms p50 {_ms(worker, 0.5):.0f}, p99 {_ms(worker, 0.99):.0f}; "
-            f"{sum(worker) / len(accepted) * 1000:.0f} ms per task"
+            f"{sum(worker) / len(accepted) * 1000:.0f} ms of run time per task (batches overlap)"
         )
     if seen.schedules:
         print(f"  schedules that fired meanwhile: {', '.join(f'{k} x{v}' for k, v in sorted(seen.schedules.items()))}")
@@ -450,6 +449,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="where moto's server runs: its own process (default, as `make dev`) or this one",
     )
     parser.add_argument(
+        "--api-instances",
+        type=int,
+        default=2,
+        help="instance processes for the API's functions, as `make dev` (default 2; 0: in this process)",
+    )
+    parser.add_argument(
         "--keep-moto-leak",
         action="store_true",
         help="do not empty moto's instance tracker during the run (see benchmarks._trading)",
@@ -465,12 +470,13 @@ def pipeline(args: argparse.Namespace, cloud: LocalCloud, started: float) -> tup
     api = Api(cloud.api_url)
     tap = FillTap(cloud.aws_endpoint, f"{cloud.stack_name}-domain-events")
     tenants = [sign_up(api, n) for n in range(args.tenants)]
-    poller = next(p for p in cloud.pollers if p.function.logical_id == "TradeWorkerFunction")
+    pollers = [p for p in cloud.pollers if p.function.logical_id == "TradeWorkerFunction"]
+    args.pollers = len(pollers)
     fired_before = dict(cloud.clock.fired) if cloud.clock else {}
     setup_s = time.perf_counter() - started
     print(f"probing {args.probe} orders one at a time ...", file=sys.stderr, flush=True)
     unloaded_accepts, unloaded = probe_unloaded(api, tenants[0], tap, args.probe)
-    tap_before, batches_before = tap.count(), poller.invocations
+    tap_before, batches_before = tap.count(), sum(p.invocations for p in pollers)
     runs_before = {k: len(v) for k, v in timer.snapshot().items()}
     print(f"submitting up to {args.orders} orders ...", file=sys.stderr, flush=True)
     run = Run()
@@ -487,7 +493,7 @@ def pipeline(args: argparse.Namespace, cloud: LocalCloud, started: float) -> tup
     load_runs = {k: v[runs_before.get(k, 0) :] for k, v in timer.snapshot().items()}
     seen = Observed(
         final_states(api, tenants),
-        poller.invocations - batches_before,
+        sum(p.invocations for p in pollers) - batches_before,
         setup_s,
         waited,
         fired,
@@ -507,7 +513,9 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # the handlers' INFO lines would swamp the output
     in_process = args.moto == "in-process"
     meter = () if in_process else ("benchmarks._trading:MotoMeter",)
-    cloud = LocalCloud(port=0, quiet=True, speed=1, aws_process=not in_process, aws_wrap=meter)
+    cloud = LocalCloud(
+        port=0, quiet=True, speed=1, aws_process=not in_process, aws_wrap=meter, api_instances=args.api_instances
+    )
     cloud.start()
     trim = MotoInstanceTrim()
     if in_process and not args.keep_moto_leak:

@@ -13,6 +13,9 @@ from localcloud.cloud import LocalCloud
 from localcloud.local_stripe import DEFAULT_PORT
 from localcloud.seed import seed_demo
 
+# Two requests at once run side by side (localcloud.instances); more buys little on a laptop.
+DEFAULT_API_INSTANCES = 2
+
 
 def _banner(cloud: LocalCloud, demo_key: str | None, bot_id: str | None) -> str:
     lines = [
@@ -58,6 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--aws-in-process", action="store_true", help="run moto in this process (default: its own process)"
     )
+    parser.add_argument(
+        "--api-instances",
+        type=int,
+        default=DEFAULT_API_INSTANCES,
+        help=f"processes serving the API's functions side by side, like Lambda instances (default "
+        f"{DEFAULT_API_INSTANCES}; 0: in this process)",
+    )
     parser.add_argument("--state-file", type=Path, help="write endpoints and demo credentials as JSON")
     args = parser.parse_args(argv)
 
@@ -68,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         quiet=args.quiet,
         aws_process=not args.aws_in_process,
         stripe_port=args.stripe_port,
+        api_instances=args.api_instances,
     )
     cloud.start()
     demo = None if args.no_seed else seed_demo()

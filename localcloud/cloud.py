@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from localcloud.functions import FunctionSpec, apply_environment, discover_functions
 from localcloud.gateway import Gateway, make_http_server
+from localcloud.instances import HandlerRef, InstancePool
 from localcloud.local_stripe import LocalStripe
 from localcloud.moto_process import MotoProcess
 from localcloud.pollers import SqsPoller, sqs_pollers
@@ -84,6 +85,9 @@ class LocalCloud:
     # the handlers for this process's GIL. False: in this process, where a benchmark can wrap it.
     aws_process: bool = True
     aws_wrap: tuple[str, ...] = ()  # with aws_process: module:callable wrappers of moto's WSGI app
+    # The API's functions (routes and authorizer) in up to this many instance processes, so
+    # concurrent requests run side by side as on Lambda (localcloud.instances); 0: in this process.
+    api_instances: int = 0
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -97,6 +101,7 @@ class LocalCloud:
         self.aws_endpoint = ""
         self.api_url = ""
         self.stripe: LocalStripe | None = None
+        self.instances: InstancePool | None = None
 
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -119,6 +124,11 @@ class LocalCloud:
         get_settings.cache_clear()
 
         gateway = Gateway(resolver, self.functions)
+        if self.api_instances:
+            api_functions = gateway.functions()
+            self.instances = InstancePool([HandlerRef.of(spec) for spec in api_functions], self.api_instances)
+            for spec in api_functions:
+                spec.instances = self.instances
         self._http = make_http_server(gateway, self.host, self.port, quiet=self.quiet)
         self.port = self._http.server_address[1]
         self.api_url = f"http://{self.host}:{self.port}/{gateway.stage}"
@@ -143,6 +153,8 @@ class LocalCloud:
         deadline = time.monotonic() + 8
         for thread in [*self.pollers, *self.sns_bridges, *([self.clock] if self.clock is not None else [])]:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if self.instances is not None:
+            self.instances.stop()
         if self.stripe is not None:
             self.stripe.stop()
         if self._moto is not None:

@@ -12,9 +12,12 @@ import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localcloud.template import Resolver, handler_module, resources_of_type
+
+if TYPE_CHECKING:
+    from localcloud.instances import InstancePool
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -55,6 +58,8 @@ class FunctionSpec:
     memory: int
     environment: dict[str, str]
     events: dict[str, dict[str, Any]]
+    # Set: invocations run in the pool's instance processes (localcloud.instances), not this one.
+    instances: InstancePool | None = None
     _handler: Handler | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -70,7 +75,10 @@ class FunctionSpec:
     def invoke(self, event: dict[str, Any], *, exclusive: bool = True) -> Any:
         """One invocation at a time per function, like one warm Lambda instance; `exclusive=False`
         for functions whose template allows several batches in flight (their handlers keep no
-        per-invocation state in module globals)."""
+        per-invocation state in module globals). With `instances`, the pool decides: one
+        invocation per instance process, up to its size at once."""
+        if self.instances is not None:
+            return self.instances.invoke(self.logical_id, event)
         with self._lock:
             handler = self.handler()
         ensure_event_loop()

@@ -115,6 +115,13 @@ class Gateway:
                 )
         self.routes.sort(key=lambda r: r.specificity)
 
+    def functions(self) -> list[FunctionSpec]:
+        """Every function a request can invoke: the routes' and the authorizer."""
+        found = {route.function.logical_id: route.function for route in self.routes}
+        if self.authorizer is not None:
+            found[self.authorizer.logical_id] = self.authorizer
+        return [found[name] for name in sorted(found)]
+
     # ------------------------------------------------------------------ responses
     def gateway_response(self, kind: str) -> Response:
         status, body = _DEFAULT_GATEWAY_RESPONSES[kind]

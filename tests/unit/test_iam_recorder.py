@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import types
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +16,7 @@ from localcloud.functions import FunctionSpec, running_function
 from localcloud.template import ROOT
 from tests.support.iam_policy import Arns, Permission
 from tests.support.iam_recorder import FunctionsOnStack, IamRecorder, install, unchecked
+from tests.support.localcloud_iam import found_by, merge
 
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/"
 
@@ -151,3 +153,16 @@ def test_a_recorder_of_one_endpoint_ignores_clients_of_others() -> None:
     finally:
         undo()
     assert recorder.calls == 0 and recorder.needed == {}
+
+
+def test_what_an_instance_process_found_merges_unchanged(recorder: IamRecorder) -> None:
+    """The API's functions run in instance processes, whose findings travel as JSON
+    (tests.support.localcloud_iam): every permission, its condition keys and its call site
+    arrive as recorded."""
+    _transact_as_trade_worker(_dynamodb())
+    recorder.record("BacktestsApiFunction", "s3", "ListObjectsV2", {"Bucket": "data", "Prefix": "history/x"})
+    merged = IamRecorder(Arns("us-east-1", "123456789012"))
+    merge(merged, json.loads(json.dumps(found_by(recorder))))
+    assert merged.needed == recorder.needed
+    assert any(permission.context for _, permission in merged.needed)  # condition keys survived
+    assert (merged.calls, merged.functions) == (recorder.calls, recorder.functions)

@@ -1,0 +1,246 @@
+"""Function instances in processes of their own, the way Lambda serves concurrent requests.
+
+Lambda answers concurrent requests with separate instances: each one a process that runs one
+invocation at a time. In one local process every handler would share one GIL, so two requests
+at once take longer than one after the other (the convoy measured in benchmarks.paper_pipeline).
+An `InstancePool` runs its functions in up to `size` child processes instead:
+
+- an instance is started when an invocation finds none idle and the pool is not full (its first
+  call of each function imports that function's module: a cold start);
+- an invocation goes to the most recently used idle instance, as Lambda reuses warm ones, and
+  waits for one when all are busy;
+- a handler's exception comes back as `FunctionError` with the same message (API Gateway turns
+  an authorizer's "Unauthorized" into a 401); an instance that dies mid-invocation fails that
+  invocation as Lambda's `Runtime.ExitError` does and is replaced by the next one needed.
+
+A child is `python -m localcloud.instances READ_FD WRITE_FD`: it reads `[logical id, event]` from
+one pipe and writes `[outcome, payload, run seconds]` to the other, as JSON (Lambda's events and
+results are JSON: a result that is not fails as its `Runtime.MarshalError`). It inherits this process's
+environment (the local cloud sets it before the first invocation) and exits when its pipe
+closes, so no instance outlives its parent, however the parent ends.
+
+`LOCALCLOUD_INSTANCE_SETUP=module:callable` in the environment makes each child call that before
+its first invocation, and call what it returns (if anything) once its pipe closes: how a test
+harness watches the functions' AWS calls in every instance (tests.support.localcloud_iam).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from localcloud.functions import FunctionSpec
+
+ROOT = Path(__file__).resolve().parents[1]  # where `python -m localcloud.instances` resolves
+SETUP_VARIABLE = "LOCALCLOUD_INSTANCE_SETUP"
+EXIT_ERROR = "Runtime.ExitError"
+
+
+class FunctionError(Exception):
+    """What an invocation in an instance raised (`kind`: the exception's type name)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class HandlerRef:
+    """What a child needs to load and invoke one function (FunctionSpec without its runtime state)."""
+
+    logical_id: str
+    physical_name: str
+    module: str
+    handler_name: str
+    timeout: int
+    memory: int
+
+    @classmethod
+    def of(cls, spec: FunctionSpec) -> HandlerRef:
+        return cls(
+            str(spec.logical_id),
+            str(spec.physical_name),
+            str(spec.module),
+            str(spec.handler_name),
+            int(spec.timeout),
+            int(spec.memory),
+        )
+
+
+class _Instance:
+    """One child process and the parent's ends of its two pipes."""
+
+    def __init__(self, handlers: dict[str, HandlerRef], index: int) -> None:
+        to_child_read, to_child_write = os.pipe()
+        from_child_read, from_child_write = os.pipe()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "localcloud.instances", str(to_child_read), str(from_child_write)],
+            cwd=ROOT,
+            pass_fds=(to_child_read, from_child_write),
+            # Not in the terminal's process group: Ctrl-C goes to the parent, which stops its
+            # gateway first; an instance ends when its pipe closes.
+            start_new_session=True,
+        )
+        os.close(to_child_read)
+        os.close(from_child_write)
+        self.requests = Connection(to_child_write, readable=False)
+        self.replies = Connection(from_child_read, writable=False)
+        self.requests.send_bytes(json.dumps([dataclasses.asdict(ref) for ref in handlers.values()]).encode())
+        self.index = index
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> tuple[str, Any, float]:
+        self.requests.send_bytes(json.dumps([logical_id, event]).encode())
+        outcome, payload, seconds = json.loads(self.replies.recv_bytes())
+        return outcome, payload, seconds
+
+    def stop(self, timeout: float = 5.0) -> None:
+        for connection in (self.requests, self.replies):
+            connection.close()  # the child's recv sees EOF and it exits
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class InstancePool:
+    """Up to `size` instance processes hosting the same functions (see the module docstring)."""
+
+    def __init__(self, handlers: Iterable[HandlerRef], size: int) -> None:
+        if size < 1:
+            raise ValueError("an instance pool needs at least one instance")
+        self.handlers = {ref.logical_id: ref for ref in handlers}
+        self.size = size
+        self.started = 0  # instances ever started (replacements included)
+        # Called with (logical id, run seconds) after each invocation, as Lambda's REPORT line.
+        self.on_report: Callable[[str, float], None] | None = None
+        self._idle: list[_Instance] = []
+        self._live = 0
+        self._stopped = False
+        self._condition = threading.Condition()
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        if logical_id not in self.handlers:
+            raise KeyError(f"{logical_id} is not hosted by this pool")
+        instance = self._acquire()
+        try:
+            outcome, payload, seconds = instance.invoke(logical_id, event)
+        except (EOFError, OSError) as exc:
+            self._discard(instance)
+            raise FunctionError(EXIT_ERROR, f"the instance running {logical_id} exited: {exc!r}") from exc
+        except BaseException:
+            self._discard(instance)  # interrupted mid-exchange: its pipe may hold half a message
+            raise
+        self._release(instance)
+        if self.on_report is not None:
+            self.on_report(logical_id, seconds)
+        if outcome == "raised":
+            kind, message = payload
+            raise FunctionError(kind, message)
+        return payload
+
+    def stop(self) -> None:
+        with self._condition:
+            self._stopped = True
+            idle, self._idle = self._idle, []
+            self._condition.notify_all()
+        for instance in idle:
+            instance.stop()
+
+    def _acquire(self) -> _Instance:
+        with self._condition:
+            while not self._idle and self._live >= self.size and not self._stopped:
+                self._condition.wait()
+            if self._stopped:
+                raise FunctionError(EXIT_ERROR, "the instance pool is stopped")
+            if self._idle:
+                return self._idle.pop()  # the warmest one
+            self._live += 1
+            self.started += 1
+            index = self.started
+        try:
+            return _Instance(self.handlers, index)
+        except BaseException:
+            with self._condition:
+                self._live -= 1
+                self._condition.notify()
+            raise
+
+    def _release(self, instance: _Instance) -> None:
+        with self._condition:
+            if not self._stopped:
+                self._idle.append(instance)
+                self._condition.notify()
+                return
+        instance.stop()
+
+    def _discard(self, instance: _Instance) -> None:
+        instance.stop(timeout=1.0)
+        with self._condition:
+            self._live -= 1
+            self._condition.notify()
+
+
+def serve(requests: Connection, replies: Connection) -> None:
+    """The child's loop: one invocation at a time until the parent closes the pipe."""
+    from localcloud.functions import FunctionSpec
+
+    specs = {
+        ref["logical_id"]: FunctionSpec(**ref, environment={}, events={}) for ref in json.loads(requests.recv_bytes())
+    }
+    while True:
+        try:
+            logical_id, event = json.loads(requests.recv_bytes())
+        except EOFError:
+            return
+        started = time.perf_counter()
+        try:
+            outcome, payload = "returned", specs[logical_id].invoke(event)
+        except Exception as exc:
+            outcome, payload = "raised", [type(exc).__name__, str(exc)]
+        seconds = time.perf_counter() - started
+        try:
+            reply = json.dumps([outcome, payload, seconds])
+        except (TypeError, ValueError) as exc:  # Lambda returns results as JSON too
+            reply = json.dumps(["raised", ["Runtime.MarshalError", f"the result is not JSON: {exc}"], seconds])
+        replies.send_bytes(reply.encode())
+
+
+def main(argv: list[str]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us, after its gateway
+    requests = Connection(int(argv[0]), writable=False)
+    replies = Connection(int(argv[1]), readable=False)
+    finish = _setup(os.environ.get(SETUP_VARIABLE, ""))
+    with contextlib.suppress(BrokenPipeError, EOFError):  # the parent went away mid-reply
+        serve(requests, replies)
+    if finish is not None:
+        finish()
+    sys.stdout.flush()
+    os._exit(0)  # nothing to tear down: the parent owns every resource
+
+
+def _setup(spec: str) -> Callable[[], None] | None:
+    """Call `module:callable` (see the module docstring); what it returns is called at the end."""
+    if not spec:
+        return None
+    module, _, name = spec.partition(":")
+    finish: Callable[[], None] | None = getattr(importlib.import_module(module), name)()
+    return finish
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
