@@ -1,21 +1,17 @@
 """Instruments the trading benchmarks share: what the embedded AWS endpoint handled (and how
-long it took), how long each in-process Lambda invocation ran, and a stdout filter for the
-metric blobs powertools prints even with metrics disabled.
+long it took) and how long each Lambda invocation of the local cloud ran.
 
 None of this changes what the product does; it wraps the local harness (moto's WSGI app, the
-local cloud's FunctionSpec handlers, sys.stdout) from the outside.
+local cloud's FunctionSpec handlers and instance pools) from the outside.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,49 +145,6 @@ class FunctionTimer:
     def snapshot(self) -> dict[str, list[float]]:
         with self._lock:
             return {k: list(v) for k, v in self.runs.items()}
-
-
-class _DropMetricBlobs(io.TextIOBase):
-    """Passes writes through, except powertools' EMF lines (`{"_aws": ...}`)."""
-
-    def __init__(self, target: Any) -> None:
-        self.target = target
-        self.dropped = 0
-        self._pending = ""
-        self._lock = threading.Lock()
-
-    def write(self, text: str) -> int:
-        with self._lock:
-            self._pending += text
-            while "\n" in self._pending:
-                line, self._pending = self._pending.split("\n", 1)
-                if line.startswith('{"_aws"'):
-                    self.dropped += 1
-                else:
-                    self.target.write(line + "\n")
-        return len(text)
-
-    def flush(self) -> None:
-        with self._lock:
-            if self._pending and not self._pending.startswith('{"_aws"'):
-                self.target.write(self._pending)
-                self._pending = ""
-            self.target.flush()
-
-
-@contextmanager
-def metric_blobs_dropped() -> Iterator[_DropMetricBlobs]:
-    """With POWERTOOLS_METRICS_DISABLED=true powertools neither flushes nor clears its metric set
-    per invocation, and `add_metric` prints the whole set as EMF once any metric holds 100
-    values, disabled or not. Those lines would land in the middle of the report."""
-    original = sys.stdout
-    stream = _DropMetricBlobs(original)
-    sys.stdout = stream
-    try:
-        yield stream
-    finally:
-        stream.flush()
-        sys.stdout = original
 
 
 class MotoInstanceTrim(threading.Thread):

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._support import start_cloud
-from benchmarks._trading import metric_blobs_dropped
 from benchmarks.dynamodb_requests import ServerTally, request_json
 from tests.support.aws import TestCloud
 from tests.support.botocore_clients import call_site, on_every_new_client
@@ -634,17 +633,16 @@ def main() -> None:
     wsgi.app = server
     prices = SteeredPrices()
     try:
-        with metric_blobs_dropped():
-            from shared.exchange import paper
+        from shared.exchange import paper
 
-            setattr(paper, "default_price_source", lambda: prices)  # noqa: B010 - a module function, patched
-            from functions.auth_api.app import lambda_handler as auth
-            from tests.support.tenants import new_tenant
+        setattr(paper, "default_price_source", lambda: prices)  # noqa: B010 - a module function, patched
+        from functions.auth_api.app import lambda_handler as auth
+        from tests.support.tenants import new_tenant
 
-            caller = new_tenant(auth)[0]
-            driver = Driver(cloud, tally, server)
-            paper_scenarios(driver, caller, prices)
-            binance_scenarios(driver, caller)
+        caller = new_tenant(auth)[0]
+        driver = Driver(cloud, tally, server)
+        paper_scenarios(driver, caller, prices)
+        binance_scenarios(driver, caller)
         report(driver.phases)
     finally:
         cloud.stop()

@@ -52,7 +52,6 @@ from benchmarks._trading import (
     FunctionTimer,
     MotoInstanceTrim,
     MotoMeter,
-    metric_blobs_dropped,
     tracked_moto_instances,
 )
 from localcloud.cloud import LocalCloud
@@ -280,7 +279,6 @@ class Observed:
     unloaded_accepts: list[float] = field(default_factory=list)
     tracked: int = 0
     trims: int = 0
-    metric_lines_dropped: int = 0
     moto_where: str = "its own process"
 
 
@@ -381,11 +379,6 @@ def _report_endpoint(accepted: list[Accepted], seen: Observed) -> None:
         )
     else:
         print(f"  moto's instance tracker holds {seen.tracked} model objects at the end (--keep-moto-leak)")
-    if seen.metric_lines_dropped:
-        print(
-            f"  ({seen.metric_lines_dropped} powertools EMF line(s) printed despite POWERTOOLS_METRICS_DISABLED were "
-            "filtered from this output)"
-        )
 
 
 def report(args: argparse.Namespace, run: Run, tap: FillTap, seen: Observed) -> None:
@@ -521,9 +514,8 @@ def main(argv: list[str] | None = None) -> None:
     if in_process and not args.keep_moto_leak:
         trim.start()
     try:
-        with metric_blobs_dropped() as stdout_filter:
-            run, tap, seen = pipeline(args, cloud, started)
-        seen.metric_lines_dropped, seen.trims = stdout_filter.dropped, trim.trims
+        run, tap, seen = pipeline(args, cloud, started)
+        seen.trims = trim.trims
         seen.moto_where = "same process" if in_process else "its own process"
         report(args, run, tap, seen)
         print(f"\n(total wall time {time.perf_counter() - started:.1f} s)")

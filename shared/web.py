@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Annotated, Any
 
@@ -30,11 +29,9 @@ from shared.error_codes import ERROR_CODES, codes_for_status
 from shared.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType, error_body
 from shared.inputs import IDEMPOTENCY_KEY_HEADER, IDEMPOTENCY_KEY_PATTERN
 from shared.json_body import MalformedJson, parse_json_body
-from shared.observability import logger, metrics, traced
+from shared.observability import logger, metrics_flushed, traced
 from shared.route_fast_path import fast_handler
 from shared.snapstart import register_restore_hooks
-
-warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 def _skip_pydantic_v1_probe() -> None:
@@ -313,7 +310,7 @@ def make_lambda_handler(app: FastAPI, *, on_invoke: Callable[[LambdaContext], No
 
     @logger.inject_lambda_context(clear_state=True)
     @traced
-    @metrics.log_metrics
+    @metrics_flushed
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # The request id as correlation id, read directly (a JMESPath lookup per call costs more).
         logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
