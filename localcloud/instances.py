@@ -13,14 +13,17 @@ An `InstancePool` runs its functions in up to `size` child processes instead:
   an authorizer's "Unauthorized" into a 401); an instance that dies mid-invocation fails that
   invocation as Lambda's `Runtime.ExitError` does and is replaced by the next one needed.
 
-A child is `python -m localcloud.instances READ_FD WRITE_FD`: it reads `[logical id, event]` from
-one pipe and writes `[outcome, payload, run seconds]` to the other, as JSON (Lambda's events and
-results are JSON: a result that is not fails as its `Runtime.MarshalError`). It inherits this process's
-environment (the local cloud sets it before the first invocation) and exits when its pipe
-closes, so no instance outlives its parent, however the parent ends.
+A child is `python -m localcloud.instances REQUESTS REPLIES LIFELINE` (three pipe ends): it reads
+`[logical id, event]` from one pipe and writes `[outcome, payload, run seconds]` to the other, as
+JSON (Lambda's events and results are JSON: a result that is not fails as its
+`Runtime.MarshalError`). It inherits this process's environment (the local cloud sets it before
+the first invocation). An invocation that outlives its function's timeout fails as
+`Sandbox.Timedout` and its instance is killed. A child exits when its request pipe closes, and at
+once when its lifeline does (the parent never writes to it): no instance outlives its parent,
+however the parent ends, even one stuck in a handler.
 
 `LOCALCLOUD_INSTANCE_SETUP=module:callable` in the environment makes each child call that before
-its first invocation, and call what it returns (if anything) once its pipe closes: how a test
+its first invocation, and call what it returns (if anything) after each invocation: how a test
 harness watches the functions' AWS calls in every instance (tests.support.localcloud_iam).
 """
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import decimal
 import importlib
 import json
 import os
@@ -48,6 +52,8 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]  # where `python -m localcloud.instances` resolves
 SETUP_VARIABLE = "LOCALCLOUD_INSTANCE_SETUP"
 EXIT_ERROR = "Runtime.ExitError"
+TIMEOUT_ERROR = "Sandbox.Timedout"
+TIMEOUT_GRACE_S = 0.5  # on top of the function's timeout: the pipes and JSON both ways
 
 
 class FunctionError(Exception):
@@ -81,40 +87,73 @@ class HandlerRef:
         )
 
 
+class InstanceTimedOut(Exception):
+    """The handler did not answer within its function's timeout."""
+
+
 class _Instance:
-    """One child process and the parent's ends of its two pipes."""
+    """One child process and the parent's ends of its three pipes: requests, replies and a
+    lifeline the parent never writes to, whose end tells the child that its parent is gone."""
 
     def __init__(self, handlers: dict[str, HandlerRef], index: int) -> None:
-        to_child_read, to_child_write = os.pipe()
-        from_child_read, from_child_write = os.pipe()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "localcloud.instances", str(to_child_read), str(from_child_write)],
-            cwd=ROOT,
-            pass_fds=(to_child_read, from_child_write),
-            # Not in the terminal's process group: Ctrl-C goes to the parent, which stops its
-            # gateway first; an instance ends when its pipe closes.
-            start_new_session=True,
-        )
-        os.close(to_child_read)
-        os.close(from_child_write)
-        self.requests = Connection(to_child_write, readable=False)
-        self.replies = Connection(from_child_read, writable=False)
-        self.requests.send_bytes(json.dumps([dataclasses.asdict(ref) for ref in handlers.values()]).encode())
+        pipes = [os.pipe() for _ in range(3)]  # (read, write) each: requests, replies, lifeline
+        child_ends = (pipes[0][0], pipes[1][1], pipes[2][0])
+        self.process: subprocess.Popen[bytes] | None = None
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-u", "-m", "localcloud.instances", *map(str, child_ends)],
+                cwd=ROOT,
+                pass_fds=child_ends,
+                # Not in the terminal's process group: Ctrl-C goes to the parent, which stops
+                # its gateway first; an instance ends when its pipes close.
+                start_new_session=True,
+            )
+        except BaseException:
+            for fd in (pipes[0][1], pipes[1][0], pipes[2][1]):
+                os.close(fd)
+            raise
+        finally:
+            for fd in child_ends:
+                os.close(fd)
+        self.requests = Connection(pipes[0][1], readable=False)
+        self.replies = Connection(pipes[1][0], writable=False)
+        self.lifeline = pipes[2][1]
         self.index = index
+        try:
+            self.requests.send_bytes(json.dumps([dataclasses.asdict(ref) for ref in handlers.values()]).encode())
+        except BaseException:
+            self.kill()
+            raise
 
-    def invoke(self, logical_id: str, event: dict[str, Any]) -> tuple[str, Any, float]:
+    def invoke(self, logical_id: str, event: dict[str, Any], timeout: float) -> tuple[str, Any, float]:
         self.requests.send_bytes(json.dumps([logical_id, event]).encode())
+        if not self.replies.poll(timeout):
+            raise InstanceTimedOut
         outcome, payload, seconds = json.loads(self.replies.recv_bytes())
         return outcome, payload, seconds
 
     def stop(self, timeout: float = 5.0) -> None:
-        for connection in (self.requests, self.replies):
-            connection.close()  # the child's recv sees EOF and it exits
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        """Close its request pipe, so it finishes and exits; kill it if it does not."""
+        self.requests.close()
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._close()
+
+    def kill(self) -> None:
+        if self.process is not None:
             self.process.kill()
             self.process.wait()
+        self._close()
+
+    def _close(self) -> None:
+        for connection in (self.requests, self.replies):
+            connection.close()
+        with contextlib.suppress(OSError):
+            os.close(self.lifeline)
 
 
 class InstancePool:
@@ -136,9 +175,13 @@ class InstancePool:
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         if logical_id not in self.handlers:
             raise KeyError(f"{logical_id} is not hosted by this pool")
+        timeout = self.handlers[logical_id].timeout + TIMEOUT_GRACE_S
         instance = self._acquire()
         try:
-            outcome, payload, seconds = instance.invoke(logical_id, event)
+            outcome, payload, seconds = instance.invoke(logical_id, event, timeout)
+        except InstanceTimedOut:
+            self._discard(instance)
+            raise FunctionError(TIMEOUT_ERROR, f"{logical_id} timed out after {timeout:.2f} seconds") from None
         except (EOFError, OSError) as exc:
             self._discard(instance)
             raise FunctionError(EXIT_ERROR, f"the instance running {logical_id} exited: {exc!r}") from exc
@@ -189,13 +232,13 @@ class InstancePool:
         instance.stop()
 
     def _discard(self, instance: _Instance) -> None:
-        instance.stop(timeout=1.0)
+        instance.kill()
         with self._condition:
             self._live -= 1
             self._condition.notify()
 
 
-def serve(requests: Connection, replies: Connection) -> None:
+def serve(requests: Connection, replies: Connection, after: Callable[[], None] | None = None) -> None:
     """The child's loop: one invocation at a time until the parent closes the pipe."""
     from localcloud.functions import FunctionSpec
 
@@ -214,9 +257,11 @@ def serve(requests: Connection, replies: Connection) -> None:
             outcome, payload = "raised", [type(exc).__name__, str(exc)]
         seconds = time.perf_counter() - started
         try:
-            reply = json.dumps([outcome, payload, seconds])
+            reply = json.dumps([outcome, payload, seconds], default=_lambda_json)
         except (TypeError, ValueError) as exc:  # Lambda returns results as JSON too
             reply = json.dumps(["raised", ["Runtime.MarshalError", f"the result is not JSON: {exc}"], seconds])
+        if after is not None:
+            after()
         replies.send_bytes(reply.encode())
 
 
@@ -224,22 +269,40 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us, after its gateway
     requests = Connection(int(argv[0]), writable=False)
     replies = Connection(int(argv[1]), readable=False)
-    finish = _setup(os.environ.get(SETUP_VARIABLE, ""))
+    _exit_when_orphaned(int(argv[2]))
+    after = _setup(os.environ.get(SETUP_VARIABLE, ""))
     with contextlib.suppress(BrokenPipeError, EOFError):  # the parent went away mid-reply
-        serve(requests, replies)
-    if finish is not None:
-        finish()
+        serve(requests, replies, after)
     sys.stdout.flush()
     os._exit(0)  # nothing to tear down: the parent owns every resource
 
 
+def _lambda_json(value: Any) -> Any:
+    """What Lambda's Python runtime also writes as JSON: a Decimal, as a number."""
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _exit_when_orphaned(lifeline: int) -> None:
+    """The parent never writes to the lifeline: its end means the parent is gone, even while a
+    handler is stuck (the parent stops a live instance through its request pipe first)."""
+
+    def watch() -> None:
+        while os.read(lifeline, 4096):
+            pass
+        os._exit(1)
+
+    threading.Thread(target=watch, name="lifeline", daemon=True).start()
+
+
 def _setup(spec: str) -> Callable[[], None] | None:
-    """Call `module:callable` (see the module docstring); what it returns is called at the end."""
+    """Call `module:callable` (see the module docstring); what it returns runs after each invocation."""
     if not spec:
         return None
     module, _, name = spec.partition(":")
-    finish: Callable[[], None] | None = getattr(importlib.import_module(module), name)()
-    return finish
+    after: Callable[[], None] | None = getattr(importlib.import_module(module), name)()
+    return after
 
 
 if __name__ == "__main__":

@@ -72,23 +72,32 @@ def wait_for_change(queue: Any, seen: int, timeout: float) -> None:
 
 
 def _announcing(method: Any) -> Any:
+    """A change to a queue's messages, made under the queue's lock and then announced: moto's
+    server is threaded, and its delete rebuilds the message list, which would drop a message a
+    send appended meanwhile or hide the change from a receive in progress."""
+
     @functools.wraps(method)
     def wrapper(queue: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(queue, *args, **kwargs)
-        finally:
-            announce(queue)
+        with queue._messages_lock:
+            try:
+                return method(queue, *args, **kwargs)
+            finally:
+                announce(queue)
 
     return wrapper
 
 
 def _announcing_by_name(method: Any) -> Any:
+    """`_announcing` for a backend method that names its queue."""
+
     @functools.wraps(method)
     def wrapper(backend: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(backend, queue_name, *args, **kwargs)
-        finally:
-            announce(backend.get_queue(queue_name))
+        queue = backend.get_queue(queue_name)
+        with queue._messages_lock:
+            try:
+                return method(backend, queue_name, *args, **kwargs)
+            finally:
+                announce(queue)
 
     return wrapper
 
@@ -124,12 +133,15 @@ def _deciding_at_delivery(receive: Any) -> Any:
             return receive(backend, queue_name, count, wait_seconds_timeout, visibility_timeout, names)
         deadline = time.monotonic() + wait_seconds_timeout
         while True:
-            seen = changes(queue)
-            _receiving.active = True
-            try:
-                found = receive(backend, queue_name, count, 0, visibility_timeout, names)
-            finally:
-                _receiving.active = False
+            # One receive at a time per queue: moto's works from a snapshot of the groups in
+            # flight, so two side by side could both take one group.
+            with queue._messages_lock:
+                seen = changes(queue)
+                _receiving.active = True
+                try:
+                    found = receive(backend, queue_name, count, 0, visibility_timeout, names)
+                finally:
+                    _receiving.active = False
             left = deadline - time.monotonic()
             if found or left <= 0:
                 return found

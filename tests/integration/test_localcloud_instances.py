@@ -4,7 +4,10 @@ handler errors and crashes reported as Lambda reports them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from localcloud.instances import EXIT_ERROR, FunctionError, HandlerRef, InstancePool
+from localcloud.instances import EXIT_ERROR, ROOT, TIMEOUT_ERROR, FunctionError, HandlerRef, InstancePool
 from tests.support.processes import process_ends
 
 HANDLERS = "tests.support.instance_handlers"
@@ -20,8 +23,8 @@ HANDLERS = "tests.support.instance_handlers"
 
 def _refs() -> list[HandlerRef]:
     return [
-        HandlerRef(name.title().replace("_", ""), f"{name}-fn", HANDLERS, name, 5, 128)
-        for name in ("echo", "held", "refuse", "crash", "not_json")
+        HandlerRef(name.title().replace("_", ""), f"{name}-fn", HANDLERS, name, 1 if name == "stall" else 30, 128)
+        for name in ("echo", "held", "refuse", "crash", "not_json", "stall")
     ]
 
 
@@ -41,14 +44,21 @@ class HeldInvocation:
         os.mkfifo(self.ready)
         os.mkfifo(self.go)
         self.result: list[Any] = []
-        self.thread = threading.Thread(
-            target=lambda: self.result.append(pool.invoke("Held", {"ready": str(self.ready), "go": str(self.go)}))
-        )
+        self.thread = threading.Thread(target=self._invoke, args=(pool,))
+
+    def _invoke(self, pool: InstancePool) -> None:
+        try:
+            self.result.append(pool.invoke("Held", {"ready": str(self.ready), "go": str(self.go)}))
+        except Exception as exc:
+            self.result.append(exc)
+            with contextlib.suppress(OSError):  # `start` waits on the FIFO: release it
+                os.close(os.open(self.ready, os.O_WRONLY | os.O_NONBLOCK))
 
     def start(self) -> None:
         self.thread.start()
         with open(self.ready) as ready:  # opens once the handler opened it: it is running
             ready.read()
+        assert not self.result, f"the held invocation failed: {self.result}"
 
     def release(self) -> int:
         with open(self.go, "w") as go:
@@ -86,9 +96,18 @@ def test_a_full_pool_waits_for_an_instance(tmp_path: Path) -> None:
     try:
         held = HeldInvocation(pool, tmp_path)
         held.start()
+        blocked = threading.Event()
+        real_wait = pool._condition.wait
+
+        def noted_wait(timeout: float | None = None) -> bool:
+            blocked.set()
+            return real_wait(timeout)
+
+        pool._condition.wait = noted_wait  # type: ignore[method-assign]
         waiting: list[int] = []
         waiter = threading.Thread(target=lambda: waiting.append(pool.invoke("Echo", {})["pid"]))
         waiter.start()
+        assert blocked.wait(timeout=30)  # the waiter found the one instance busy and waits for it
         held_pid = held.release()
         waiter.join(timeout=30)
         assert waiting == [held_pid]  # served by the one instance, after the held invocation
@@ -136,3 +155,44 @@ def test_stopping_the_pool_ends_its_instances(tmp_path: Path) -> None:
 def test_a_function_the_pool_does_not_host_is_refused(pool: InstancePool) -> None:
     with pytest.raises(KeyError):
         pool.invoke("Missing", {})
+
+
+def test_an_invocation_past_its_timeout_fails_and_its_instance_is_killed(pool: InstancePool, tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    os.mkfifo(ready)
+    failed: list[FunctionError] = []
+
+    def invoke() -> None:
+        with pytest.raises(FunctionError) as raised:
+            pool.invoke("Stall", {"ready": str(ready)})
+        failed.append(raised.value)
+
+    caller = threading.Thread(target=invoke)
+    caller.start()
+    with open(ready) as fifo:
+        stuck = int(fifo.read())
+    caller.join(timeout=30)
+    assert [error.kind for error in failed] == [TIMEOUT_ERROR]
+    assert process_ends(stuck, timeout=10)
+    assert pool.invoke("Echo", {})["pid"] != stuck
+
+
+def test_an_instance_stuck_in_a_handler_ends_with_its_parent(tmp_path: Path) -> None:
+    """The parent dies (no stop, no kill of its children) while a handler is stuck: the instance's
+    lifeline ends and it exits, stuck or not."""
+    ready = tmp_path / "ready"
+    os.mkfifo(ready)
+    script = f"""
+import os, threading
+from localcloud.instances import HandlerRef, InstancePool
+pool = InstancePool([HandlerRef("Stall", "stall-fn", "{HANDLERS}", "stall", 600, 128)], size=1)
+threading.Thread(target=pool.invoke, args=("Stall", {{"ready": "{ready}"}}), daemon=True).start()
+with open("{ready}") as fifo:
+    print(fifo.read(), flush=True)
+os._exit(0)
+"""
+    parent = subprocess.run(
+        [sys.executable, "-c", script], check=True, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    stuck = int(parent.stdout.strip())
+    assert process_ends(stuck, timeout=10)

@@ -186,7 +186,8 @@ def test_a_fifo_long_poll_wakes_when_a_delete_frees_its_group(
     real_wait = moto_sqs_fifo.wait_for_change
 
     def noted_wait(queue: Any, seen: int, timeout: float) -> None:
-        waiting.set()
+        if queue.name == name:
+            waiting.set()
         real_wait(queue, seen, timeout)
 
     monkeypatch.setattr(moto_sqs_fifo, "wait_for_change", noted_wait)
@@ -218,6 +219,38 @@ def test_a_fifo_receive_takes_one_groups_messages_before_anothers(test_cloud: Te
     sqs.delete_message(QueueUrl=url, ReceiptHandle=first[1]["ReceiptHandle"])
     third = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in third] == ["a3"]
+
+
+def test_a_fifo_receive_decides_while_holding_the_queues_lock(
+    test_cloud: TestCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto's receive works from a snapshot of the groups in flight, so two receives side by side
+    could both take one group (a send or delete meanwhile could be lost too): each receive holds
+    the queue's lock while it decides. The receive is held at its first delivery and the lock
+    probed from outside."""
+    from moto.sqs.models import Message, sqs_backends
+
+    sqs, name, url = _fifo_queue()
+    sqs.send_message(QueueUrl=url, MessageBody="submit", MessageGroupId="tenant#account")
+    queue = sqs_backends["123456789012"]["us-east-1"].get_queue(name)
+    inside, go = threading.Event(), threading.Event()
+    real_mark = Message.mark_received
+
+    def held_mark(message: Any, *args: Any, **kwargs: Any) -> None:
+        inside.set()
+        go.wait(timeout=10)
+        real_mark(message, *args, **kwargs)
+
+    monkeypatch.setattr(Message, "mark_received", held_mark)
+    receiver = threading.Thread(target=lambda: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10))
+    receiver.start()
+    assert inside.wait(timeout=10)
+    held = not queue._messages_lock.acquire(blocking=False)
+    if not held:
+        queue._messages_lock.release()
+    go.set()
+    receiver.join(timeout=10)
+    assert held, "the receive decided without the queue's lock"
 
 
 def _fifo_queue() -> tuple[Any, str, str]:

@@ -4,6 +4,7 @@ shows one thing a Lambda handler can do to its instance."""
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 
@@ -37,3 +38,11 @@ def crash(event: dict[str, Any], context: Any) -> None:
 
 def not_json(event: dict[str, Any], context: Any) -> set[int]:
     return {1, 2}
+
+
+def stall(event: dict[str, Any], context: Any) -> None:
+    """Writes its process id to its `ready` FIFO, then never returns (a handler stuck on a call
+    without a timeout)."""
+    with open(event["ready"], "w") as ready:
+        ready.write(str(os.getpid()))
+    threading.Event().wait()

@@ -6,8 +6,8 @@ The e2e tier runs its local cloud this way, so every flow it drives is also an I
 (tests/e2e/conftest.py).
 
 The API's functions run in instance processes (localcloud.instances): each instance records its
-own calls (`record_in_instance`, through the pool's setup hook) and leaves them in a file next
-to REPORT when it ends; they are merged before the check.
+own calls (`record_in_instance`, through the pool's setup hook) and keeps them in a file next
+to REPORT, rewritten after each invocation; they are merged before the check.
 """
 
 from __future__ import annotations
@@ -65,13 +65,18 @@ def run(report: Path, argv: list[str]) -> int:
 
 
 def record_in_instance() -> Callable[[], None]:
-    """In an instance process: record its functions' calls; at its end, write them down."""
+    """In an instance process: record its functions' calls, and write down what it found after
+    each invocation (an instance that crashes, times out or is killed at the end keeps its
+    findings up to its last invocation)."""
     arns = json.loads(os.environ[ARNS_VARIABLE])
     recorder = IamRecorder(Arns(arns["region"], arns["account"], tuple(arns["secret_arns"])))
     install(recorder)
+    path = Path(os.environ[INSTANCE_REPORTS_VARIABLE]) / f"{os.getpid()}.json"
 
     def write() -> None:
-        (Path(os.environ[INSTANCE_REPORTS_VARIABLE]) / f"{os.getpid()}.json").write_text(json.dumps(found_by(recorder)))
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(found_by(recorder)))
+        partial.replace(path)  # whole or not at all: the parent may read it while it is killed
 
     return write
 
