@@ -15,7 +15,7 @@ def test_disabled_metrics_neither_pile_up_nor_print(
     """powertools prints a metric set as EMF once one metric holds 100 values, disabled or not,
     and with metrics disabled it never clears the set: 150 invocations would print one."""
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Test")
+    monkeypatch.setattr(metrics, "namespace", "Test")
 
     @metrics_flushed
     def handler(event: dict[str, Any], context: Any) -> str:
