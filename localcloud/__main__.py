@@ -24,6 +24,7 @@ def _banner(cloud: LocalCloud, demo_key: str | None, bot_id: str | None) -> str:
         f"  API            {cloud.api_url}",
         f"  AWS endpoint   {cloud.aws_endpoint}   (AWS_ENDPOINT_URL for boto3 / the aws CLI)",
         f"  Functions      {', '.join(sorted(cloud.functions))}",
+        f"  API instances  {cloud.api_instances or 'none (in this process)'}   (--api-instances)",
         f"  SQS pollers    {len(cloud.pollers)}; schedules x{cloud.speed:g} speed",
         f"  Local Stripe   {cloud.stripe.url if cloud.stripe else '-'}   (complete a checkout: "
         "python -m tools.stripe_complete_checkout <session id>)",

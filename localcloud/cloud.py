@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from localcloud.functions import FunctionSpec, apply_environment, discover_functions
 from localcloud.gateway import Gateway, make_http_server
-from localcloud.instances import HandlerRef, InstancePool
+from localcloud.instances import InstancePool
 from localcloud.local_stripe import LocalStripe
 from localcloud.moto_process import MotoProcess
 from localcloud.pollers import SqsPoller, sqs_pollers
@@ -126,7 +126,7 @@ class LocalCloud:
         gateway = Gateway(resolver, self.functions)
         if self.api_instances:
             api_functions = gateway.functions()
-            self.instances = InstancePool([HandlerRef.of(spec) for spec in api_functions], self.api_instances)
+            self.instances = InstancePool(api_functions, self.api_instances)
             for spec in api_functions:
                 spec.instances = self.instances
         self._http = make_http_server(gateway, self.host, self.port, quiet=self.quiet)

@@ -30,7 +30,6 @@ harness watches the functions' AWS calls in every instance (tests.support.localc
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import decimal
 import importlib
 import json
@@ -41,7 +40,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,27 +62,8 @@ class FunctionError(Exception):
         self.kind = kind
 
 
-@dataclass(frozen=True)
-class HandlerRef:
-    """What a child needs to load and invoke one function (FunctionSpec without its runtime state)."""
-
-    logical_id: str
-    physical_name: str
-    module: str
-    handler_name: str
-    timeout: int
-    memory: int
-
-    @classmethod
-    def of(cls, spec: FunctionSpec) -> HandlerRef:
-        return cls(
-            str(spec.logical_id),
-            str(spec.physical_name),
-            str(spec.module),
-            str(spec.handler_name),
-            int(spec.timeout),
-            int(spec.memory),
-        )
+# The FunctionSpec fields a child needs to load and invoke a function (not its runtime state).
+_SPEC_FIELDS = ("logical_id", "physical_name", "module", "handler_name", "timeout", "memory")
 
 
 class InstanceTimedOut(Exception):
@@ -95,7 +74,7 @@ class _Instance:
     """One child process and the parent's ends of its three pipes: requests, replies and a
     lifeline the parent never writes to, whose end tells the child that its parent is gone."""
 
-    def __init__(self, handlers: dict[str, HandlerRef], index: int) -> None:
+    def __init__(self, functions: dict[str, FunctionSpec], index: int) -> None:
         pipes = [os.pipe() for _ in range(3)]  # (read, write) each: requests, replies, lifeline
         child_ends = (pipes[0][0], pipes[1][1], pipes[2][0])
         self.process: subprocess.Popen[bytes] | None = None
@@ -120,7 +99,8 @@ class _Instance:
         self.lifeline = pipes[2][1]
         self.index = index
         try:
-            self.requests.send_bytes(json.dumps([dataclasses.asdict(ref) for ref in handlers.values()]).encode())
+            specs = [{name: getattr(spec, name) for name in _SPEC_FIELDS} for spec in functions.values()]
+            self.requests.send_bytes(json.dumps(specs).encode())
         except BaseException:
             self.kill()
             raise
@@ -159,10 +139,10 @@ class _Instance:
 class InstancePool:
     """Up to `size` instance processes hosting the same functions (see the module docstring)."""
 
-    def __init__(self, handlers: Iterable[HandlerRef], size: int) -> None:
+    def __init__(self, functions: Iterable[FunctionSpec], size: int) -> None:
         if size < 1:
             raise ValueError("an instance pool needs at least one instance")
-        self.handlers = {ref.logical_id: ref for ref in handlers}
+        self.functions = {spec.logical_id: spec for spec in functions}
         self.size = size
         self.started = 0  # instances ever started (replacements included)
         # Called with (logical id, run seconds) after each invocation, as Lambda's REPORT line.
@@ -173,9 +153,9 @@ class InstancePool:
         self._condition = threading.Condition()
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
-        if logical_id not in self.handlers:
+        if logical_id not in self.functions:
             raise KeyError(f"{logical_id} is not hosted by this pool")
-        timeout = self.handlers[logical_id].timeout + TIMEOUT_GRACE_S
+        timeout = self.functions[logical_id].timeout + TIMEOUT_GRACE_S
         instance = self._acquire()
         try:
             outcome, payload, seconds = instance.invoke(logical_id, event, timeout)
@@ -216,7 +196,7 @@ class InstancePool:
             self.started += 1
             index = self.started
         try:
-            return _Instance(self.handlers, index)
+            return _Instance(self.functions, index)
         except BaseException:
             with self._condition:
                 self._live -= 1
@@ -242,9 +222,8 @@ def serve(requests: Connection, replies: Connection, after: Callable[[], None] |
     """The child's loop: one invocation at a time until the parent closes the pipe."""
     from localcloud.functions import FunctionSpec
 
-    specs = {
-        ref["logical_id"]: FunctionSpec(**ref, environment={}, events={}) for ref in json.loads(requests.recv_bytes())
-    }
+    hosted = json.loads(requests.recv_bytes())
+    specs = {fields["logical_id"]: FunctionSpec(**fields, environment={}, events={}) for fields in hosted}
     while True:
         try:
             logical_id, event = json.loads(requests.recv_bytes())

@@ -15,23 +15,27 @@ from typing import Any
 
 import pytest
 
-from localcloud.instances import EXIT_ERROR, ROOT, TIMEOUT_ERROR, FunctionError, HandlerRef, InstancePool
+from localcloud.functions import FunctionSpec
+from localcloud.instances import EXIT_ERROR, ROOT, TIMEOUT_ERROR, FunctionError, InstancePool
 from tests.support.processes import process_ends
 
 HANDLERS = "tests.support.instance_handlers"
 
 
-def _refs() -> list[HandlerRef]:
-    return [
-        HandlerRef(name.title().replace("_", ""), f"{name}-fn", HANDLERS, name, 1 if name == "stall" else 30, 128)
-        for name in ("echo", "held", "refuse", "crash", "not_json", "stall")
-    ]
+def _function(name: str, timeout: int = 30) -> FunctionSpec:
+    """A function whose handler is `name` in tests.support.instance_handlers."""
+    logical_id = name.title().replace("_", "")
+    return FunctionSpec(logical_id, f"{name}-fn", HANDLERS, name, timeout, 128, environment={}, events={})
+
+
+def _functions() -> list[FunctionSpec]:
+    return [_function(name) for name in ("echo", "held", "refuse", "crash", "not_json")] + [_function("stall", 1)]
 
 
 @pytest.fixture
 def pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[InstancePool]:
     monkeypatch.setenv("INSTANCE_TEST_MARKER", "inherited")
-    started = InstancePool(_refs(), size=2)
+    started = InstancePool(_functions(), size=2)
     yield started
     started.stop()
 
@@ -92,7 +96,7 @@ def test_concurrent_invocations_run_side_by_side_in_separate_instances(pool: Ins
 
 
 def test_a_full_pool_waits_for_an_instance(tmp_path: Path) -> None:
-    pool = InstancePool(_refs(), size=1)
+    pool = InstancePool(_functions(), size=1)
     try:
         held = HeldInvocation(pool, tmp_path)
         held.start()
@@ -144,7 +148,7 @@ def test_a_result_that_is_not_json_is_a_marshal_error(pool: InstancePool) -> Non
 
 
 def test_stopping_the_pool_ends_its_instances(tmp_path: Path) -> None:
-    pool = InstancePool(_refs(), size=2)
+    pool = InstancePool(_functions(), size=2)
     pid = pool.invoke("Echo", {})["pid"]
     pool.stop()
     assert process_ends(pid, timeout=10)
@@ -184,8 +188,10 @@ def test_an_instance_stuck_in_a_handler_ends_with_its_parent(tmp_path: Path) -> 
     os.mkfifo(ready)
     script = f"""
 import os, threading
-from localcloud.instances import HandlerRef, InstancePool
-pool = InstancePool([HandlerRef("Stall", "stall-fn", "{HANDLERS}", "stall", 600, 128)], size=1)
+from localcloud.functions import FunctionSpec
+from localcloud.instances import InstancePool
+stall = FunctionSpec("Stall", "stall-fn", "{HANDLERS}", "stall", 600, 128, environment={{}}, events={{}})
+pool = InstancePool([stall], size=1)
 threading.Thread(target=pool.invoke, args=("Stall", {{"ready": "{ready}"}}), daemon=True).start()
 with open("{ready}") as fifo:
     print(fifo.read(), flush=True)

@@ -133,10 +133,7 @@ def test_a_fifo_long_poll_never_takes_the_next_message_of_a_group_in_flight(
     """A receive already waiting when another consumer took a group's message must not take the
     group's next one (localcloud.moto_sqs_fifo; moto decided once, when the wait began). The
     waiter is held inside its wait while the other consumer receives, so the order is forced."""
-    from moto.sqs.models import sqs_backends
-
     sqs, name, url = _fifo_queue()
-    backend = sqs_backends["123456789012"]["us-east-1"]
     waiting, go = threading.Event(), threading.Event()
     real_wait = moto_sqs_fifo.wait_for_change
 
@@ -148,13 +145,7 @@ def test_a_fifo_long_poll_never_takes_the_next_message_of_a_group_in_flight(
         real_wait(queue, seen, timeout)
 
     monkeypatch.setattr(moto_sqs_fifo, "wait_for_change", held_wait)
-    taken: list[list[str]] = []
-    waiter = threading.Thread(
-        target=lambda: taken.append(
-            [m.body for m in backend.receive_message(name, 10, wait_seconds_timeout=1, visibility_timeout=30)]
-        )
-    )
-    waiter.start()
+    waiter, taken = _long_poll_in_thread(name, wait_seconds=1)
     assert waiting.wait(timeout=10)  # the waiter is inside its long poll, before anything was sent
     sqs.send_message(QueueUrl=url, MessageBody="submit", MessageGroupId="tenant#account")
     first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]  # another consumer
@@ -174,11 +165,8 @@ def test_a_fifo_long_poll_wakes_when_a_delete_frees_its_group(
     """A long poll that found only a busy group's messages sleeps until the queue changes; the
     delete that frees the group wakes it. Its fallback recheck and its wait are set far beyond
     the join's bound, so only the wake-up can deliver the message in time."""
-    from moto.sqs.models import sqs_backends
-
     monkeypatch.setattr(moto_sqs_fifo, "RECHECK_S", 60.0)
     sqs, name, url = _fifo_queue()
-    backend = sqs_backends["123456789012"]["us-east-1"]
     sqs.send_message(QueueUrl=url, MessageBody="submit", MessageGroupId="tenant#account")
     first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     sqs.send_message(QueueUrl=url, MessageBody="cancel", MessageGroupId="tenant#account")
@@ -191,13 +179,7 @@ def test_a_fifo_long_poll_wakes_when_a_delete_frees_its_group(
         real_wait(queue, seen, timeout)
 
     monkeypatch.setattr(moto_sqs_fifo, "wait_for_change", noted_wait)
-    taken: list[list[str]] = []
-    waiter = threading.Thread(
-        target=lambda: taken.append(
-            [m.body for m in backend.receive_message(name, 10, wait_seconds_timeout=20, visibility_timeout=30)]
-        )
-    )
-    waiter.start()
+    waiter, taken = _long_poll_in_thread(name, wait_seconds=20)
     assert waiting.wait(timeout=10)  # it saw only the busy group and went to sleep
     sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
     waiter.join(timeout=10)
@@ -251,6 +233,22 @@ def test_a_fifo_receive_decides_while_holding_the_queues_lock(
     go.set()
     receiver.join(timeout=10)
     assert held, "the receive decided without the queue's lock"
+
+
+def _long_poll_in_thread(name: str, wait_seconds: int) -> tuple[threading.Thread, list[list[str]]]:
+    """A long poll on moto's backend (where the patched receive runs) in a started thread; the
+    bodies it receives land in the list."""
+    from moto.sqs.models import sqs_backends
+
+    backend = sqs_backends["123456789012"]["us-east-1"]
+    taken: list[list[str]] = []
+    waiter = threading.Thread(
+        target=lambda: taken.append(
+            [m.body for m in backend.receive_message(name, 10, wait_seconds, visibility_timeout=30)]
+        )
+    )
+    waiter.start()
+    return waiter, taken
 
 
 def _fifo_queue() -> tuple[Any, str, str]:

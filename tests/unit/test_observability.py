@@ -9,6 +9,13 @@ import pytest
 from shared.observability import MetricUnit, metrics, metrics_flushed
 
 
+@metrics_flushed
+def handler(event: dict[str, Any], context: Any) -> str:
+    """An invocation that records one metric."""
+    metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=1)
+    return "ok"
+
+
 def test_disabled_metrics_neither_pile_up_nor_print(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -16,11 +23,6 @@ def test_disabled_metrics_neither_pile_up_nor_print(
     and with metrics disabled it never clears the set: 150 invocations would print one."""
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     monkeypatch.setattr(metrics, "namespace", "Test")
-
-    @metrics_flushed
-    def handler(event: dict[str, Any], context: Any) -> str:
-        metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=1)
-        return "ok"
 
     for _ in range(150):
         assert handler({}, None) == "ok"
@@ -34,11 +36,6 @@ def test_enabled_metrics_are_printed_at_the_end_of_each_invocation(
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     monkeypatch.setenv("POWERTOOLS_DEV", "false")
     monkeypatch.setattr(metrics, "namespace", "Test")
-
-    @metrics_flushed
-    def handler(event: dict[str, Any], context: Any) -> str:
-        metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=1)
-        return "ok"
 
     handler({}, None)
     handler({}, None)
