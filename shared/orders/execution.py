@@ -34,7 +34,7 @@ from shared.orders import changes
 from shared.orders.models import OrderRecord, count_open_orders, get_order
 from shared.orders.states import ON_EXCHANGE, OrderStatus
 from shared.orders.tasks import TradeTask
-from shared.positions.ledger import position_quantity, realized_today
+from shared.positions.ledger import held_and_realized_today, position_quantity
 from shared.risk.rules import Breach, RiskInput, evaluate
 from shared.tenants.models import get_tenant
 
@@ -61,6 +61,10 @@ def _risk_input(order: OrderRecord, exchange: Exchange) -> RiskInput | Breach:
             return Breach("bot_missing", "the bot that placed this order no longer exists")
         limits = RiskLimits.model_validate_json(bot.risk_json)
     scope = order.bot_id or "manual"
+    if limits:
+        held, realized = held_and_realized_today(order.tenant_id, order.account_id, order.symbol, scope, utc_now())
+    else:
+        held, realized = position_quantity(order.tenant_id, order.account_id, order.symbol, scope), Decimal(0)
     last = exchange.fetch_ticker(order.symbol).last
     deviation = (
         Decimal(tenant.max_price_deviation_pct)
@@ -78,9 +82,9 @@ def _risk_input(order: OrderRecord, exchange: Exchange) -> RiskInput | Breach:
         symbol_allowlist=json.loads(tenant.symbol_allowlist) if tenant and tenant.symbol_allowlist else None,
         max_price_deviation_pct=deviation,
         bot_limits=limits,
-        position_quantity=position_quantity(order.tenant_id, order.account_id, order.symbol, scope),
+        position_quantity=held,
         open_orders=count_open_orders(order.tenant_id, order.bot_id, exclude=order.order_id) if limits else 0,
-        realized_today=realized_today(order.tenant_id, scope, utc_now()) if limits else Decimal(0),
+        realized_today=realized,
     )
 
 

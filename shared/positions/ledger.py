@@ -78,9 +78,17 @@ def stage_fill(
     tx.save(day)
 
 
-def realized_today(tenant_id: str, scope: str, now: datetime) -> Decimal:
-    row = get_position_row(tenant_id, daily_key(scope, now))
-    return Decimal(row.realized_pnl) if row else Decimal(0)
+def held_and_realized_today(
+    tenant_id: str, account_id: str, symbol: str, scope: str, now: datetime
+) -> tuple[Decimal, Decimal]:
+    """What a bot's risk limits weigh: its position and today's realized PnL, in one read."""
+    held, day = position_key(account_id, symbol, scope), daily_key(scope, now)
+    rows = get_position_rows(tenant_id, [held, day])
+    position, pnl = rows.get(held), rows.get(day)
+    return (
+        Decimal(position.quantity) if position else Decimal(0),
+        Decimal(pnl.realized_pnl) if pnl else Decimal(0),
+    )
 
 
 def position_quantity(tenant_id: str, account_id: str, symbol: str, scope: str) -> Decimal:
