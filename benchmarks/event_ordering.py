@@ -25,15 +25,9 @@ from benchmarks._support import STATS_HEADER, Stats, start_cloud, time_calls
 
 
 def _order_event(tenant_id: str, order_id: str) -> Any:
-    from shared.events.data.orders import OrderData
-    from shared.events.envelope import new_event
+    from tests.support.events import order_event
 
-    data = OrderData(
-        order_id=order_id, client_order_id="co1", bot_id=None, exchange_account_id="paper", exchange="paper",
-        symbol="BTC/USDT", side="buy", type="market", amount="1", price=None, status="filled", filled="1",
-        average_price="100", fee_cost="0", fee_currency=None,
-    )  # fmt: skip
-    return new_event("order.filled", tenant_id=tenant_id, source="bench", data=data)
+    return order_event(tenant_id, order_id=order_id)
 
 
 def commits(runs: int) -> None:

@@ -33,7 +33,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from benchmarks._support import start_cloud
@@ -41,7 +40,6 @@ from benchmarks.dynamodb_requests import ServerTally, request_json
 from tests.support.aws import TestCloud
 from tests.support.botocore_clients import call_site, on_every_new_client
 
-ROOT = Path(__file__).resolve().parent.parent
 PROJECT_DIRS = frozenset({"shared", "functions", "localcloud"})
 RANGE_KEY_NAMES = ("item", "position_key")  # PaperAccounts and Positions sort keys carry a kind prefix
 PAPER_PRICES = {"BTC/USDT": Decimal("60000"), "ETH/USDT": Decimal("3000"), "SOL/USDT": Decimal("150")}

@@ -55,6 +55,7 @@ from benchmarks._trading import (
     MotoMeter,
     tracked_moto_instances,
 )
+from localcloud.__main__ import DEFAULT_API_INSTANCES
 from localcloud.cloud import LocalCloud
 
 ORDER_BODY: dict[str, str] = {"symbol": "BTC/USDT", "type": "market", "amount": "0.0001"}
@@ -445,8 +446,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--api-instances",
         type=int,
-        default=2,
-        help="instance processes for the API's functions, as `make dev` (default 2; 0: in this process)",
+        default=DEFAULT_API_INSTANCES,
+        help=f"instance processes for the API's functions, as `make dev` (default {DEFAULT_API_INSTANCES}; 0: "
+        "in this process)",
     )
     parser.add_argument(
         "--keep-moto-leak",

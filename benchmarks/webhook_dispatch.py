@@ -74,12 +74,9 @@ def _subscribe(tenant_id: str, urls: list[str]) -> list[str]:
 
 
 def _event(tenant_id: str, n: int) -> Any:
-    from shared.events.data.bots import BotData
-    from shared.events.envelope import new_event
+    from tests.support.events import bot_event
 
-    data = BotData(bot_id=f"bot_{n}", name="bench", symbol="BTC/USDT", exchange_account_id="paper",
-                   strategy_type="sma_cross", status="running")  # fmt: skip
-    return new_event("bot.started", tenant_id=tenant_id, source="bench", data=data)
+    return bot_event(tenant_id, bot_id=f"bot_{n}")
 
 
 def _sqs_event(bodies: list[str]) -> dict[str, Any]:

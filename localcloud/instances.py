@@ -74,7 +74,7 @@ class _Instance:
     """One child process and the parent's ends of its three pipes: requests, replies and a
     lifeline the parent never writes to, whose end tells the child that its parent is gone."""
 
-    def __init__(self, functions: dict[str, FunctionSpec], index: int) -> None:
+    def __init__(self, functions: dict[str, FunctionSpec]) -> None:
         pipes = [os.pipe() for _ in range(3)]  # (read, write) each: requests, replies, lifeline
         child_ends = (pipes[0][0], pipes[1][1], pipes[2][0])
         self.process: subprocess.Popen[bytes] | None = None
@@ -97,7 +97,6 @@ class _Instance:
         self.requests = Connection(pipes[0][1], readable=False)
         self.replies = Connection(pipes[1][0], writable=False)
         self.lifeline = pipes[2][1]
-        self.index = index
         try:
             specs = [{name: getattr(spec, name) for name in _SPEC_FIELDS} for spec in functions.values()]
             self.requests.send_bytes(json.dumps(specs).encode())
@@ -194,9 +193,8 @@ class InstancePool:
                 return self._idle.pop()  # the warmest one
             self._live += 1
             self.started += 1
-            index = self.started
         try:
-            return _Instance(self.functions, index)
+            return _Instance(self.functions)
         except BaseException:
             with self._condition:
                 self._live -= 1

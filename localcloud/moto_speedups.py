@@ -30,16 +30,10 @@ import threading
 import time
 from typing import Any
 
-_installed = False
 
-
+@functools.cache  # once per process: a second call would wrap the patched methods again
 def install() -> None:
     """Apply every speed-up in this process (idempotent)."""
-    global _installed  # noqa: PLW0603 - one process-wide switch, like the patches it guards
-    if _installed:
-        return
-    _installed = True
-
     import jsonpath_ng.ext
     import moto.backends
     import moto.core.responses

@@ -27,27 +27,25 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 _receiving = threading.local()  # set while a FIFO receive runs: Queue.messages lists group by group
 RECHECK_S = 1.0  # what notifies nobody (a visibility timeout or a delay running out) is seen this soon
 
-_installed = False
 
-
+@functools.cache  # once per process: a second call would wrap the patched methods again
 def install() -> None:
     """Patch moto's SQS backend in this process (idempotent)."""
-    global _installed  # noqa: PLW0603 - one process-wide switch, like the patch it guards
-    if _installed:
-        return
-    _installed = True
     from moto.sqs.models import Queue, SQSBackend
 
     SQSBackend.receive_message = _deciding_at_delivery(SQSBackend.receive_message)  # type: ignore[method-assign]
     Queue.messages = property(functools.partial(_group_by_group, vars(Queue)["messages"].fget))  # type: ignore[method-assign, assignment]
     Queue.add_message = _announcing(Queue.add_message)  # type: ignore[method-assign]
     Queue.delete_message = _announcing(Queue.delete_message)  # type: ignore[method-assign]
-    SQSBackend.change_message_visibility = _announcing_by_name(SQSBackend.change_message_visibility)  # type: ignore[method-assign]
+    SQSBackend.change_message_visibility = _announcing(  # type: ignore[method-assign]
+        SQSBackend.change_message_visibility, lambda backend, queue_name, *args, **kwargs: backend.get_queue(queue_name)
+    )
 
 
 def changes(queue: Any) -> int:
@@ -71,31 +69,18 @@ def wait_for_change(queue: Any, seen: int, timeout: float) -> None:
         queue._messages_lock.wait_for(lambda: changes(queue) != seen, timeout=timeout)
 
 
-def _announcing(method: Any) -> Any:
+def _announcing(method: Any, queue_of: Callable[..., Any] = lambda queue, *args, **kwargs: queue) -> Any:
     """A change to a queue's messages, made under the queue's lock and then announced: moto's
     server is threaded, and its delete rebuilds the message list, which would drop a message a
-    send appended meanwhile or hide the change from a receive in progress."""
+    send appended meanwhile or hide the change from a receive in progress. `queue_of` finds the
+    queue in the call's arguments (the queue itself, for Queue's methods)."""
 
     @functools.wraps(method)
-    def wrapper(queue: Any, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        queue = queue_of(*args, **kwargs)
         with queue._messages_lock:
             try:
-                return method(queue, *args, **kwargs)
-            finally:
-                announce(queue)
-
-    return wrapper
-
-
-def _announcing_by_name(method: Any) -> Any:
-    """`_announcing` for a backend method that names its queue."""
-
-    @functools.wraps(method)
-    def wrapper(backend: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
-        queue = backend.get_queue(queue_name)
-        with queue._messages_lock:
-            try:
-                return method(backend, queue_name, *args, **kwargs)
+                return method(*args, **kwargs)
             finally:
                 announce(queue)
 

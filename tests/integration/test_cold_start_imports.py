@@ -60,12 +60,13 @@ def _imports(module: str, extra: str = "") -> dict[str, object]:
     return result
 
 
-FUNCTIONS = sorted(resources_of_type(load_template(), "AWS::Serverless::Function"))
+TEMPLATE = load_template()  # once for the module: each test used to parse template.yaml again
+FUNCTIONS = sorted(resources_of_type(TEMPLATE, "AWS::Serverless::Function"))
 
 
 @pytest.mark.parametrize("logical_id", FUNCTIONS)
 def test_no_function_imports_ccxt_or_pydantic_v1_at_cold_start(logical_id: str) -> None:
-    module, _ = handler_module(load_template(), logical_id)
+    module, _ = handler_module(TEMPLATE, logical_id)
     imported = _imports(module)
     assert imported["ccxt"] == [], "ccxt loads lazily, only when an exchange is used"
     assert imported["pydantic_v1"] is False
@@ -91,8 +92,7 @@ def test_trading_functions_load_only_the_exchange_class_they_need() -> None:
 
 
 def test_the_template_attaches_the_exchange_layer_only_to_trading_functions() -> None:
-    template = load_template()
-    for logical_id, spec in resources_of_type(template, "AWS::Serverless::Function").items():
+    for logical_id, spec in resources_of_type(TEMPLATE, "AWS::Serverless::Function").items():
         layers = spec["Properties"].get("Layers", [])
         has_exchange = {"Ref": "ExchangeLayer"} in layers
         assert has_exchange == (logical_id in TRADING), logical_id
@@ -140,7 +140,7 @@ EVENT_DATA: dict[str, set[str]] = {
 
 
 def _shared_modules(logical_id: str) -> set[str]:
-    module, _ = handler_module(load_template(), logical_id)
+    module, _ = handler_module(TEMPLATE, logical_id)
     shared = _imports(module)["shared"]
     assert isinstance(shared, list)
     return set(shared)
@@ -189,7 +189,7 @@ WITH_SHARED = [f for f in FUNCTIONS if f != "ExampleConsumerFunction"]  # that o
 def test_a_function_loads_without_the_cyclic_gc_and_freezes_what_it_built(logical_id: str) -> None:
     """No collection runs during the import, not even when the collector is turned back on: what
     init built is frozen first, so the passes it skipped are not merely postponed."""
-    module, _ = handler_module(load_template(), logical_id)
+    module, _ = handler_module(TEMPLATE, logical_id)
     gc_seen = _imports(module)["gc"]
     assert isinstance(gc_seen, dict)
     assert gc_seen["collections"] == [], "a collection ran during the import"
@@ -199,7 +199,7 @@ def test_a_function_loads_without_the_cyclic_gc_and_freezes_what_it_built(logica
 
 def test_off_lambda_the_collector_is_only_turned_back_on() -> None:
     """Tests and the local cloud are long-lived: nothing is frozen there (it would keep garbage)."""
-    module, _ = handler_module(load_template(), "OrdersApiFunction")
+    module, _ = handler_module(TEMPLATE, "OrdersApiFunction")
     env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_INITIALIZATION_TYPE"}
     out = subprocess.run(
         [
@@ -222,7 +222,7 @@ def test_every_handler_module_opens_and_closes_its_init_phase() -> None:
     from pathlib import Path
 
     for logical_id in WITH_SHARED:
-        module, _ = handler_module(load_template(), logical_id)
+        module, _ = handler_module(TEMPLATE, logical_id)
         tree = ast.parse(Path(*module.split(".")).with_suffix(".py").read_text())
         imports = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
         imports = [n for n in imports if not (isinstance(n, ast.ImportFrom) and n.module == "__future__")]

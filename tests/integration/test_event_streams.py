@@ -14,12 +14,11 @@ import pytest
 
 from localcloud.sns_bridge import SnsBridgePoller, sns_bridges
 from shared.config import get_settings
-from shared.events.data.bots import BotData
-from shared.events.data.orders import OrderData
-from shared.events.envelope import DomainEvent, new_event
+from shared.events.envelope import DomainEvent
 from shared.events.transactions import commit_with_events
 from tests.support.api import Caller, LambdaApi
 from tests.support.aws import TestCloud
+from tests.support.events import bot_event, order_event
 from tests.support.webhook_consumer import WebhookConsumer
 
 
@@ -83,16 +82,7 @@ def _sns_subscriptions() -> dict[str, dict[str, Any]]:
 
 
 def _event(tenant_id: str, event_type: str) -> DomainEvent:
-    if event_type.startswith("order."):
-        data: Any = OrderData(
-            order_id="ord_1", client_order_id="c1", bot_id=None, exchange_account_id="paper", exchange="paper",
-            symbol="BTC/USDT", side="buy", type="market", amount="1", price=None, status="closed", filled="1",
-            average_price="100", fee_cost="0", fee_currency=None,
-        )  # fmt: skip
-    else:
-        data = BotData(bot_id="bot_1", name="b", symbol="BTC/USDT", exchange_account_id="paper",
-                               strategy_type="sma_cross", status="running")  # fmt: skip
-    return new_event(event_type, tenant_id=tenant_id, source="tests", data=data)
+    return order_event(tenant_id, event_type) if event_type.startswith("order.") else bot_event(tenant_id, event_type)
 
 
 def _publish(bridge: SnsBridgePoller, *events: DomainEvent) -> list[DomainEvent]:

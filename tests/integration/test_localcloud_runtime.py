@@ -159,12 +159,19 @@ def test_a_fifo_long_poll_never_takes_the_next_message_of_a_group_in_flight(
     assert [m["Body"] for m in after] == ["cancel"]
 
 
-def test_a_fifo_long_poll_wakes_when_a_delete_frees_its_group(
-    test_cloud: TestCloud, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("release", "delivered"),
+    [
+        ("delete", ["cancel"]),  # the group's in-flight message is done
+        ("visibility", ["submit", "cancel"]),  # it is handed back, to be received again first
+    ],
+)
+def test_a_fifo_long_poll_wakes_when_its_group_is_freed(
+    test_cloud: TestCloud, monkeypatch: pytest.MonkeyPatch, release: str, delivered: list[str]
 ) -> None:
     """A long poll that found only a busy group's messages sleeps until the queue changes; the
-    delete that frees the group wakes it. Its fallback recheck and its wait are set far beyond
-    the join's bound, so only the wake-up can deliver the message in time."""
+    delete or visibility change that frees the group wakes it. Its fallback recheck and its wait
+    are set far beyond the join's bound, so only the wake-up can deliver in time."""
     monkeypatch.setattr(moto_sqs_fifo, "RECHECK_S", 60.0)
     sqs, name, url = _fifo_queue()
     sqs.send_message(QueueUrl=url, MessageBody="submit", MessageGroupId="tenant#account")
@@ -181,10 +188,13 @@ def test_a_fifo_long_poll_wakes_when_a_delete_frees_its_group(
     monkeypatch.setattr(moto_sqs_fifo, "wait_for_change", noted_wait)
     waiter, taken = _long_poll_in_thread(name, wait_seconds=20)
     assert waiting.wait(timeout=10)  # it saw only the busy group and went to sleep
-    sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
+    if release == "delete":
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"])
+    else:
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"], VisibilityTimeout=0)
     waiter.join(timeout=10)
-    assert not waiter.is_alive(), "the delete did not wake the long poll"
-    assert taken == [["cancel"]]
+    assert not waiter.is_alive(), f"the {release} did not wake the long poll"
+    assert taken == [delivered]
 
 
 def test_a_fifo_receive_takes_one_groups_messages_before_anothers(test_cloud: TestCloud) -> None:

@@ -13,14 +13,14 @@ import pytest
 from localcloud.functions import FakeLambdaContext
 from localcloud.template import load_template, resources_of_type
 from shared.clock import utc_now
-from shared.events.data.bots import BotData
-from shared.events.envelope import DomainEvent, new_event
+from shared.events.envelope import DomainEvent
 from shared.events.history import EventQuery, recent_events
 from shared.ids import new_id
 from shared.webhooks import deliveries
 from shared.webhooks.deliveries import DeliveryStatus
 from shared.webhooks.delivery_tasks import AttemptLog, DeliveryTask, task_for
 from tests.support.aws import TestCloud
+from tests.support.events import bot_event
 
 
 @pytest.fixture(scope="module")
@@ -54,18 +54,6 @@ def _run(alerter: Any, *bodies: str) -> dict[str, Any]:
     return result
 
 
-def _event(tenant_id: str, event_type: str = "bot.started") -> DomainEvent:
-    data = BotData(
-        bot_id=new_id("bot"),
-        name="b",
-        symbol="BTC/USDT",
-        exchange_account_id="paper",
-        strategy_type="dca",
-        status="running",
-    )
-    return new_event(event_type, tenant_id=tenant_id, source="tests", data=data)
-
-
 def _bus_message(event: DomainEvent) -> str:
     return json.dumps(
         {"detail-type": event.type, "source": "cryptoorchestrator", "detail": event.model_dump(mode="json")}
@@ -79,7 +67,7 @@ def _events(tenant_id: str, prefix: str) -> list[DomainEvent]:
 def test_a_dead_lettered_delivery_is_marked_failed_and_announced(alerter: Any, test_cloud: TestCloud) -> None:
     tenant = new_id("ten")
     first = AttemptLog(at=utc_now() - timedelta(minutes=3), status_code=500, latency_ms=12.0, error="http_error")
-    task = task_for(_event(tenant), new_id("wh")).retry([first])
+    task = task_for(bot_event(tenant, bot_id=new_id("bot")), new_id("wh")).retry([first])
     deliveries.save(task, DeliveryStatus.RETRYING, [first])
 
     assert _run(alerter, task.model_dump_json()) == {"batchItemFailures": []}
@@ -95,7 +83,7 @@ def test_a_dead_lettered_delivery_is_marked_failed_and_announced(alerter: Any, t
 
 def test_a_settled_delivery_is_left_as_it_is(alerter: Any, test_cloud: TestCloud) -> None:
     tenant = new_id("ten")
-    task = task_for(_event(tenant), new_id("wh"))
+    task = task_for(bot_event(tenant, bot_id=new_id("bot")), new_id("wh"))
     done = AttemptLog(at=utc_now(), status_code=204, latency_ms=3.0, error=None)
     deliveries.save(task, DeliveryStatus.DELIVERED, [done])
     _run(alerter, task.model_dump_json())
@@ -106,7 +94,7 @@ def test_a_settled_delivery_is_left_as_it_is(alerter: Any, test_cloud: TestCloud
 
 def test_an_event_not_fanned_out_raises_an_alert_but_an_alert_never_does(alerter: Any, test_cloud: TestCloud) -> None:
     tenant = new_id("ten")
-    lost = _event(tenant)
+    lost = bot_event(tenant, bot_id=new_id("bot"))
     _run(alerter, _bus_message(lost))
     [alert] = _events(tenant, "alert.webhook_message_dead_lettered")
     assert alert.data == {
@@ -137,7 +125,7 @@ def test_a_failing_record_is_reported_alone(
     alerter: Any, test_cloud: TestCloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tenant = new_id("ten")
-    task = task_for(_event(tenant), new_id("wh"))
+    task = task_for(bot_event(tenant, bot_id=new_id("bot")), new_id("wh"))
     real_save = deliveries.save
 
     def save_fails_once(t: DeliveryTask, status: DeliveryStatus, attempts: list[AttemptLog]) -> None:
@@ -146,7 +134,7 @@ def test_a_failing_record_is_reported_alone(
         real_save(t, status, attempts)
 
     monkeypatch.setattr(deliveries, "save", save_fails_once)
-    event = _batch(task.model_dump_json(), _bus_message(_event(tenant)))
+    event = _batch(task.model_dump_json(), _bus_message(bot_event(tenant, bot_id=new_id("bot"))))
     result = alerter(event, FakeLambdaContext("webhook-dlq-alerter", 512, 10))
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
 

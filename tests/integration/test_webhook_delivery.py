@@ -22,7 +22,6 @@ from consumer_kit.webhooks import WebhookVerificationFailed, WebhookVerifier
 from localcloud.pollers import SqsPoller, sqs_pollers
 from shared.clock import utc_now
 from shared.config import get_settings
-from shared.events.data.bots import BotData
 from shared.events.data.webhooks import WebhookDeliveryFailedData
 from shared.events.envelope import DomainEvent, new_event
 from shared.events.history import EventQuery, recent_events
@@ -37,7 +36,7 @@ from shared.webhooks.retry_schedule import next_attempt_delay
 from shared.webhooks.ssrf import IPAddress
 from tests.support.api import Caller, LambdaApi
 from tests.support.aws import TestCloud
-from tests.support.events import order_event
+from tests.support.events import bot_event, order_event
 from tests.support.webhook_consumer import HOLD, WebhookConsumer
 
 
@@ -109,18 +108,6 @@ def subscribe(api: LambdaApi, url: str, event_types: list[str] | None = None) ->
     assert reply.status == 201, reply.text
     result: dict[str, Any] = reply.json
     return result
-
-
-def bot_event(tenant_id: str, event_type: str = "bot.started") -> DomainEvent:
-    data = BotData(
-        bot_id="bot_1",
-        name="b",
-        symbol="BTC/USDT",
-        exchange_account_id="paper",
-        strategy_type="sma_cross",
-        status="running",
-    )
-    return new_event(event_type, tenant_id=tenant_id, source="tests", data=data)
 
 
 def tenant_events(tenant_id: str, prefix: str) -> list[DomainEvent]:

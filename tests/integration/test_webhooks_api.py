@@ -15,13 +15,12 @@ import pytest
 
 from consumer_kit.webhooks import WebhookVerifier
 from shared.events import catalog
-from shared.events.data.bots import BotData
 from shared.events.data.orders import OrderData
-from shared.events.envelope import new_event
 from shared.events.transactions import commit_with_events
 from shared.webhooks import service
 from shared.webhooks.ssrf import IPAddress
 from tests.support.api import Caller, LambdaApi
+from tests.support.events import bot_event
 
 
 @pytest.fixture
@@ -82,15 +81,7 @@ def test_catalog_lists_every_type_with_version_and_data_schema(api_a: LambdaApi)
 
 
 def _record(tenant_id: str, event_type: str, bot_id: str = "bot_x") -> str:
-    data = BotData(
-        bot_id=bot_id,
-        name="b",
-        symbol="BTC/USDT",
-        exchange_account_id="paper",
-        strategy_type="sma_cross",
-        status="running",
-    )
-    event = new_event(event_type, tenant_id=tenant_id, source="tests", data=data)
+    event = bot_event(tenant_id, event_type, bot_id)
     commit_with_events(lambda tx: None, [event])
     return event.id
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.events.data.bots import BotData
 from shared.events.data.orders import OrderData
 from shared.events.envelope import DomainEvent, new_event
 
@@ -24,5 +25,18 @@ def order_event(tenant_id: str, event_type: str = "order.filled", order_id: str 
         average_price="100",
         fee_cost="0",
         fee_currency=None,
+    )
+    return new_event(event_type, tenant_id=tenant_id, source="tests", data=data)
+
+
+def bot_event(tenant_id: str, event_type: str = "bot.started", bot_id: str = "bot_1") -> DomainEvent:
+    """A bot event (aggregate `bot`/`bot_id`) with a running sma_cross bot's data."""
+    data = BotData(
+        bot_id=bot_id,
+        name="b",
+        symbol="BTC/USDT",
+        exchange_account_id="paper",
+        strategy_type="sma_cross",
+        status="running",
     )
     return new_event(event_type, tenant_id=tenant_id, source="tests", data=data)

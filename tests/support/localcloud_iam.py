@@ -73,7 +73,14 @@ def record_in_instance() -> Callable[[], None]:
     install(recorder)
     path = Path(os.environ[INSTANCE_REPORTS_VARIABLE]) / f"{os.getpid()}.json"
 
+    written: list[int] = [0]  # the permissions found when last written
+
     def write() -> None:
+        """After an invocation that needed a permission not yet written down (the first one always
+        does: the check also wants to know that calls were made)."""
+        if len(recorder.needed) == written[0] and written[0]:
+            return
+        written[0] = len(recorder.needed)
         partial = path.with_suffix(".partial")
         partial.write_text(json.dumps(found_by(recorder)))
         partial.replace(path)  # whole or not at all: the parent may read it while it is killed

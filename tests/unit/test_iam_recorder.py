@@ -6,6 +6,7 @@ import json
 import types
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -24,11 +25,12 @@ TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/"
 # Not the session's moto endpoint (AWS_ENDPOINT_URL): these clients answer from stubs, and the
 # session's own recorder, which watches that endpoint only, leaves them alone.
 STUBBED = "https://stubbed.invalid"
+ARNS = Arns("us-east-1", "123456789012")
 
 
 @pytest.fixture
 def recorder() -> Iterator[IamRecorder]:
-    recorder = IamRecorder(Arns("us-east-1", "123456789012"))
+    recorder = IamRecorder(ARNS)
     undo = install(recorder)
     yield recorder
     undo()
@@ -51,12 +53,19 @@ def _transact(client: Any) -> None:
         client.transact_write_items(TransactItems=items)
 
 
-def _transact_as_trade_worker(client: Any) -> None:
-    token = running_function.set("TradeWorkerFunction")
+@contextmanager
+def _running(logical_id: str) -> Iterator[None]:
+    """As if inside an invocation of `logical_id` (what FunctionSpec.invoke sets)."""
+    token = running_function.set(logical_id)
     try:
-        _transact(client)
+        yield
     finally:
         running_function.reset(token)
+
+
+def _transact_as_trade_worker(client: Any) -> None:
+    with _running("TradeWorkerFunction"):
+        _transact(client)
 
 
 def test_a_running_functions_calls_are_recorded(recorder: IamRecorder) -> None:
@@ -82,23 +91,15 @@ def test_calls_outside_any_invocation_are_not_a_functions(recorder: IamRecorder)
 def test_a_functions_thread_pool_workers_call_on_its_behalf(recorder: IamRecorder) -> None:
     """The bot scheduler refreshes markets from a thread pool: those calls are its calls too."""
     client = _dynamodb()
-    token = running_function.set("BotSchedulerFunction")
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            pool.submit(_transact, client).result()
-    finally:
-        running_function.reset(token)
+    with _running("BotSchedulerFunction"), ThreadPoolExecutor(2) as pool:
+        pool.submit(_transact, client).result()
     assert recorder.functions == {"BotSchedulerFunction"}
 
 
 def test_undo_stops_watching_new_clients() -> None:
-    recorder = IamRecorder(Arns("us-east-1", "123456789012"))
+    recorder = IamRecorder(ARNS)
     install(recorder)()
-    token = running_function.set("TradeWorkerFunction")
-    try:
-        _transact(_dynamodb())
-    finally:
-        running_function.reset(token)
+    _transact_as_trade_worker(_dynamodb())
     assert recorder.calls == 0
 
 
@@ -107,11 +108,8 @@ def test_a_presigned_post_is_recorded_as_the_upload_it_signs(recorder: IamRecord
     s3 = get_session().create_client(
         "s3", endpoint_url=STUBBED, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
     )
-    token = running_function.set("BacktestsApiFunction")
-    try:
+    with _running("BacktestsApiFunction"):
         post = s3.generate_presigned_post(Bucket="data", Key="uploads/t/1.csv", ExpiresIn=60)
-    finally:
-        running_function.reset(token)
     assert post["fields"]["key"] == "uploads/t/1.csv"
     assert set(recorder.needed) == {
         ("BacktestsApiFunction", Permission("s3:PutObject", "arn:aws:s3:::data/uploads/t/1.csv"))
@@ -120,12 +118,11 @@ def test_a_presigned_post_is_recorded_as_the_upload_it_signs(recorder: IamRecord
 
 def test_calls_of_a_test_marked_unchecked_are_not_recorded(recorder: IamRecorder) -> None:
     client = _dynamodb()
-    token, off = running_function.set("TradeWorkerFunction"), unchecked.set("points at a missing table")
+    off = unchecked.set("points at a missing table")
     try:
-        _transact(client)
+        _transact_as_trade_worker(client)
     finally:
         unchecked.reset(off)
-        running_function.reset(token)
     assert recorder.calls == 0
 
 
@@ -146,7 +143,7 @@ def test_a_handler_called_directly_is_found_on_the_stack() -> None:
 def test_a_recorder_of_one_endpoint_ignores_clients_of_others() -> None:
     """The session watches its moto endpoint only: this module's stubbed clients (made while the
     session's recorder is installed too) must not count as the functions' calls."""
-    recorder = IamRecorder(Arns("us-east-1", "123456789012"), endpoint="http://127.0.0.1:1")
+    recorder = IamRecorder(ARNS, endpoint="http://127.0.0.1:1")
     undo = install(recorder)
     try:
         _transact_as_trade_worker(_dynamodb())
@@ -161,7 +158,7 @@ def test_what_an_instance_process_found_merges_unchanged(recorder: IamRecorder) 
     arrive as recorded."""
     _transact_as_trade_worker(_dynamodb())
     recorder.record("BacktestsApiFunction", "s3", "ListObjectsV2", {"Bucket": "data", "Prefix": "history/x"})
-    merged = IamRecorder(Arns("us-east-1", "123456789012"))
+    merged = IamRecorder(ARNS)
     merge(merged, json.loads(json.dumps(found_by(recorder))))
     assert merged.needed == recorder.needed
     assert any(permission.context for _, permission in merged.needed)  # condition keys survived
